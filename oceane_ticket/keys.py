@@ -1,0 +1,39 @@
+"""Every Redis key the service uses, in one place, each with why it exists.
+
+Redis holds nothing that cannot be rebuilt: the database is the record of every request, and Redis
+only carries work to do (queue), who is doing it (lock) and a cache (token). Losing Redis loses at
+most some latency: the sweep re-enqueues from the database.
+"""
+
+PREFIX = "oceane:"
+
+# The Celery queue (a Redis list) that carries ticket jobs. A dedicated name rather than Celery's
+# "celery" so that our messages never mix with another app sharing the Redis database. The list
+# key is the queue name itself: that is how kombu's Redis transport names it (priority 0).
+# The queue name is a setting (OCEANE_QUEUE); this is its default.
+DEFAULT_QUEUE = "oceane.tickets"
+
+# The connector's "Ticket Queue Processing Lock": one ticket in flight against Oceane at a time,
+# across all workers. Its value is JSON {token, worker, instance, since}: the token makes release
+# and fencing owner-only, the rest is what `oceane-ticket status` shows. It carries a TTL so that
+# a holder that died frees it.
+PROCESSING_LOCK = PREFIX + "lock:processing"
+
+# The OAuth2 access token shared by every worker process until shortly before it expires, so
+# Oceane sees one token request per lifetime rather than one per call. This is the only key that
+# ever holds a secret.
+TOKEN_CACHE = PREFIX + "token"
+
+# Marker set (NX, with a TTL) when a job for a request is put on the queue, by the producer or
+# the sweep. The sweep only re-enqueues a request whose marker has lapsed, so a slow queue does
+# not get flooded with copies; copies would be harmless (the worker is idempotent) but noisy.
+ENQUEUED_MARKER = PREFIX + "enqueued:"  # + instance
+
+# Short lock so that only one beat/sweep pass runs at a time even if two beats were started by
+# mistake (the sweep is idempotent; this only saves work).
+SWEEP_LOCK = PREFIX + "lock:sweep"
+
+
+def enqueued_marker(instance: str) -> str:
+    """The marker key for one request."""
+    return ENQUEUED_MARKER + instance

@@ -1,0 +1,159 @@
+"""Oceane's answers, classified in one place (oceane-api.md §2).
+
+Every failure becomes an :class:`OceaneError` carrying the four values of the Failed Ticket
+Requests table (HTTP status, app code, message, description) and what the caller should do. If a
+real Oceane tenant differs from the contract, :func:`classify` is the one function to adapt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Action(StrEnum):
+    """What the caller does about a failure."""
+
+    RETRY = "retry"  # transient: 5xx, 429, timeouts, connection errors
+    REFRESH_TOKEN = "refresh_token"  # 401 code 42: new token, repeat, no retry spent
+    REAUTHENTICATE_ONCE = "reauthenticate_once"  # 401 code 41: one new token, then fail
+    ADOPT = "adopt"  # 409: the ticket exists; look it up and take it
+    FAIL = "fail"  # everything else: retrying cannot help
+
+
+@dataclass(eq=False)  # exceptions must stay hashable by identity
+class OceaneError(Exception):
+    """A failed Oceane call.
+
+    Attributes:
+        http_status: the HTTP status, 0 when no answer came back.
+        code: Oceane's application code, 0 when the answer had none.
+        message: short text.
+        description: long, readable text (never contains credentials or tokens).
+        action: what to do about it.
+        retry_after: seconds Oceane asked us to wait (429), if it said.
+        may_have_reached: a create may have reached Oceane although we got no usable answer.
+    """
+
+    http_status: int
+    code: int
+    message: str
+    description: str
+    action: Action = Action.FAIL
+    retry_after: float | None = None
+    may_have_reached: bool = False
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        status = f"HTTP {self.http_status}" if self.http_status else "no HTTP answer"
+        return f"{status}, code {self.code}: {self.message} ({self.description})"
+
+    @property
+    def transient(self) -> bool:
+        """Whether a later attempt may succeed."""
+        return self.action is Action.RETRY
+
+
+_ACTIONS: dict[tuple[int, int | None], Action] = {
+    (401, 41): Action.REAUTHENTICATE_ONCE,
+    (401, 42): Action.REFRESH_TOKEN,
+    (409, None): Action.ADOPT,
+    (429, None): Action.RETRY,
+}
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def readable_body(body: bytes | str, limit: int = 300) -> str:
+    """A one-line description of a body that is not the JSON we expected (HTML, text, garbage)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if not text.strip():
+        return "empty body"
+    match = _TITLE.search(text)
+    if match:
+        return "HTML page: " + " ".join(match.group(1).split())[:limit]
+    if "<html" in text[:500].lower():
+        return "HTML page without a title"
+    flat = " ".join(text.split())
+    return "non-JSON body: " + (flat[:limit] + ("..." if len(flat) > limit else ""))
+
+
+def parse_json(body: bytes) -> Any:
+    """Decode JSON, or raise ``ValueError`` with a readable description of what came instead."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(readable_body(body)) from None
+
+
+def classify(status: int, body: bytes, retry_after: str | None = None) -> OceaneError:
+    """Turn a non-success answer into an :class:`OceaneError` (the table in oceane-api.md §2)."""
+    code, message, description = 0, "", ""
+    try:
+        data = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict):
+        raw_code = data.get("code")
+        code = raw_code if isinstance(raw_code, int) else _int(raw_code)
+        # OAuth-style token errors: {"error": "invalid_client", "error_description": "..."}.
+        message = str(data.get("message") or data.get("error") or "")
+        description = str(data.get("description") or data.get("error_description") or "")
+    else:
+        description = readable_body(body)
+    message = message or _REASONS.get(status, "Unexpected answer")
+    description = description or message
+
+    action = _ACTIONS.get((status, code)) or _ACTIONS.get((status, None))
+    if action is None:
+        action = Action.RETRY if status >= 500 else Action.FAIL
+    delay = _retry_after(retry_after) if status in (429, 503) else None
+    return OceaneError(status, code, message, description, action, delay)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare from APIs; fall back to our own backoff
+
+
+def no_answer(exc: BaseException, what: str, *, may_have_reached: bool, timeout: float) -> OceaneError:
+    """A transport failure (no HTTP answer) as an :class:`OceaneError`: always worth a retry."""
+    name = type(exc).__name__
+    if "Timeout" in name:
+        message = "Timeout"
+        description = f"no answer from Oceane within {timeout:g} s ({what})"
+    else:
+        message = "Connection error"
+        description = f"{name} while calling Oceane ({what})"
+    return OceaneError(0, 0, message, description, Action.RETRY, may_have_reached=may_have_reached)
+
+
+_REASONS = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Access denied",
+    404: "Resource not found",
+    406: "Not acceptable",
+    409: "Conflict",
+    429: "Too many requests",
+    500: "Internal error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}

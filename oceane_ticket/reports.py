@@ -1,0 +1,118 @@
+"""What people look at: the two tables, and the result of the Authenticate check."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from oceane_ticket.settings import Settings
+from oceane_ticket.storage import db, queries
+
+TICKET_COLUMNS = (
+    "instance", "ticket_id", "alarm_id", "dma_id", "element_id", "element_name", "created_at", "priority",
+    "urgency", "technical_impact", "client_impact", "root_cause", "status", "ticket_url",
+)  # fmt: skip
+FAILED_COLUMNS = (
+    "instance", "ticket_id", "http_error_code", "app_error_code", "error_message", "error_description",
+    "failed_at", "attempt",
+)  # fmt: skip
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        moment = queries.as_utc(value)
+        assert moment is not None
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def ticket_rows(settings: Settings, limit: int, status: str | None = None) -> list[dict[str, Any]]:
+    """The Tickets table as dicts with the snake_case column names."""
+    with db.session(settings.database_url) as s:
+        return [{c: _value(getattr(t, c)) for c in TICKET_COLUMNS} for t in queries.list_tickets(s, limit, status)]
+
+
+def failed_rows(settings: Settings, limit: int) -> list[dict[str, Any]]:
+    """The Failed Ticket Requests table as dicts with the snake_case column names."""
+    with db.session(settings.database_url) as s:
+        rows = []
+        for failure, ticket_id in queries.list_failed(s, limit):
+            row = {c: _value(getattr(failure, c)) for c in FAILED_COLUMNS}
+            row["ticket_id"] = failure.ticket_id or ticket_id
+            rows.append(row)
+        return rows
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...], wrap: set[str]) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold", expand=False)
+    for name in columns:
+        table.add_column(name.replace("_", " ").title(), overflow="fold" if name in wrap else "ellipsis",
+                         max_width=40 if name in wrap else None, no_wrap=name not in wrap)  # fmt: skip
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    return table
+
+
+def show_tickets(settings: Settings, *, limit: int, as_json: bool, status: str | None = None) -> int:
+    """Print the Tickets table."""
+    rows = ticket_rows(settings, limit, status)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    shown = ("instance", "ticket_id", "dma_id", "element_id", "alarm_id", "element_name", "created_at",
+             "priority", "urgency", "technical_impact", "client_impact", "status", "root_cause", "ticket_url")  # fmt: skip
+    Console(width=_width()).print(_table(f"Tickets ({len(rows)} shown)", rows, shown, {"root_cause", "element_name"}))
+    return 0
+
+
+def show_failed(settings: Settings, *, limit: int, as_json: bool) -> int:
+    """Print the Failed Ticket Requests table."""
+    rows = failed_rows(settings, limit)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    Console(width=_width()).print(
+        _table(f"Failed Ticket Requests ({len(rows)} shown)", rows, FAILED_COLUMNS, {"error_description"})
+    )
+    return 0
+
+
+def _width() -> int | None:
+    import shutil
+
+    return max(120, shutil.get_terminal_size((160, 24)).columns)
+
+
+def authenticate(settings: Settings, *, as_json: bool) -> int:
+    """Fetch a token with the configured credentials and say how it went (never the token)."""
+    import time
+
+    from oceane_ticket.oceane.client import OceaneClient
+    from oceane_ticket.oceane.errors import OceaneError
+
+    client = OceaneClient(settings)
+    try:
+        token = client.fetch_token()
+    except OceaneError as exc:
+        result = {"ok": False, "token_url": settings.effective_token_url, "http_error_code": exc.http_status,
+                  "app_error_code": exc.code, "error_message": exc.message, "error_description": exc.description}  # fmt: skip
+        if as_json:
+            print(json.dumps(result))
+        else:
+            print(f"authentication FAILED at {settings.effective_token_url}: {exc}")
+        return 1
+    finally:
+        client.close()
+    expires = datetime.fromtimestamp(token.expires_at).astimezone()
+    result = {"ok": True, "token_url": settings.effective_token_url, "client_id": settings.client_id,
+              "expires_in": round(token.expires_at - time.time()), "expires_at": expires.isoformat(timespec="seconds")}  # fmt: skip
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(f"authenticated as {settings.client_id} at {settings.effective_token_url}; "
+              f"token valid for {result['expires_in']} s (until {result['expires_at']})")  # fmt: skip
+    return 0

@@ -1,0 +1,83 @@
+"""Engines and sessions for the worker, the reports and the migrations (SQLAlchemy/SQLModel)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Pin PostgreSQL URLs to psycopg 3 (SQLAlchemy's default would be psycopg2, not installed)."""
+    return re.sub(r"^postgres(ql)?(\+psycopg2)?://", "postgresql+psycopg://", url)
+
+
+_ENGINES: dict[str, sa.Engine] = {}
+
+
+def get_engine(url: str) -> sa.Engine:
+    """One pooled engine per URL per process (reset in forked workers, see worker/app.py)."""
+    url = sqlalchemy_url(url)
+    if url not in _ENGINES:
+        _ENGINES[url] = _create_engine(url)
+    return _ENGINES[url]
+
+
+def _create_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            # WAL lets the producer write while a worker reads; foreign keys make deletes cascade.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    # pre_ping: a worker outlives database restarts; a dead pooled connection must not fail a task.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2,
+                            connect_args={"connect_timeout": 5})  # fmt: skip
+
+
+@contextmanager
+def session(url: str) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(get_engine(url), expire_on_commit=False) as s:
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` with Alembic (``oceane-ticket db upgrade``)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    if url.startswith("sqlite"):
+        from oceane_ticket.storage.direct import sqlite_path
+
+        path = Path(sqlite_path(url))
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(cfg, revision)
+
+
+def dispose_all() -> None:
+    """Forget pooled connections (after fork: a child must not share its parent's sockets)."""
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)

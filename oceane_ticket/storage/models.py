@@ -1,0 +1,111 @@
+"""The two tables of the connector, as SQLModel models.
+
+``tickets`` is both the request record (written by the producer before anything is queued) and
+the connector's Tickets table. ``failed_ticket_requests`` is the connector's Failed Ticket
+Requests table, one row per failed attempt. The schema itself is owned by the Alembic migrations
+in ``migrations/``; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class Status(StrEnum):
+    """A request's life: queued -> processing -> created | failed."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    CREATED = "created"
+    FAILED = "failed"
+
+
+OPEN_STATUSES = (Status.QUEUED, Status.PROCESSING, Status.CREATED)
+
+# One alarm, one open request: enforced by this partial unique index, not by a read-then-write.
+# A failed request no longer blocks the alarm, so the operator can ask again.
+ONE_OPEN_PER_ALARM = "uq_tickets_open_alarm"
+
+
+class Ticket(SQLModel, table=True):
+    """A ticket request and, once created, the Oceane ticket (the connector's Tickets table)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        sa.Index(
+            ONE_OPEN_PER_ALARM,
+            "dma_id",
+            "element_id",
+            "alarm_id",
+            unique=True,
+            postgresql_where=sa.text("status <> 'failed'"),
+            sqlite_where=sa.text("status <> 'failed'"),
+        ),
+        sa.Index("ix_tickets_created_at", "created_at"),
+        sa.Index("ix_tickets_status_updated_at", "status", "updated_at"),
+        sa.CheckConstraint("status IN ('queued', 'processing', 'created', 'failed')", name="ck_tickets_status"),
+    )
+
+    instance: str = Field(primary_key=True, max_length=32)
+    ticket_id: str | None = Field(default=None, max_length=64, index=True)
+    alarm_id: int = Field(sa_type=sa.BigInteger)
+    dma_id: int = Field(sa_type=sa.BigInteger)
+    element_id: int = Field(sa_type=sa.BigInteger)
+    element_name: str = Field(max_length=500)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    priority: str = Field(max_length=64)
+    urgency: str = Field(max_length=64)
+    technical_impact: str = Field(max_length=64)
+    client_impact: str | None = Field(default=None, max_length=64)
+    # The description sent to Oceane: the operator's text, or a generated summary of the alarm.
+    root_cause: str = Field(sa_type=sa.Text)
+    status: str = Field(max_length=16)
+    ticket_url: str | None = Field(default=None, max_length=1000)
+    user: str | None = Field(default=None, max_length=255)
+    oceane_user_id: str = Field(max_length=255)
+    alarm_value: str | None = Field(default=None, sa_type=sa.Text)
+    root_time: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    ticket_created_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Create calls sent so far; > 0 means an earlier call may have reached Oceane, so the next
+    # attempt looks the externalId up before creating (timeout-safe creates).
+    attempts: int = Field(default=0)
+    # Transient failures so far, against OCEANE_RETRY_COUNT. Kept here rather than in the Celery
+    # message so that a re-enqueued copy (sweep, Redis restart) cannot reset the count.
+    retries_used: int = Field(default=0)
+    # Earliest time of the next attempt (backoff, Retry-After); an early copy of the job waits.
+    not_before: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # The processing-lock token of the worker that claimed the request: the fence that stops a
+    # holder that outlived its lock from committing a second ticket.
+    lock_token: str | None = Field(default=None, max_length=64)
+    adopted: bool = Field(default=False)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class FailedTicketRequest(SQLModel, table=True):
+    """One failed attempt to create a ticket (the connector's Failed Ticket Requests table)."""
+
+    __tablename__ = "failed_ticket_requests"
+    __table_args__ = (sa.Index("ix_failed_ticket_requests_failed_at", "failed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    instance: str = Field(
+        sa_column=sa.Column(
+            sa.String(32), sa.ForeignKey("tickets.instance", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    ticket_id: str | None = Field(default=None, max_length=64)
+    # 0 when no HTTP answer came back (timeout, connection refused or reset).
+    http_error_code: int
+    # Oceane's application code; 0 when the answer carried none.
+    app_error_code: int
+    error_message: str = Field(sa_type=sa.Text)
+    error_description: str = Field(sa_type=sa.Text)
+    failed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    attempt: int
+    # True on the attempt that gave up (the ticket is failed); earlier rows were retried.
+    final: bool = Field(default=False)

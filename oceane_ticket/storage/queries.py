@@ -1,0 +1,218 @@
+"""Every query of the worker, the sweep, retention and the reports, in one place (SQLModel).
+
+State changes are single conditional UPDATEs: ``claim`` only takes a request that is still open,
+and every write after it is fenced on the lock token the claim stored, so a worker that lost
+its lock (it stalled past the lock's TTL and another worker took over) changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back; everything we store is UTC."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def get(session: Session, instance: str) -> Ticket | None:
+    """One request by instance."""
+    return session.get(Ticket, instance)
+
+
+def claim(session: Session, instance: str, lock_token: str, now: datetime) -> Ticket | None:
+    """Mark a queued (or interrupted) request as processing by this lock holder.
+
+    Returns None when the request is finished, gone, or not due yet (``not_before``).
+    """
+    result = session.execute(
+        sa.update(Ticket)
+        .where(
+            col(Ticket.instance) == instance,
+            col(Ticket.status).in_([Status.QUEUED, Status.PROCESSING]),
+            sa.or_(col(Ticket.not_before).is_(None), col(Ticket.not_before) <= now + timedelta(seconds=1)),
+        )
+        .values(status=Status.PROCESSING, lock_token=lock_token, updated_at=now)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.expire_all()
+    return session.get(Ticket, instance)
+
+
+def _fenced(instance: str, lock_token: str) -> Any:
+    return sa.update(Ticket).where(
+        col(Ticket.instance) == instance,
+        col(Ticket.lock_token) == lock_token,
+        col(Ticket.status) == Status.PROCESSING,
+    )
+
+
+def count_attempt(session: Session, instance: str, lock_token: str, now: datetime) -> int | None:
+    """Record that a create call is about to be sent; returns the attempt number, None if fenced out."""
+    result = session.execute(
+        _fenced(instance, lock_token).values(attempts=col(Ticket.attempts) + 1, updated_at=now)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.execute(select(Ticket.attempts).where(Ticket.instance == instance)).scalar_one()
+
+
+def mark_created(
+    session: Session,
+    instance: str,
+    lock_token: str,
+    *,
+    ticket_id: str,
+    ticket_url: str,
+    ticket_created_at: datetime | None,
+    adopted: bool,
+    now: datetime,
+) -> bool:
+    """Record the Oceane ticket; False if this worker no longer owns the request (fenced out)."""
+    result = session.execute(
+        _fenced(instance, lock_token).values(
+            status=Status.CREATED, ticket_id=ticket_id, ticket_url=ticket_url, ticket_created_at=ticket_created_at,
+            adopted=adopted, updated_at=now, error=None, not_before=None, lock_token=None,
+        )  # fmt: skip
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """The four columns of the Failed Ticket Requests table, plus what the ticket row keeps."""
+
+    http_error_code: int
+    app_error_code: int
+    error_message: str
+    error_description: str
+
+
+def record_failure(
+    session: Session,
+    instance: str,
+    lock_token: str,
+    failure: FailureRecord,
+    *,
+    attempt: int,
+    final: bool,
+    retry_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Log a failed attempt; when ``final`` the ticket becomes failed, else it waits for ``retry_at``.
+
+    One transaction: the failure row and the ticket's state change land together or not at all.
+    Returns False if fenced out (then nothing is written).
+    """
+    summary = f"HTTP {failure.http_error_code}/{failure.app_error_code}: {failure.error_message}"
+    values: dict[str, Any] = {"updated_at": now, "error": summary}
+    if final:
+        values.update(status=Status.FAILED, lock_token=None, not_before=None)
+    else:
+        values.update(retries_used=col(Ticket.retries_used) + 1, not_before=retry_at)
+    result = session.execute(_fenced(instance, lock_token).values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
+    session.add(
+        FailedTicketRequest(
+            instance=instance,
+            http_error_code=failure.http_error_code,
+            app_error_code=failure.app_error_code,
+            error_message=failure.error_message,
+            error_description=failure.error_description,
+            failed_at=now,
+            attempt=attempt,
+            final=final,
+        )
+    )
+    session.commit()
+    return True
+
+
+def release_claim(session: Session, instance: str, lock_token: str, now: datetime) -> None:
+    """Hand a claimed request back to the queue (shutdown, lost lock), keeping its counters."""
+    session.execute(_fenced(instance, lock_token).values(status=Status.QUEUED, lock_token=None, updated_at=now))
+    session.commit()
+
+
+def stale_requests(session: Session, now: datetime, stale_after: float, limit: int = 500) -> list[str]:
+    """Open requests nobody has touched for ``stale_after`` seconds past when they were due.
+
+    These are the ones whose job may have been lost (Redis restarted empty, a worker died with the
+    message); the sweep puts them back on the queue. Oldest first.
+    """
+    cutoff = now - timedelta(seconds=stale_after)
+    due = sa.func.coalesce(col(Ticket.not_before), col(Ticket.updated_at))
+    query = (
+        select(Ticket.instance)
+        .where(col(Ticket.status).in_([Status.QUEUED, Status.PROCESSING]), col(Ticket.updated_at) < cutoff, due < cutoff)
+        .order_by(col(Ticket.updated_at))
+        .limit(limit)
+    )
+    return list(session.execute(query).scalars())
+
+
+def requeue_failed(session: Session, instance: str, now: datetime) -> Ticket | None:
+    """Give a failed request a new attempt on the same instance (``oceane-ticket retry``).
+
+    The partial unique index refuses it if the alarm got another open request meanwhile;
+    that surfaces as ``IntegrityError`` for the caller to report.
+    """
+    result = session.execute(
+        sa.update(Ticket)
+        .where(col(Ticket.instance) == instance, col(Ticket.status) == Status.FAILED)
+        .values(status=Status.QUEUED, retries_used=0, not_before=None, error=None, updated_at=now)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(Ticket, instance)
+
+
+def list_tickets(session: Session, limit: int = 50, status: str | None = None) -> Sequence[Ticket]:
+    """The Tickets table, newest first."""
+    query = select(Ticket).order_by(col(Ticket.created_at).desc(), col(Ticket.instance)).limit(limit)
+    if status:
+        query = query.where(Ticket.status == status)
+    return session.exec(query).all()
+
+
+def list_failed(session: Session, limit: int = 50) -> Sequence[tuple[FailedTicketRequest, str | None]]:
+    """The Failed Ticket Requests table with each request's Oceane ticket id, newest first."""
+    query = (
+        select(FailedTicketRequest, Ticket.ticket_id)
+        .join(Ticket, col(Ticket.instance) == col(FailedTicketRequest.instance))
+        .order_by(col(FailedTicketRequest.failed_at).desc(), col(FailedTicketRequest.id).desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in session.execute(query).all()]
+
+
+def failures_for(session: Session, instance: str) -> Sequence[FailedTicketRequest]:
+    """One request's failed attempts, oldest first."""
+    query = (
+        select(FailedTicketRequest)
+        .where(FailedTicketRequest.instance == instance)
+        .order_by(col(FailedTicketRequest.id))
+    )
+    return session.exec(query).all()

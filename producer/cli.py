@@ -1,0 +1,156 @@
+"""``oceane-ticket create`` and ``oceane-ticket lookup``: what the alarm hook script calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from oceane_ticket.request import InputError, parse_alarm_params
+from oceane_ticket.settings import Settings
+
+# Exit codes, for the hook script.
+OK = 0
+NOT_FOUND = 1
+INVALID_INPUT = 2
+TICKET_FAILED = 3
+UNAVAILABLE = 4
+STILL_PENDING = 5
+
+DETAIL_FIELDS = (
+    ("priority", "Priority", "priorities", True),
+    ("urgency", "Urgency", "urgencies", True),
+    ("technical_impact", "Technical Impact", "technical_impacts", True),
+    ("client_impact", "Client Impact", "client_impacts", False),
+)
+
+
+def add_alarm_arguments(parser: argparse.ArgumentParser) -> None:
+    """The alarm, as the hyperlink's parameter string or as separate flags."""
+    group = parser.add_argument_group("alarm")
+    group.add_argument("--alarm", metavar="PARAMS",
+                       help="the hyperlink's parameters: 'DMA ID=..;Element ID=..;Alarm ID=..;Element Name=..;"
+                            "Alarm Value=..;Root Time=yyyy-MM-ddTHH:mm:ssZ'")  # fmt: skip
+    group.add_argument("--dma-id")
+    group.add_argument("--element-id")
+    group.add_argument("--alarm-id", help="the alarm's root key")
+    group.add_argument("--element-name")
+    group.add_argument("--alarm-value")
+    group.add_argument("--root-time", help="yyyy-MM-ddTHH:mm:ssZ")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def configure_create(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``create``."""
+    add_alarm_arguments(parser)
+    details = parser.add_argument_group("ticket details")
+    details.add_argument("--priority")
+    details.add_argument("--urgency")
+    details.add_argument("--technical-impact")
+    details.add_argument("--client-impact")
+    details.add_argument("--description")
+    details.add_argument("--user", help="the DataMiner user (mapped to an Oceane User ID)")
+    parser.add_argument("--wait", type=float, metavar="SECONDS", default=0.0,
+                        help="wait until the ticket is created or failed")  # fmt: skip
+
+
+def alarm_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The raw alarm fields from ``--alarm`` and the flags (flags win)."""
+    raw: dict[str, Any] = parse_alarm_params(args.alarm) if args.alarm else {}
+    for name in ("dma_id", "element_id", "alarm_id", "element_name", "alarm_value", "root_time"):
+        value = getattr(args, name, None)
+        if value is not None:
+            raw[name] = value
+    if not raw:
+        raise InputError("alarm", "is required: give --alarm 'DMA ID=..;...' or --dma-id/--element-id/"
+                                  "--alarm-id/--element-name")  # fmt: skip
+    return raw
+
+
+def _prompt_missing(details: dict[str, Any], settings: Settings) -> None:
+    # The connector's dialog: only when a person is at the terminal.
+    if not sys.stdin.isatty():
+        return
+    for name, label, allowed_attr, required in DETAIL_FIELDS:
+        if details.get(name):
+            continue
+        allowed = getattr(settings, allowed_attr)
+        suffix = "" if required else " (Enter to skip)"
+        while True:
+            answer = input(f"{label} [{'/'.join(allowed)}]{suffix}: ").strip()
+            if answer or not required:
+                details[name] = answer or None
+                break
+    if details.get("description") is None:
+        details["description"] = input("Description (Enter for a summary of the alarm): ").strip() or None
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(text)
+
+
+def _error(args: argparse.Namespace, code: int, message: str, **extra: Any) -> int:
+    if args.json:
+        print(json.dumps({"error": message, **extra}, ensure_ascii=False))
+    print(f"oceane-ticket: {message}", file=sys.stderr)
+    return code
+
+
+def _describe(status: Any) -> str:
+    alarm = status.alarm
+    where = f"alarm {alarm['dma_id']}/{alarm['element_id']}/{alarm['alarm_id']} ({alarm['element_name']})"
+    prefix = "existing request" if status.existing else "request"
+    if status.status == "created":
+        return f"{prefix} {status.instance}: ticket {status.ticket_id} for {where}\n{status.ticket_url}"
+    if status.status == "failed":
+        return f"{prefix} {status.instance}: FAILED for {where}: {status.error or 'see oceane-ticket failed'}"
+    return f"{prefix} {status.instance}: {status.status} for {where}"
+
+
+def run_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate, record, enqueue; optionally wait. Returns the exit code."""
+    from producer import core
+
+    if args.wait < 0:
+        return _error(args, INVALID_INPUT, "wait: must be 0 or more seconds", field="wait")
+    try:
+        raw_alarm = alarm_fields(args)
+        details = {name: getattr(args, name) for name in
+                   ("priority", "urgency", "technical_impact", "client_impact", "description", "user")}  # fmt: skip
+        _prompt_missing(details, settings)
+        status = core.create_ticket(raw_alarm, wait=args.wait, settings=settings, **details)
+    except InputError as exc:
+        return _error(args, INVALID_INPUT, str(exc), field=exc.field)
+    except core.Unavailable as exc:
+        return _error(args, UNAVAILABLE, str(exc), service=exc.service)
+    _emit(args, status.as_dict(), _describe(status))
+    if args.wait and status.status == "failed":
+        return TICKET_FAILED
+    if args.wait and not status.final:
+        return STILL_PENDING
+    return OK
+
+
+def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the alarm's ticket; exit 1 when it has none."""
+    from oceane_ticket.request import build_alarm
+    from producer import core
+
+    try:
+        raw = alarm_fields(args)
+        raw.setdefault("element_name", "-")  # not needed to find the alarm
+        alarm = build_alarm(raw)
+    except InputError as exc:
+        return _error(args, INVALID_INPUT, str(exc), field=exc.field)
+    try:
+        status = core.lookup(settings, alarm.dma_id, alarm.element_id, alarm.alarm_id)
+    except core.Unavailable as exc:
+        return _error(args, UNAVAILABLE, str(exc), service=exc.service)
+    if status is None:
+        return _error(args, NOT_FOUND, f"no ticket for alarm {alarm.external_id}")
+    _emit(args, status.as_dict(), _describe(status))
+    return OK

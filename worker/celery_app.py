@@ -1,0 +1,81 @@
+"""The Celery app and every reliability setting, in one place, each with why.
+
+Start a worker with ``celery -A worker worker`` and the scheduler with ``celery -A worker beat``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+
+from oceane_ticket import jobs, logs
+from oceane_ticket.settings import SettingsError, get_settings
+
+try:
+    settings = get_settings()
+except SettingsError as exc:  # a clear line, not a traceback, for a bad setting
+    sys.exit(str(exc))
+
+# kombu's Redis transport re-delivers a message that was delivered but not acked within the
+# visibility timeout, even if the worker is still busy with it. It must therefore exceed the
+# longest a message can legitimately stay unacked: a retry's countdown (the worker holds ETA
+# messages unacked), the wait for the processing lock and the processing itself. Re-delivery
+# after a real crash is the sweep's job (OCEANE_STALE_AFTER), which is much faster.
+VISIBILITY_TIMEOUT = max(3600, int(settings.retry_after_max + settings.retry_backoff_max + 4 * settings.lock_timeout))
+
+app = Celery("oceane", broker=settings.redis_url, include=["worker.tasks"])
+app.conf.update(
+    task_default_queue=settings.queue,
+    # Ack after the task ran, not when it was received: a worker that dies mid-task leaves the
+    # message in Redis to be delivered again (processing is idempotent, so a re-run is safe).
+    task_acks_late=True,
+    # ...and when a prefork child is killed mid-task (SIGKILL, OOM), put the message back rather
+    # than acking it as failed, which acks_late alone would do.
+    task_reject_on_worker_lost=True,
+    # A task that raised (a bug) is acked: re-running a bug forever helps nobody, and the sweep
+    # still finds the request open in the database.
+    task_acks_on_failure_or_timeout=True,
+    # Take one message at a time per process: the processing lock serialises the work anyway,
+    # and prefetched messages would sit unacked in one worker while another is idle.
+    worker_prefetch_multiplier=1,
+    broker_transport_options={
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "health_check_interval": 25,
+    },
+    broker_connection_retry_on_startup=True,
+    # No result backend: outcomes live in PostgreSQL, and results would only duplicate them.
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    # Flower shows task names, arguments and states from these events; our arguments are only
+    # instance ids, never secrets.
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    # SIGTERM (warm shutdown) lets the running ticket finish; unstarted and ETA messages stay
+    # unacked in Redis and are delivered to the next worker.
+    worker_cancel_long_running_tasks_on_connection_loss=False,
+    beat_schedule={
+        "sweep": {"task": jobs.TASK_SWEEP, "schedule": settings.sweep_interval},
+        "cleanup": {"task": jobs.TASK_CLEANUP, "schedule": settings.cleanup_interval},
+    },
+    timezone="UTC",
+)
+
+
+@worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    # A forked child must not reuse its parent's pooled database sockets.
+    from oceane_ticket.storage import db
+
+    db.dispose_all()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _protect_logs(logger: Any, **_: Any) -> None:
+    logs.protect(logger.handlers, secrets=[settings.client_secret.get_secret_value()])

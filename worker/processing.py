@@ -1,0 +1,186 @@
+"""Turning one recorded request into one Oceane ticket, exactly once. No Celery in here.
+
+The steps, all under the processing lock:
+
+1. claim the request row (queued/processing -> processing, storing the lock token);
+2. if an earlier create may have reached Oceane (``attempts > 0``), look the externalId up and
+   adopt an open ticket instead of creating a second one;
+3. count the attempt (committed before the call, so a crash mid-call is remembered);
+4. create; on 409 look up and adopt; on a lost answer look up and adopt;
+5. commit the result fenced on the lock token.
+
+Failures come back as :class:`RetryLater` (transient: the caller schedules another attempt) or
+are recorded as final. Our own outages (database, Redis) never mark a request failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import redis.exceptions
+import sqlalchemy.exc
+from sqlmodel import Session
+
+from oceane_ticket.locking import LockTimeout, ProcessingLock
+from oceane_ticket.oceane.client import OceaneClient, OceaneTicket
+from oceane_ticket.oceane.errors import Action, OceaneError
+from oceane_ticket.oceane.payload import ticket_payload
+from oceane_ticket.settings import Settings
+from oceane_ticket.storage import queries
+from oceane_ticket.storage.models import Ticket
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """How one run of the task ended."""
+
+    CREATED = "created"
+    ADOPTED = "adopted"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    NOTHING_TO_DO = "nothing_to_do"  # finished, deleted, or not due yet
+    FENCED = "fenced"  # another worker owns the request now
+
+
+class RetryLater(Exception):  # noqa: N818 - it is a control-flow signal, named for what it asks
+    """Try the whole task again after ``countdown`` seconds.
+
+    ``reason`` is loggable text without secrets.
+    """
+
+    def __init__(self, reason: str, countdown: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.countdown = countdown
+
+
+@dataclass
+class Context:
+    """What processing needs; built once per worker process."""
+
+    settings: Settings
+    session_factory: Callable[[], Session]
+    lock: ProcessingLock
+    client: OceaneClient
+    now: Callable[[], datetime] = queries.utcnow
+    on_event: Callable[[str, dict[str, Any]], None] = lambda name, data: None
+
+
+def backoff(settings: Settings, retries_used: int, retry_after: float | None) -> float:
+    """Seconds to wait before the next attempt: Oceane's Retry-After, else exponential with jitter."""
+    if retry_after is not None:
+        return min(retry_after, settings.retry_after_max)
+    ceiling = min(settings.retry_backoff_max, 2.0 * (2**retries_used))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+
+
+def our_outage_delay() -> float:
+    """Wait before retrying after our own database or Redis failed (not counted as a retry)."""
+    return random.uniform(2.0, 5.0)  # noqa: S311
+
+
+def process(ctx: Context, instance: str) -> Outcome:
+    """Process one request. Idempotent: running it twice, or concurrently, creates one ticket.
+
+    Raises:
+        RetryLater: a transient failure; the request keeps its state and waits for the next try.
+    """
+    try:
+        with ctx.lock.held(instance, wait=ctx.settings.lock_timeout * 2) as token:
+            with ctx.session_factory() as session:
+                return _process_locked(ctx, session, instance, token)
+    except LockTimeout:
+        # Waiting for the lock is not a failure and spends no retry.
+        raise RetryLater("processing lock busy", 1.0) from None
+    except sqlalchemy.exc.OperationalError as exc:
+        log.warning("database unavailable while processing %s: %s", instance, _first_line(exc))
+        raise RetryLater("database unavailable", our_outage_delay()) from None
+    except redis.exceptions.RedisError as exc:
+        log.warning("redis unavailable while processing %s: %s", instance, type(exc).__name__)
+        raise RetryLater("redis unavailable", our_outage_delay()) from None
+
+
+def _process_locked(ctx: Context, session: Session, instance: str, token: str) -> Outcome:
+    row = queries.claim(session, instance, token, ctx.now())
+    if row is None:
+        return Outcome.NOTHING_TO_DO
+    external_id = f"{row.dma_id}/{row.element_id}/{row.alarm_id}"
+    attempt = row.attempts
+    try:
+        if row.attempts > 0:
+            # An earlier create may have reached Oceane (timeout, crash mid-call): never repeat
+            # it blindly.
+            found = ctx.client.find_open_ticket(external_id)
+            if found is not None:
+                return _commit(ctx, session, row, token, found, adopted=True)
+        counted = queries.count_attempt(session, instance, token, ctx.now())
+        if counted is None:
+            return Outcome.FENCED
+        attempt = counted
+        ctx.on_event("oceane_call", {"instance": instance, "attempt": attempt})
+        try:
+            ticket = ctx.client.create_ticket(ticket_payload(row))
+        except OceaneError as error:
+            if error.action is Action.ADOPT or (error.may_have_reached and not error.transient):
+                found = ctx.client.find_open_ticket(external_id)
+                if found is not None:
+                    return _commit(ctx, session, row, token, found, adopted=True)
+            raise
+        return _commit(ctx, session, row, token, ticket, adopted=False)
+    except OceaneError as error:
+        return _failed_attempt(ctx, session, row, token, error, attempt=max(attempt, 1))
+
+
+def _commit(ctx: Context, session: Session, row: Ticket, token: str, ticket: OceaneTicket, *, adopted: bool) -> Outcome:
+    ok = queries.mark_created(
+        session, row.instance, token,
+        ticket_id=ticket.id, ticket_url=ctx.settings.ticket_url(ticket.id),
+        ticket_created_at=ticket.creation_date, adopted=adopted, now=ctx.now(),
+    )  # fmt: skip
+    if not ok:
+        # We outlived our lock and another worker claimed the request. It will look the
+        # externalId up (attempts > 0) and adopt this very ticket, so nothing is lost.
+        log.error("request %s: lost ownership before recording ticket %s; the new owner adopts it",
+                  row.instance, ticket.id)  # fmt: skip
+        return Outcome.FENCED
+    outcome = Outcome.ADOPTED if adopted else Outcome.CREATED
+    log.info("request %s: ticket %s %s for alarm %s/%s/%s", row.instance, ticket.id, outcome.value,
+             row.dma_id, row.element_id, row.alarm_id)  # fmt: skip
+    ctx.on_event(outcome.value, {"instance": row.instance, "ticket_id": ticket.id})
+    return outcome
+
+
+def _failed_attempt(
+    ctx: Context, session: Session, row: Ticket, token: str, error: OceaneError, *, attempt: int
+) -> Outcome:
+    final = not error.transient or row.retries_used >= ctx.settings.retry_count
+    now = ctx.now()
+    delay = None if final else backoff(ctx.settings, row.retries_used, error.retry_after)
+    failure = queries.FailureRecord(error.http_status, error.code, error.message[:500], error.description[:2000])
+    written = queries.record_failure(
+        session, row.instance, token, failure, attempt=attempt, final=final,
+        retry_at=None if delay is None else now + timedelta(seconds=delay), now=now,
+    )  # fmt: skip
+    if not written:
+        return Outcome.FENCED
+    if final:
+        log.warning("request %s failed: %s", row.instance, error)
+        ctx.on_event("failed", {"instance": row.instance, "http": error.http_status, "code": error.code})
+        return Outcome.FAILED
+    log.info("request %s: %s; retry %d/%d in %.1f s", row.instance, error, row.retries_used + 1,
+             ctx.settings.retry_count, delay)  # fmt: skip
+    ctx.on_event("retried", {"instance": row.instance})
+    assert delay is not None
+    raise RetryLater(f"{error.message} (HTTP {error.http_status})", delay)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

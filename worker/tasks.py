@@ -1,0 +1,75 @@
+"""The Celery tasks: thin wrappers over worker.processing, worker.sweep and retention."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+import redis
+from celery import Task
+
+from oceane_ticket import jobs
+from oceane_ticket.locking import ProcessingLock
+from oceane_ticket.oceane.client import OceaneClient
+from oceane_ticket.oceane.tokens import RedisTokenStore
+from oceane_ticket.storage import db
+from worker import processing, sweep
+from worker.celery_app import app, settings
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def redis_client() -> redis.Redis:
+    """This process's Redis connection pool."""
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5,
+                                health_check_interval=25)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def context() -> processing.Context:
+    """What processing needs, built once per worker process."""
+    r = redis_client()
+    engine = db.get_engine(settings.database_url)
+    from sqlmodel import Session
+
+    return processing.Context(
+        settings=settings,
+        session_factory=lambda: Session(engine, expire_on_commit=False),
+        lock=ProcessingLock(r, settings.lock_timeout),
+        client=OceaneClient(settings, RedisTokenStore(r)),
+    )
+
+
+def _valid_instance(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 32 and value.isalnum()
+
+
+@app.task(bind=True, name=jobs.TASK_CREATE, max_retries=None)
+def create_ticket(self: Task, instance: str) -> str:
+    """Create the Oceane ticket for one recorded request (autoretry semantics, see processing)."""
+    if not _valid_instance(instance):
+        # A malformed message: nothing to do, and nothing to retry.
+        log.error("ignoring a ticket job with an invalid instance id: %r", str(instance)[:80])
+        return "invalid"
+    try:
+        return processing.process(context(), instance).value
+    except processing.RetryLater as later:
+        # The retry count lives in the database (retries_used), not in the message, so a copy of
+        # the job re-sent by the sweep cannot reset it; Celery's own count is therefore unlimited.
+        raise self.retry(countdown=later.countdown, max_retries=None) from None
+
+
+@app.task(name=jobs.TASK_SWEEP)
+def sweep_task() -> int:
+    """Re-enqueue requests the database says are open but whose job may be lost."""
+    return len(sweep.sweep(settings, redis_client()))
+
+
+@app.task(name=jobs.TASK_CLEANUP)
+def cleanup_task() -> dict[str, int]:
+    """Retention: the connector's storage duration and count limits."""
+    from oceane_ticket.storage import retention
+
+    return retention.cleanup(settings).as_dict()
