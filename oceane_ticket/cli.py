@@ -75,6 +75,12 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _flower(args: argparse.Namespace, settings: Settings) -> int:
+    from oceane_ticket import flower
+
+    return flower.run(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = argparse.ArgumentParser(
@@ -118,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="create the sample ticket, show it, stop everything and exit"
     )
     add("sweep", _sweep, "re-enqueue open requests whose job may be lost (beat runs this)")
+    from oceane_ticket import flower
+
+    flower.configure_parser(add("flower", _flower, "the debug page (Flower), with authentication"))
     _add_operations(add)
     return parser
 
