@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -47,25 +49,33 @@ def failed_rows(settings: Settings, limit: int) -> list[dict[str, Any]]:
         return rows
 
 
-def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...], wrap: set[str]) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold", expand=False)
-    for name in columns:
-        table.add_column(name.replace("_", " ").title(), overflow="fold" if name in wrap else "ellipsis",
-                         max_width=40 if name in wrap else None, no_wrap=name not in wrap)  # fmt: skip
+def _table(title: str, rows: list[dict[str, Any]], columns: dict[str, str], wrap: tuple[str, ...] = ()) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    for name, header in columns.items():
+        table.add_column(header, no_wrap=name not in wrap, overflow="fold", max_width=60 if name in wrap else None)
     for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
     return table
 
 
+def _console() -> Console:
+    # Not a terminal (a pipe, a log): wide enough that no column is cut.
+    return Console() if sys.stdout.isatty() else Console(width=250)
+
+
 def show_tickets(settings: Settings, *, limit: int, as_json: bool, status: str | None = None) -> int:
-    """Print the Tickets table."""
+    """Print the Tickets table (``--json``: every column)."""
     rows = ticket_rows(settings, limit, status)
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
-    shown = ("instance", "ticket_id", "dma_id", "element_id", "alarm_id", "element_name", "created_at",
-             "priority", "urgency", "technical_impact", "client_impact", "status", "root_cause", "ticket_url")  # fmt: skip
-    Console(width=_width()).print(_table(f"Tickets ({len(rows)} shown)", rows, shown, {"root_cause", "element_name"}))
+    for row in rows:
+        row["alarm"] = f"{row['dma_id']}/{row['element_id']}/{row['alarm_id']}"
+    columns = {"instance": "Instance", "ticket_id": "Ticket ID", "alarm": "DMA/Element/Alarm",
+               "element_name": "Element Name", "created_at": "Created At", "priority": "Priority",
+               "urgency": "Urgency", "technical_impact": "Technical Impact", "client_impact": "Client Impact",
+               "status": "Status", "ticket_url": "Ticket URL", "root_cause": "Root Cause"}  # fmt: skip
+    _console().print(_table(f"Tickets ({len(rows)} shown, newest first)", rows, columns, ("root_cause",)))
     return 0
 
 
@@ -75,16 +85,13 @@ def show_failed(settings: Settings, *, limit: int, as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
-    Console(width=_width()).print(
-        _table(f"Failed Ticket Requests ({len(rows)} shown)", rows, FAILED_COLUMNS, {"error_description"})
+    columns = {"instance": "Instance", "ticket_id": "Ticket ID", "http_error_code": "HTTP Error Code",
+               "app_error_code": "App Error Code", "error_message": "Error Message",
+               "error_description": "Error Description", "failed_at": "Failed At", "attempt": "Attempt"}  # fmt: skip
+    _console().print(
+        _table(f"Failed Ticket Requests ({len(rows)} shown, newest first)", rows, columns, ("error_description",))
     )
     return 0
-
-
-def _width() -> int | None:
-    import shutil
-
-    return max(120, shutil.get_terminal_size((160, 24)).columns)
 
 
 def authenticate(settings: Settings, *, as_json: bool) -> int:

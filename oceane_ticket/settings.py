@@ -152,6 +152,19 @@ class Settings(BaseSettings):
         for name, value in super().__repr_args__():
             yield name, (mask_url(value) if name in ("redis_url", "database_url") else value)
 
+    def as_env(self) -> dict[str, str]:
+        """``OCEANE_*`` variables that reproduce these settings in a child process (secret included)."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, tuple):
+                value = ",".join(value)
+            elif isinstance(value, dict):
+                value = json.dumps(value)
+            env[f"OCEANE_{name.upper()}"] = str(value)
+        return env
+
     @property
     def effective_token_url(self) -> str:
         """The token endpoint: ``OCEANE_TOKEN_URL`` or ``{base_url}/oauth/v3/token``."""

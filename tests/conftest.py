@@ -153,19 +153,9 @@ def settings_for(redis_url: str, clean_pg: str, sandbox: Any) -> Any:
 
 
 def settings_env(settings: Any) -> dict[str, str]:
-    """Environment variables that reproduce ``settings`` in a child process."""
+    """The environment of a child process that should run with ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCEANE_")}
-    for name, value in settings.model_dump().items():
-        if name == "client_secret":
-            value = settings.client_secret.get_secret_value()
-        elif isinstance(value, tuple):
-            value = ",".join(value)
-        elif isinstance(value, dict):
-            import json
-
-            value = json.dumps(value)
-        env[f"OCEANE_{name.upper()}"] = str(value)
-    return env
+    return env | settings.as_env()
 
 
 # --- worker processes ---

