@@ -1,0 +1,242 @@
+"""The Oceane endpoints of the sandbox (token, create, find, get, web page) and where faults strike."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus
+
+from oceane_ticket.sandbox import control
+from oceane_ticket.sandbox.faults import Decision
+from oceane_ticket.sandbox.httpio import Request
+from oceane_ticket.sandbox.protocol import (
+    CONTROL_PREFIX,
+    FORM_TYPE,
+    HTML_TYPE,
+    JSON_TYPE,
+    TICKET_PAGE_PREFIX,
+    TICKETS_PATH,
+    TOKEN_PATH,
+    ApiError,
+    OAuthError,
+    Response,
+    accepts_json,
+    json_response,
+    media_type,
+)
+from oceane_ticket.sandbox.state import SandboxState
+from oceane_ticket.sandbox.tickets import parse_find_query, parse_ticket_body
+
+Endpoint = Callable[[Request], Response]
+
+GARBAGE_CREATED_PAGE = b"<html><body><h1>201 Created</h1><p>Your request has been processed.</p></body></html>"
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="oceane-sandbox"'}
+
+
+class App:
+    """Routes a request, applies the faults of its endpoint group, and answers it."""
+
+    def __init__(self, state: SandboxState, stopping: threading.Event) -> None:
+        self.state = state
+        # Set when the sandbox stops, so that injected waits end instead of outliving it.
+        self.stopping = stopping
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request (errors raised by endpoints become their error responses)."""
+        try:
+            if request.path.startswith(CONTROL_PREFIX):
+                return control.handle(self.state, request)
+            if request.path.startswith(TICKET_PAGE_PREFIX):
+                return self._page(request)
+            group, endpoint = self._route(request)
+            decision = self.state.begin_call(group)
+            self.pause(decision.latency)
+            return self._faulted(group, decision) or endpoint(request)
+        except ApiError as exc:
+            return exc.to_response()
+        except OAuthError as exc:
+            return exc.to_response()
+
+    def pause(self, seconds: float) -> None:
+        """Wait, unless the sandbox is stopping."""
+        if seconds > 0:
+            self.stopping.wait(seconds)
+
+    # --- routing ---
+
+    def _route(self, request: Request) -> tuple[str, Endpoint]:
+        if request.path == TOKEN_PATH:
+            methods: dict[str, tuple[str, Endpoint]] = {"POST": ("token", self._token)}
+        elif request.path == TICKETS_PATH:
+            methods = {"GET": ("find", self._find), "POST": ("create", self._create)}
+        elif request.path.startswith(TICKETS_PATH + "/") and "/" not in request.path[len(TICKETS_PATH) + 1 :]:
+            methods = {"GET": ("find", self._get)}
+        else:
+            raise ApiError(404, 60, f"No resource at {request.path[:200]!r}.")
+        if request.method not in methods:
+            allowed = ", ".join(methods)
+            raise ApiError(405, 61, f"Use {allowed} on this resource.", headers={"Allow": allowed})
+        return methods[request.method]
+
+    # --- faults ---
+
+    def _faulted(self, group: str, decision: Decision) -> Response | None:
+        if decision.forced is not None:
+            forced = decision.forced
+            if group == "token" and forced.status in (400, 401):
+                error = "invalid_client" if forced.status == 401 else "invalid_request"
+                text = forced.description or forced.message or "Injected token error."
+                return OAuthError(forced.status, error, text).to_response()
+            retry_after = forced.retry_after
+            if retry_after is None and forced.status == 429:
+                retry_after = self.state.retry_after()
+            headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+            text = forced.description or f"Injected answer {forced.status} / {forced.code}."
+            return ApiError(forced.status, forced.code, text, message=forced.message, headers=headers).to_response()
+        if decision.malformed is not None:
+            bad = decision.malformed
+            return Response(bad.status, bad.body.encode("utf-8"), bad.content_type)
+        if decision.random_error == 500:
+            return ApiError(500, 1, "Injected internal error.").to_response()
+        if decision.random_error == 503:
+            return ApiError(503, 5, "Injected: the service is temporarily unavailable.").to_response()
+        return None
+
+    # --- token ---
+
+    def _token(self, request: Request) -> Response:
+        if not accepts_json(request.headers.get("Accept")):
+            raise ApiError(406, 62, "The Accept header must allow application/json.")
+        if not any(self.state.check_client(i, s) for i, s in _basic_credentials(request)):
+            raise OAuthError(401, "invalid_client", "Client authentication failed.")
+        if media_type(request.headers.get("Content-Type")) != FORM_TYPE:
+            raise OAuthError(400, "invalid_request", f"The body must be {FORM_TYPE}.")
+        params = _form(request.body)
+        grant = params.get("grant_type")
+        if grant is None:
+            raise OAuthError(400, "invalid_request", "grant_type is required.")
+        if grant != "client_credentials":
+            raise OAuthError(400, "unsupported_grant_type", "Only client_credentials is supported.")
+        token, expires_in = self.state.issue_token()
+        body: dict[str, Any] = {"token_type": "Bearer", "access_token": token, "expires_in": expires_in}
+        if params.get("scope"):
+            body["scope"] = params["scope"]
+        return json_response(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    # --- tickets ---
+
+    def _authorize(self, request: Request) -> None:
+        scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, 40, "An 'Authorization: Bearer <token>' header is required.", headers=BEARER_CHALLENGE)
+        status = self.state.token_status(token)
+        if status == "unknown":
+            raise ApiError(401, 41, "The access token is not valid.", headers=BEARER_CHALLENGE)
+        if status == "expired":
+            raise ApiError(401, 42, "The access token has expired.", headers=BEARER_CHALLENGE)
+        if not accepts_json(request.headers.get("Accept")):
+            raise ApiError(406, 62, "The Accept header must allow application/json.")
+
+    def _create(self, request: Request) -> Response:
+        self._authorize(request)
+        if request.body.strip():
+            kind = media_type(request.headers.get("Content-Type"))
+            if not kind:
+                raise ApiError(400, 25, "The Content-Type header is missing; application/json is expected.")
+            if kind != JSON_TYPE:
+                raise ApiError(400, 26, f"Content-Type {kind!r} is not application/json.")
+        ticket = self.state.create_ticket(parse_ticket_body(request.body))
+        response = json_response(201, ticket, {"Location": ticket["href"]})
+        return self._after_create(response)
+
+    def _after_create(self, response: Response) -> Response:
+        fault = self.state.take_after_create()
+        if fault is None:
+            return response
+        if fault.mode == "hang":
+            self.pause(fault.seconds)
+            return response
+        if fault.mode in ("reset", "close"):
+            return Response(0, abort=fault.mode)
+        return Response(201, GARBAGE_CREATED_PAGE, HTML_TYPE, headers=dict(response.headers))
+
+    def _find(self, request: Request) -> Response:
+        self._authorize(request)
+        page, total = self.state.find_tickets(parse_find_query(request.query))
+        return json_response(200, page, {"X-Total-Count": str(total), "X-Result-Count": str(len(page))})
+
+    def _get(self, request: Request) -> Response:
+        self._authorize(request)
+        ticket_id = request.segment(TICKETS_PATH + "/")
+        ticket = self.state.get_ticket(ticket_id)
+        if ticket is None:
+            raise ApiError(404, 60, f"No trouble ticket {ticket_id[:100]!r}.")
+        return json_response(200, ticket)
+
+    # --- web page ---
+
+    def _page(self, request: Request) -> Response:
+        if request.method != "GET":
+            raise ApiError(405, 61, "Use GET on this page.", headers={"Allow": "GET"})
+        ticket_id = request.segment(TICKET_PAGE_PREFIX)
+        ticket = self.state.get_ticket(ticket_id)
+        return Response(200 if ticket else 404, _ticket_page(ticket_id, ticket).encode("utf-8"), HTML_TYPE)
+
+
+def _basic_credentials(request: Request) -> list[tuple[bytes, bytes]]:
+    """The (id, secret) pairs a Basic header may mean: as sent, and form-decoded (RFC 6749 §2.3.1)."""
+    scheme, _, encoded = (request.headers.get("Authorization") or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return []
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return []
+    client_id, colon, secret = decoded.partition(b":")
+    if not colon:
+        return []
+    pairs = [(client_id, secret)]
+    try:
+        text_id, text_secret = client_id.decode(), secret.decode()
+    except UnicodeDecodeError:
+        return pairs
+    pairs.append((unquote_plus(text_id).encode(), unquote_plus(text_secret).encode()))
+    return pairs
+
+
+def _form(body: bytes) -> dict[str, str]:
+    try:
+        params = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError(400, "invalid_request", "The form body is not valid UTF-8.") from None
+    if any(len(values) > 1 for values in params.values()):
+        raise OAuthError(400, "invalid_request", "A parameter is repeated.")
+    return {name: values[0] for name, values in params.items()}
+
+
+def _ticket_page(ticket_id: str, ticket: dict[str, Any] | None) -> str:
+    title = f"Oceane ticket {html.escape(ticket_id)}"
+    if ticket is None:
+        rows = "<p>No such ticket in the sandbox.</p>"
+    else:
+        shown = (
+            "id",
+            "status",
+            "externalId",
+            "severity",
+            "priority",
+            "ticketType",
+            "creationDate",
+            "description",
+        )
+        cells = "".join(f"<tr><th>{name}</th><td>{html.escape(str(ticket.get(name, '')))}</td></tr>" for name in shown)
+        rows = f"<table>{cells}</table>"
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1>{rows}<p><small>Oceane sandbox</small></p></body></html>"
+    )

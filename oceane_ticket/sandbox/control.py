@@ -1,0 +1,65 @@
+"""The ``/_sandbox/`` control API: inspect state, set faults, expire tokens, close tickets.
+
+No authentication: the sandbox listens on loopback only unless told otherwise (see the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from oceane_ticket.sandbox.faults import FaultSpecError
+from oceane_ticket.sandbox.httpio import Request
+from oceane_ticket.sandbox.protocol import CONTROL_PREFIX, ApiError, Response, json_response
+from oceane_ticket.sandbox.state import SandboxState
+
+
+def handle(state: SandboxState, request: Request) -> Response:
+    """Answer one control request.
+
+    Raises:
+        ApiError: 404 code 60 for an unknown path, 405 code 61 for a wrong method, 400 for a bad body.
+    """
+    action = request.path[len(CONTROL_PREFIX) :]
+    method = request.method
+    if action == "state":
+        _allow(method, "GET")
+        return json_response(200, state.snapshot())
+    if action == "faults":
+        _allow(method, "POST", "DELETE")
+        if method == "DELETE":
+            return json_response(200, state.clear_faults())
+        try:
+            return json_response(200, state.set_faults(_json_object(request.body)))
+        except FaultSpecError as exc:
+            raise ApiError(400, 24, str(exc)) from None
+    if action == "expire-tokens":
+        _allow(method, "POST")
+        return json_response(200, {"expired": state.expire_tokens()})
+    if action == "reset":
+        _allow(method, "POST")
+        state.reset()
+        return json_response(200, state.snapshot())
+    parts = action.split("/")
+    if len(parts) == 3 and parts[0] == "tickets" and parts[2] == "status":
+        _allow(method, "POST")
+        ticket_id = request.segment(CONTROL_PREFIX + "tickets/").rsplit("/status", 1)[0]
+        return json_response(200, state.set_status(ticket_id, _json_object(request.body).get("status")))
+    raise ApiError(404, 60, f"No control resource {action[:100]!r}.")
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise ApiError(405, 61, f"Use {', '.join(allowed)}.", headers={"Allow": ", ".join(allowed)})
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        raise ApiError(400, 21, "A JSON object body is expected.")
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ApiError(400, 22, f"The body is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, 22, "The body must be a JSON object.")
+    return value

@@ -1,0 +1,201 @@
+"""The sandbox's memory: tickets, tokens, call counters and faults, behind one lock."""
+
+from __future__ import annotations
+
+import copy
+import hmac
+import random
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from oceane_ticket.sandbox.faults import AfterCreate, Decision, Faults
+from oceane_ticket.sandbox.protocol import FINAL_STATUSES, STATUSES, TICKETS_PATH, ApiError
+from oceane_ticket.sandbox.tickets import FindQuery, now_iso
+
+COUNTERS = ("tickets_created", "create_calls", "find_calls", "token_calls", "tokens_issued")
+MAX_REMEMBERED_TOKENS = 100_000
+_CALL_COUNTER = {"create": "create_calls", "find": "find_calls", "token": "token_calls"}
+
+
+class SandboxState:
+    """Thread-safe store; every public method takes the lock, none sleeps or does I/O under it."""
+
+    def __init__(self, client_id: str, client_secret: str, baseline: Faults, seed: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._client_id = client_id.encode()
+        self._client_secret = client_secret.encode()
+        self._baseline = copy.deepcopy(baseline)
+        self._rng = random.Random(seed)
+        self._faults = copy.deepcopy(baseline)
+        self._tickets: dict[str, dict[str, Any]] = {}
+        self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
+        self._counters = dict.fromkeys(COUNTERS, 0)
+
+    # --- counters and faults ---
+
+    def begin_call(self, group: str) -> Decision:
+        """Count a call of ``group`` and pick the faults that apply to it."""
+        with self._lock:
+            self._counters[_CALL_COUNTER[group]] += 1
+            return self._faults.decide(group, self._rng)
+
+    def set_faults(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge fault changes (raises ``FaultSpecError``); returns the resulting faults."""
+        with self._lock:
+            self._faults = self._faults.merged(changes)
+            return self._faults.to_dict()
+
+    def clear_faults(self) -> dict[str, Any]:
+        """Remove every fault; token settings go back to their start-up values."""
+        with self._lock:
+            self._faults = self._cleared()
+            return self._faults.to_dict()
+
+    def _cleared(self) -> Faults:
+        base = self._baseline
+        return Faults(
+            token_lifetime=base.token_lifetime,
+            expires_in_as_string=base.expires_in_as_string,
+            retry_after=base.retry_after,
+        )
+
+    def retry_after(self) -> int:
+        """The default ``Retry-After`` of a forced 429."""
+        with self._lock:
+            return self._faults.retry_after
+
+    def take_after_create(self) -> AfterCreate | None:
+        """The after-create fault of this create, if any."""
+        with self._lock:
+            return self._faults.take_after_create()
+
+    def reset(self) -> None:
+        """Forget tickets, tokens and counters, and clear faults."""
+        with self._lock:
+            self._tickets.clear()
+            self._tokens.clear()
+            self._counters = dict.fromkeys(COUNTERS, 0)
+            self._faults = self._cleared()
+
+    # --- tokens ---
+
+    def check_client(self, client_id: bytes, client_secret: bytes) -> bool:
+        """Whether the client credentials are right (constant time)."""
+        id_ok = hmac.compare_digest(client_id, self._client_id)
+        return hmac.compare_digest(client_secret, self._client_secret) and id_ok
+
+    def issue_token(self) -> tuple[str, int | str]:
+        """A new access token and its ``expires_in`` as the wire should carry it."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            lifetime = self._faults.token_lifetime
+            self._forget_old_tokens()
+            self._tokens[token] = time.monotonic() + lifetime
+            self._counters["tokens_issued"] += 1
+            return token, str(lifetime) if self._faults.expires_in_as_string else lifetime
+
+    def _forget_old_tokens(self) -> None:
+        # Expired tokens are kept so that they answer 42 rather than 41; bound them all the same.
+        if len(self._tokens) >= MAX_REMEMBERED_TOKENS:
+            now = time.monotonic()
+            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
+
+    def token_status(self, token: str) -> str:
+        """``"valid"``, ``"expired"`` or ``"unknown"``."""
+        with self._lock:
+            expiry = self._tokens.get(token)
+        if expiry is None:
+            return "unknown"
+        return "valid" if time.monotonic() < expiry else "expired"
+
+    def expire_tokens(self) -> int:
+        """Make every issued token expired now; returns how many were still valid."""
+        with self._lock:
+            now = time.monotonic()
+            valid = sum(1 for exp in self._tokens.values() if exp > now)
+            self._tokens = dict.fromkeys(self._tokens, float("-inf"))
+            return valid
+
+    # --- tickets ---
+
+    def create_ticket(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a ticket; raises 409 code 29 while a ticket with its externalId is open."""
+        with self._lock:
+            open_ticket = self._open_ticket(fields["externalId"])
+            if open_ticket is not None:
+                raise ApiError(
+                    409,
+                    29,
+                    f"Ticket {open_ticket['id']} with externalId {fields['externalId']!r} is still "
+                    f"{open_ticket['status']}.",
+                )
+            ticket_id = self._new_id()
+            stamp = now_iso()
+            ticket = {"id": ticket_id, "href": f"{TICKETS_PATH}/{ticket_id}", **copy.deepcopy(dict(fields))}
+            ticket.update(status="acknowledged", creationDate=stamp, lastUpdate=stamp)
+            self._tickets[ticket_id] = ticket
+            self._counters["tickets_created"] += 1
+            return copy.deepcopy(ticket)
+
+    def _open_ticket(self, external_id: str) -> dict[str, Any] | None:
+        for ticket in self._tickets.values():
+            if ticket["externalId"] == external_id and ticket["status"] not in FINAL_STATUSES:
+                return ticket
+        return None
+
+    def _new_id(self) -> str:
+        # Oceane ids look like 2106M80375: year, month, "M", five digits.
+        prefix = datetime.now(UTC).strftime("%y%mM")
+        for _ in range(1000):
+            candidate = f"{prefix}{self._rng.randrange(100_000):05d}"
+            if candidate not in self._tickets:
+                return candidate
+        for number in range(100_000):  # a nearly full month: take the first free number
+            candidate = f"{prefix}{number:05d}"
+            if candidate not in self._tickets:
+                return candidate
+        raise ApiError(500, 1, "The sandbox ran out of ticket ids for this month.")
+
+    def find_tickets(self, query: FindQuery) -> tuple[list[dict[str, Any]], int]:
+        """One page of matching tickets, oldest first, and the total number of matches."""
+        with self._lock:
+            matches = [t for t in self._tickets.values() if query.matches(t)]
+            page = matches[query.offset : query.offset + query.limit]
+            return copy.deepcopy(page), len(matches)
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        """A copy of one ticket, or ``None``."""
+        with self._lock:
+            ticket = self._tickets.get(ticket_id)
+            return copy.deepcopy(ticket) if ticket is not None else None
+
+    def set_status(self, ticket_id: str, status: Any) -> dict[str, Any]:
+        """Change a ticket's status (control API); raises 404 code 60 or 400 code 24."""
+        if status not in STATUSES:
+            raise ApiError(400, 24, f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
+        with self._lock:
+            ticket = self._tickets.get(ticket_id)
+            if ticket is None:
+                raise ApiError(404, 60, f"No ticket {ticket_id!r}.")
+            ticket.update(status=status, lastUpdate=now_iso())
+            return copy.deepcopy(ticket)
+
+    # --- reporting ---
+
+    def tickets(self) -> list[dict[str, Any]]:
+        """Copies of every ticket, oldest first."""
+        with self._lock:
+            return copy.deepcopy(list(self._tickets.values()))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters, tickets and faults, as ``GET /_sandbox/state`` returns them."""
+        with self._lock:
+            return {
+                "tickets": copy.deepcopy(list(self._tickets.values())),
+                **self._counters,
+                "faults": self._faults.to_dict(),
+            }

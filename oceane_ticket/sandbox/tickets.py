@@ -1,0 +1,153 @@
+"""Validation of a create body and of find query parameters, with the contract's 400 codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from oceane_ticket.sandbox.protocol import STATUSES, ApiError
+
+REQUIRED_FIELDS = ("externalId", "description", "severity", "ticketType", "priority")
+# The receiver owns these (contract §3); a client sending them has a bug worth surfacing.
+READ_ONLY_FIELDS = ("id", "href", "status", "creationDate", "lastUpdate")
+MAX_TEXT = 100_000
+FIND_PARAMS = ("externalId", "status", "offset", "limit")
+DEFAULT_LIMIT = 40
+MAX_LIMIT = 1000
+
+
+def now_iso() -> str:
+    """The current time as ISO 8601 UTC with a ``Z``, to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_ticket_body(raw: bytes) -> dict[str, Any]:
+    """Decode and validate a create body.
+
+    Args:
+        raw: The request body.
+
+    Returns:
+        The decoded JSON object, unchanged.
+
+    Raises:
+        ApiError: 400 with code 21 (missing), 22 (not a JSON object), 23 (missing field) or 24 (bad field).
+    """
+    if not raw.strip():
+        raise ApiError(400, 21, "The request body is empty; a JSON trouble ticket is expected.")
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ApiError(400, 22, f"The request body is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, 22, f"The request body must be a JSON object, got {type(body).__name__}.")
+    validate_ticket(body)
+    return body
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON (and the real service) does not.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def validate_ticket(body: Mapping[str, Any]) -> None:
+    """Check the fields of a create body (see :func:`parse_ticket_body`)."""
+    missing = [name for name in REQUIRED_FIELDS if body.get(name) is None]
+    if missing:
+        raise ApiError(400, 23, f"Missing body field(s): {', '.join(missing)}.")
+    for name in REQUIRED_FIELDS:
+        _require_text(name, body[name])
+    for name in READ_ONLY_FIELDS:
+        if name in body:
+            raise ApiError(400, 24, f"Field {name!r} is set by the server and must not be sent.")
+    if "characteristic" in body:
+        _check_characteristics(body["characteristic"])
+    for name in ("relatedParty", "relatedEntity"):
+        if name in body:
+            _check_references(name, body[name])
+
+
+def _require_text(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ApiError(400, 24, f"Field {name!r} must be a string, got {type(value).__name__}.")
+    if not value.strip():
+        raise ApiError(400, 24, f"Field {name!r} must not be empty.")
+    if len(value) > MAX_TEXT:
+        raise ApiError(400, 24, f"Field {name!r} is longer than {MAX_TEXT} characters.")
+
+
+def _check_characteristics(value: Any) -> None:
+    if not isinstance(value, list):
+        raise ApiError(400, 24, "Field 'characteristic' must be an array of {name, value} objects.")
+    for index, item in enumerate(value):
+        where = f"characteristic[{index}]"
+        if not isinstance(item, dict) or "name" not in item or "value" not in item:
+            raise ApiError(400, 24, f"{where} must be an object with 'name' and 'value'.")
+        if not isinstance(item["name"], str) or not item["name"].strip():
+            raise ApiError(400, 24, f"{where}.name must be a non-empty string.")
+        if isinstance(item["value"], dict | list) or item["value"] is None:
+            raise ApiError(400, 24, f"{where}.value must be a string, number or boolean.")
+
+
+def _check_references(name: str, value: Any) -> None:
+    if not isinstance(value, list):
+        raise ApiError(400, 24, f"Field {name!r} must be an array of objects.")
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"].strip():
+            raise ApiError(400, 24, f"{name}[{index}] must be an object with a non-empty string 'id'.")
+
+
+class FindQuery:
+    """The validated query of ``GET /troubleTicket``."""
+
+    def __init__(self, external_id: str | None, statuses: tuple[str, ...], offset: int, limit: int) -> None:
+        self.external_id = external_id
+        self.statuses = statuses
+        self.offset = offset
+        self.limit = limit
+
+    def matches(self, ticket: Mapping[str, Any]) -> bool:
+        """Whether a ticket passes the filters."""
+        if self.external_id is not None and ticket.get("externalId") != self.external_id:
+            return False
+        return not self.statuses or ticket.get("status") in self.statuses
+
+
+def parse_find_query(query: str) -> FindQuery:
+    """Validate the query string of a find.
+
+    Unknown parameters are refused rather than ignored: a misspelt ``externalId`` would otherwise
+    list every ticket, and a client adopting the first one would attach the wrong ticket.
+
+    Raises:
+        ApiError: 400 code 28 for an unknown, repeated, empty or out-of-range parameter.
+    """
+    try:
+        params = parse_qs(query, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, 28, f"The query string does not decode: {exc}") from None
+    for name, values in params.items():
+        if name not in FIND_PARAMS:
+            raise ApiError(400, 28, f"Unsupported query parameter {name!r}; supported: {', '.join(FIND_PARAMS)}.")
+        if len(values) != 1 or not values[0].strip():
+            raise ApiError(400, 28, f"Query parameter {name!r} must be given once, with a value.")
+    single = {name: values[0] for name, values in params.items()}
+    statuses = tuple(s.strip() for s in single.get("status", "").split(",") if s.strip())
+    bad = [s for s in statuses if s not in STATUSES]
+    if bad:
+        raise ApiError(400, 28, f"Unknown status {', '.join(bad)}; allowed: {', '.join(STATUSES)}.")
+    offset = _int_param(single, "offset", 0, 0, 10**9)
+    limit = _int_param(single, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
+    return FindQuery(single.get("externalId"), statuses, offset, limit)
+
+
+def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name)
+    if text is None:
+        return default
+    if len(text) > 10 or not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise ApiError(400, 28, f"Query parameter {name!r} must be an integer from {low} to {high}.")
+    return int(text)

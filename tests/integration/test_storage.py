@@ -1,0 +1,65 @@
+"""Storage against the real PostgreSQL (and the SQLite default): schema, fast path, the unique index."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import Session, SQLModel
+
+from oceane_ticket.storage import db, direct, queries
+from oceane_ticket.storage.models import Ticket
+
+
+def request_values(instance: str, alarm_id: int = 3, **extra: object) -> dict:
+    now = datetime.now(UTC)
+    values = {"instance": instance, "alarm_id": alarm_id, "dma_id": 1, "element_id": 2, "element_name": "Enc ;=é",
+              "created_at": now, "priority": "2", "urgency": "Major", "technical_impact": "Major",
+              "client_impact": None, "root_cause": "because", "status": "queued", "user": "op",
+              "oceane_user_id": "U1", "alarm_value": "LOS", "root_time": now, "updated_at": now, "attempts": 0,
+              "retries_used": 0, "adopted": False}  # fmt: skip
+    values.update(extra)
+    return values
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_db(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if request.param == "sqlite":
+        return sqlite_url
+    return request.getfixturevalue("clean_pg")
+
+
+def test_migrations_match_the_models(any_db: str) -> None:
+    with db.get_engine(any_db).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
+
+
+def test_rows_written_by_the_fast_path_read_back_through_sqlmodel(any_db: str) -> None:
+    with direct.connect(any_db) as conn:
+        direct.insert_request(conn, request_values("a" * 32))
+        fast = direct.get(conn, "a" * 32)
+    with Session(db.get_engine(any_db)) as s:
+        model = s.get(Ticket, "a" * 32)
+    assert model is not None and fast is not None
+    assert model.element_name == fast["element_name"] == "Enc ;=é"
+    assert queries.as_utc(model.created_at) == fast["created_at"]
+    assert model.status == "queued" and model.adopted is False
+
+
+def test_one_open_request_per_alarm_is_enforced_by_the_database(any_db: str) -> None:
+    with direct.connect(any_db) as conn:
+        direct.insert_request(conn, request_values("1" * 32))
+        with pytest.raises(direct.DuplicateOpenRequest):
+            direct.insert_request(conn, request_values("2" * 32))
+        direct.insert_request(conn, request_values("3" * 32, alarm_id=4))  # another alarm is fine
+        conn.execute("UPDATE tickets SET status = 'failed' WHERE instance = :i", {"i": "1" * 32})
+        direct.insert_request(conn, request_values("2" * 32))  # a failed request no longer blocks the alarm
+        assert direct.find_open(conn, 1, 2, 3)["instance"] == "2" * 32
+
+
+def test_database_down_is_reported_as_unavailable() -> None:
+    with pytest.raises(direct.DatabaseUnavailable), direct.connect("postgresql://postgres@127.0.0.1:1/x"):
+        pass
