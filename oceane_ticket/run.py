@@ -166,7 +166,7 @@ def _interrupt(*_: Any) -> None:
 
 @contextlib.contextmanager
 def _workdir() -> Iterator[Path]:
-    path = Path(os.environ.get("OCEANE_RUN_DIR", ".run"))
+    path = Path(os.environ.get("OCEANE_RUN_DIR", ".run")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     yield Path(tempfile.mkdtemp(prefix="run-", dir=path))
 
