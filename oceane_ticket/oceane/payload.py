@@ -9,9 +9,12 @@ from typing import Any
 from oceane_ticket.request import format_time
 
 
-def ticket_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+def ticket_payload(row: Mapping[str, Any] | object) -> dict[str, Any]:
     """The TMF621 body for a ``tickets`` row (a dict or a model: anything with its column names)."""
-    get = row.get if isinstance(row, Mapping) else lambda k: getattr(row, k, None)
+
+    def get(name: str) -> Any:
+        return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
+
     characteristic = [
         {"name": "urgency", "value": get("urgency")},
         {"name": "technicalImpact", "value": get("technical_impact")},

@@ -94,7 +94,7 @@ def mark_created(
         )  # fmt: skip
     )
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -216,3 +216,72 @@ def failures_for(session: Session, instance: str) -> Sequence[FailedTicketReques
         .order_by(col(FailedTicketRequest.id))
     )
     return session.exec(query).all()
+
+
+# --- Operations: ``oceane-ticket status``, ``retry`` and the metrics gauges ---
+
+OPEN_WORK = (Status.QUEUED, Status.PROCESSING)
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """How many requests are in each status; every status is present, zero when none."""
+    counts = {status.value: 0 for status in Status}
+    query = select(Ticket.status, sa.func.count()).group_by(col(Ticket.status))
+    for status, count in session.execute(query).all():
+        counts[str(status)] = int(count)
+    return counts
+
+
+def oldest_open(session: Session) -> Ticket | None:
+    """The queued or processing request waiting longest (the head of the pending queue)."""
+    query = (
+        select(Ticket)
+        .where(col(Ticket.status).in_(OPEN_WORK))
+        .order_by(col(Ticket.created_at), col(Ticket.instance))
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def open_request_for_alarm(session: Session, dma_id: int, element_id: int, alarm_id: int) -> Ticket | None:
+    """The alarm's request that is not failed, if any (what the partial unique index protects)."""
+    query = select(Ticket).where(
+        Ticket.dma_id == dma_id, Ticket.element_id == element_id, Ticket.alarm_id == alarm_id,
+        col(Ticket.status) != Status.FAILED,
+    )  # fmt: skip
+    return session.exec(query).first()
+
+
+def retryable_failed(session: Session, limit: int | None = None) -> list[str]:
+    """Failed requests worth replaying (``oceane-ticket retry --all-failed``), oldest first.
+
+    Per alarm only its newest request, and only while the alarm has no request that is not
+    failed: an older failure was superseded by a later click, and an alarm with an open or
+    created request would be refused by the partial unique index anyway.
+    """
+    from sqlalchemy.orm import aliased
+
+    other = aliased(Ticket)
+    superseded = (
+        select(other.instance)
+        .where(
+            col(other.dma_id) == col(Ticket.dma_id),
+            col(other.element_id) == col(Ticket.element_id),
+            col(other.alarm_id) == col(Ticket.alarm_id),
+            col(other.instance) != col(Ticket.instance),
+            sa.or_(
+                col(other.status) != Status.FAILED,
+                col(other.created_at) > col(Ticket.created_at),
+                sa.and_(col(other.created_at) == col(Ticket.created_at), col(other.instance) > col(Ticket.instance)),
+            ),
+        )
+        .exists()
+    )
+    query = (
+        select(Ticket.instance)
+        .where(col(Ticket.status) == Status.FAILED, ~superseded)
+        .order_by(col(Ticket.created_at), col(Ticket.instance))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())

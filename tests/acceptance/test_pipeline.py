@@ -91,3 +91,20 @@ def test_authenticate_reports_success_and_oceane_s_error(settings_for: Any) -> N
     result = json.loads(bad.stdout)
     assert result["http_error_code"] == 401 and result["error_message"] == "invalid_client"
     assert "wrong" not in bad.stdout + bad.stderr
+
+
+def test_one_token_is_shared_by_every_worker_process(settings_for: Any, start_worker: Any, sandbox: Any) -> None:
+    from producer.core import create_ticket
+
+    settings = settings_for()
+    start_worker(settings, concurrency=2)
+    start_worker(settings, concurrency=2)
+    statuses = [create_ticket(ALARM.format(alarm=100 + i), priority="1", urgency="Minor", technical_impact="Minor",
+                              settings=settings) for i in range(6)]  # fmt: skip
+    from producer.core import wait_for
+
+    done = [wait_for(settings, s, 30) for s in statuses]
+    assert [d.status for d in done] == ["created"] * 6
+    state = sandbox.state()
+    assert state["tickets_created"] == 6
+    assert state["token_calls"] == 1
