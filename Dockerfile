@@ -15,8 +15,10 @@ COPY producer ./producer
 COPY worker ./worker
 RUN pip install . && rm -rf /src
 
-# A non-root user: nothing in the service needs root, and its home is the only writable place.
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin oceane
+# A non-root user: nothing in the service needs root. Writable: its home, and /metrics (a volume
+# shared by the worker and the metrics exporter).
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin oceane \
+    && mkdir /metrics && chown oceane /metrics
 USER oceane
 WORKDIR /home/oceane
 

@@ -132,11 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_operations(add: Callable[..., argparse.ArgumentParser]) -> None:
-    # Operations commands (status, health, cleanup, retry) register themselves when present.
-    try:
-        from oceane_ticket import operations
-    except ImportError:
-        return
+    # status, health, cleanup, retry and metrics live with the operations code.
+    from oceane_ticket import operations
+
     operations.register(add)
 
 

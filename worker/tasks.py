@@ -9,9 +9,7 @@ from typing import Any
 import redis
 from celery import Task
 
-from oceane_ticket import jobs
-from oceane_ticket.locking import ProcessingLock
-from oceane_ticket.oceane.client import OceaneClient
+from oceane_ticket import jobs, metrics
 from oceane_ticket.oceane.tokens import RedisTokenStore
 from oceane_ticket.storage import db
 from worker import processing, sweep
@@ -37,8 +35,9 @@ def context() -> processing.Context:
     return processing.Context(
         settings=settings,
         session_factory=lambda: Session(engine, expire_on_commit=False),
-        lock=ProcessingLock(r, settings.lock_timeout),
-        client=OceaneClient(settings, RedisTokenStore(r)),
+        lock=metrics.MeteredLock(r, settings.lock_timeout),
+        client=metrics.MeteredClient(settings, RedisTokenStore(r)),
+        on_event=metrics.on_event,
     )
 
 
@@ -68,7 +67,7 @@ def sweep_task() -> int:
 
 
 @app.task(name=jobs.TASK_CLEANUP)
-def cleanup_task() -> dict[str, int]:
+def cleanup_task() -> dict[str, Any]:
     """Retention: the connector's storage duration and count limits."""
     from oceane_ticket.storage import retention
 

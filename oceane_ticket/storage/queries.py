@@ -53,7 +53,12 @@ def claim(session: Session, instance: str, lock_token: str, now: datetime) -> Ti
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     session.expire_all()
-    return session.get(Ticket, instance)
+    row = session.get(Ticket, instance)
+    # End the read's transaction too: the caller goes on to call Oceane, and a connection idle in
+    # transaction for that long holds a lock on the table (blocking TRUNCATE and migrations) and is
+    # killed by an idle_in_transaction_session_timeout mid-call.
+    session.commit()
+    return row
 
 
 def _fenced(instance: str, lock_token: str) -> Any:
@@ -69,10 +74,12 @@ def count_attempt(session: Session, instance: str, lock_token: str, now: datetim
     result = session.execute(
         _fenced(instance, lock_token).values(attempts=col(Ticket.attempts) + 1, updated_at=now)
     )
-    session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.commit()
         return None
-    return session.execute(select(Ticket.attempts).where(Ticket.instance == instance)).scalar_one()
+    attempts = session.execute(select(Ticket.attempts).where(Ticket.instance == instance)).scalar_one()
+    session.commit()  # before the create call: no transaction stays open while Oceane answers
+    return int(attempts)
 
 
 def mark_created(

@@ -24,7 +24,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 
-CORE = {"redis", "postgres", "migrate", "worker", "beat"}
+CORE = {"redis", "postgres", "migrate", "worker", "beat", "metrics"}
 PROFILED = {"flower": ["debug"], "sandbox": ["demo"]}
 # Variables that are not OCEANE_* settings, and who reads them.
 KNOWN_VARIABLES = {
@@ -36,6 +36,8 @@ KNOWN_VARIABLES = {
     "POSTGRES_DB",
     "REDIS_MAXMEMORY",  # redis-server --maxmemory (compose)
     "COMPOSE_PROFILES",  # docker compose itself
+    "PROMETHEUS_MULTIPROC_DIR",  # prometheus-client's multiprocess mode (worker and metrics)
+    "METRICS_PORT",  # host port of the metrics exporter (compose)
 }
 # ${VAR}, ${VAR:-default}, ${VAR:?message} and $VAR, but not $$VAR (a container-side variable).
 INTERPOLATION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_]\w*)|([A-Za-z_]\w*))")
@@ -138,6 +140,7 @@ def test_every_app_command_exists_in_the_package(services: dict[str, Any]) -> No
         "worker": "celery worker",
         "beat": "celery beat",
         "flower": "oceane-ticket flower",
+        "metrics": "oceane-ticket metrics",
         "sandbox": "oceane-ticket sandbox",
     }
 

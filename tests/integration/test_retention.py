@@ -1,0 +1,92 @@
+"""Retention against the real PostgreSQL: one beat run applies the connector's 90 days / 1000 tickets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from oceane_ticket.storage import db, retention
+from tests.conftest import make_settings
+
+TICKETS = retention.TICKETS
+FAILURES = retention.FAILURES
+
+
+def ticket_row(n: int, created_at: datetime, status: str) -> dict[str, Any]:
+    return {"instance": f"{n:032x}", "alarm_id": n, "dma_id": 1, "element_id": 2, "element_name": "el",
+            "created_at": created_at, "priority": "2", "urgency": "Major", "technical_impact": "Major",
+            "root_cause": "rc", "status": status, "oceane_user_id": "U", "updated_at": created_at,
+            "attempts": 1, "retries_used": 0, "adopted": False}  # fmt: skip
+
+
+def failure_row(n: int, at: datetime) -> dict[str, Any]:
+    return {"instance": f"{n:032x}", "http_error_code": 503, "app_error_code": 5, "error_message": "m",
+            "error_description": "d", "failed_at": at, "attempt": 1, "final": False}  # fmt: skip
+
+
+def snapshot(url: str, where: Any = None) -> dict[str, tuple[Any, ...]]:
+    query = sa.select(TICKETS) if where is None else sa.select(TICKETS).where(where)
+    with db.get_engine(url).connect() as conn:
+        return {r[0]: tuple(r) for r in conn.execute(query).all()}
+
+
+@pytest.fixture
+def populated(clean_pg: str) -> dict[str, Any]:
+    """Tickets older than 90 days, 1300 recent finished ones, open requests old and new, failures."""
+    now = datetime.now(UTC)
+    old = [ticket_row(n, now - timedelta(days=91 + n % 200, minutes=n), "failed" if n % 4 == 0 else "created")
+           for n in range(1, 401)]  # fmt: skip
+    # Recent ones a minute apart, newest first by n: the newest 1000 are n = 1301 .. 2300.
+    recent = [ticket_row(n, now - timedelta(minutes=3 * (2300 - n)), "failed" if n % 5 == 0 else "created")
+              for n in range(1001, 2301)]  # fmt: skip
+    open_requests = [ticket_row(5001, now - timedelta(days=200), "queued"),
+                     ticket_row(5002, now - timedelta(days=95), "processing"),
+                     ticket_row(5003, now - timedelta(days=10), "queued"),
+                     ticket_row(5004, now - timedelta(seconds=5), "queued")]  # fmt: skip
+    failures = [failure_row(n, now) for n in (4, 8, 1005, 1300, 1301, 2300, 5001, 5003)]
+    with db.get_engine(clean_pg).begin() as conn:
+        conn.execute(sa.insert(TICKETS), old + recent + open_requests)
+        conn.execute(sa.insert(FAILURES), failures)
+    newest = sorted(recent, key=lambda r: r["created_at"], reverse=True)[:1000]
+    return {"url": clean_pg, "keep": {r["instance"] for r in newest},
+            "open": {r["instance"] for r in open_requests}}  # fmt: skip
+
+
+def test_one_beat_run_leaves_the_newest_1000_within_90_days_and_no_open_request_touched(
+    populated: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker import tasks
+
+    url = populated["url"]
+    monkeypatch.setattr(tasks, "settings", make_settings(database_url=url))  # 90 days, 1000 tickets: defaults
+    open_before = snapshot(url, TICKETS.c.status.in_(retention.OPEN))
+
+    result = tasks.cleanup_task()  # what beat's tick runs in the worker
+
+    left = snapshot(url)
+    assert set(left) - populated["open"] == populated["keep"]
+    assert snapshot(url, TICKETS.c.status.in_(retention.OPEN)) == open_before  # not a column changed
+    assert set(open_before) == populated["open"]
+    assert result["expired"] == 400 and result["over_limit"] == 300 and result["kept"] == 1000
+    assert result["open_requests"] == 4
+    # Failures of removed tickets went with them (4, 8 old; 1005, 1300 beyond the newest 1000).
+    with db.get_engine(url).connect() as conn:
+        failed_of = sorted(conn.execute(sa.select(FAILURES.c.instance)).scalars())
+    assert failed_of == sorted(f"{n:032x}" for n in (1301, 2300, 5001, 5003))
+    assert result["failed_requests"] == 4
+
+    second = tasks.cleanup_task()
+    assert second["removed"] == 0 and second["failed_requests"] == 0 and second["kept"] == 1000
+    assert snapshot(url) == left
+
+
+def test_dry_run_on_postgres_predicts_the_real_run(populated: dict[str, Any]) -> None:
+    s = make_settings(database_url=populated["url"])
+    dry = retention.cleanup(s, dry_run=True).as_dict()
+    assert len(snapshot(populated["url"])) == 1704
+    real = retention.cleanup(s).as_dict()
+    for key in ("expired", "over_limit", "failed_requests", "kept", "open_requests", "removed"):
+        assert dry[key] == real[key], key

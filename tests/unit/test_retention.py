@@ -1,0 +1,171 @@
+"""Retention on the SQLite default: the two limits, open requests untouched, failures cascade, idempotence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oceane_ticket.storage import db, retention
+from tests.conftest import make_settings
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+TICKETS = retention.TICKETS
+FAILURES = retention.FAILURES
+
+
+def ticket_row(n: int, created_at: datetime, status: str = "created", alarm_id: int | None = None) -> dict[str, Any]:
+    return {"instance": f"{n:032x}", "alarm_id": n if alarm_id is None else alarm_id, "dma_id": 1, "element_id": 2,
+            "element_name": "el", "created_at": created_at, "priority": "2", "urgency": "Major",
+            "technical_impact": "Major", "root_cause": "rc", "status": status, "oceane_user_id": "U",
+            "updated_at": created_at, "attempts": 1, "retries_used": 0, "adopted": False}  # fmt: skip
+
+
+def failure_row(n: int, at: datetime) -> dict[str, Any]:
+    return {"instance": f"{n:032x}", "http_error_code": 500, "app_error_code": 1, "error_message": "m",
+            "error_description": "d", "failed_at": at, "attempt": 1, "final": True}  # fmt: skip
+
+
+def load(url: str, tickets: list[dict[str, Any]], failures: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+    with db.get_engine(url).begin() as conn:
+        conn.execute(sa.delete(FAILURES))
+        conn.execute(sa.delete(TICKETS))
+        if tickets:
+            conn.execute(sa.insert(TICKETS), tickets)
+        if failures:
+            conn.execute(sa.insert(FAILURES), list(failures))
+
+
+def remaining(url: str) -> dict[str, str]:
+    with db.get_engine(url).connect() as conn:
+        return dict(conn.execute(sa.select(TICKETS.c.instance, TICKETS.c.status)).all())  # type: ignore[arg-type]
+
+
+def failure_instances(url: str) -> list[str]:
+    with db.get_engine(url).connect() as conn:
+        return sorted(conn.execute(sa.select(FAILURES.c.instance)).scalars())
+
+
+def test_expired_tickets_go_with_their_failures_and_open_requests_stay(sqlite_url: str) -> None:
+    old = NOW - timedelta(days=91)
+    rows = [ticket_row(1, old), ticket_row(2, old, "failed"), ticket_row(3, old, "queued"),
+            ticket_row(4, old, "processing"), ticket_row(5, NOW - timedelta(days=89)),
+            ticket_row(6, NOW - timedelta(days=1), "failed")]  # fmt: skip
+    load(sqlite_url, rows, [failure_row(2, old), failure_row(2, old), failure_row(6, NOW)])
+    s = make_settings(database_url=sqlite_url)
+
+    result = retention.cleanup(s, now=NOW)
+
+    assert (result.expired, result.over_limit, result.failed_requests) == (2, 0, 2)
+    assert (result.kept, result.open_requests) == (2, 2)
+    assert set(remaining(sqlite_url)) == {f"{n:032x}" for n in (3, 4, 5, 6)}
+    assert failure_instances(sqlite_url) == [f"{6:032x}"]
+    again = retention.cleanup(s, now=NOW)
+    assert again.removed == 0 and again.failed_requests == 0
+
+
+def test_keeps_the_newest_max_count_finished_and_open_requests_do_not_count(sqlite_url: str) -> None:
+    rows = [ticket_row(n, NOW - timedelta(hours=n), "failed" if n % 3 == 0 else "created") for n in range(1, 11)]
+    # Open requests older and newer than the boundary: none deleted, none counted.
+    rows += [ticket_row(100, NOW, "queued"), ticket_row(101, NOW - timedelta(days=30), "processing")]
+    load(sqlite_url, rows, [failure_row(9, NOW), failure_row(3, NOW)])
+    s = make_settings(database_url=sqlite_url, ticket_max_count=4)
+
+    result = retention.cleanup(s, now=NOW)
+
+    assert (result.expired, result.over_limit, result.failed_requests, result.kept) == (0, 6, 1, 4)
+    left = remaining(sqlite_url)
+    assert set(left) == {f"{n:032x}" for n in (1, 2, 3, 4, 100, 101)}
+    assert failure_instances(sqlite_url) == [f"{3:032x}"]
+
+
+def test_ties_on_created_at_are_broken_by_instance_so_exactly_max_count_remain(sqlite_url: str) -> None:
+    same = NOW - timedelta(days=1)
+    load(sqlite_url, [ticket_row(n, same) for n in range(1, 8)])
+    result = retention.cleanup(make_settings(database_url=sqlite_url, ticket_max_count=3), now=NOW)
+    assert result.over_limit == 4
+    assert set(remaining(sqlite_url)) == {f"{n:032x}" for n in (5, 6, 7)}
+
+
+def test_dry_run_counts_exactly_what_a_real_run_removes_and_deletes_nothing(sqlite_url: str) -> None:
+    rows = [ticket_row(n, NOW - timedelta(days=n * 10)) for n in range(1, 15)] + [ticket_row(50, NOW, "queued")]
+    load(sqlite_url, rows, [failure_row(n, NOW) for n in (1, 5, 12)])
+    s = make_settings(database_url=sqlite_url, ticket_max_count=5, ticket_retention_days=100)
+
+    dry = retention.cleanup(s, dry_run=True, now=NOW)
+    assert len(remaining(sqlite_url)) == 15
+    real = retention.cleanup(s, now=NOW)
+
+    assert dry.dry_run and not real.dry_run
+    keys = ("expired", "over_limit", "failed_requests", "kept", "open_requests", "removed")
+    assert {k: dry.as_dict()[k] for k in keys} == {k: real.as_dict()[k] for k in keys}
+    assert (real.expired, real.over_limit, real.failed_requests, real.kept) == (4, 5, 1, 5)
+
+
+def test_an_empty_database_is_fine(sqlite_url: str) -> None:
+    load(sqlite_url, [])
+    result = retention.cleanup(make_settings(database_url=sqlite_url), now=NOW)
+    assert result.as_dict()["removed"] == 0 and result.kept == 0
+
+
+def test_sqlite_engine_enforces_the_cascade_too(sqlite_url: str) -> None:
+    # The explicit delete does not rely on it, but the engine's connect hook turns foreign keys on.
+    load(sqlite_url, [ticket_row(1, NOW)], [failure_row(1, NOW)])
+    with db.get_engine(sqlite_url).begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        conn.execute(sa.delete(TICKETS))
+    assert failure_instances(sqlite_url) == []
+
+
+def test_as_dict_is_json_ready(sqlite_url: str) -> None:
+    import json
+
+    load(sqlite_url, [ticket_row(1, NOW - timedelta(days=200))])
+    data = retention.cleanup(make_settings(database_url=sqlite_url), now=NOW).as_dict()
+    assert json.loads(json.dumps(data))["cutoff"] == "2026-03-03T12:00:00Z"
+    assert data["removed"] == 1
+
+
+STATUSES = st.sampled_from(["queued", "processing", "created", "failed"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 400), STATUSES, st.booleans()), max_size=40),
+    max_count=st.integers(1, 12),
+    days=st.integers(1, 300),
+)
+def test_matches_a_reference_model(sqlite_url: str, rows: list[tuple[int, str, bool]], max_count: int,
+                                   days: int) -> None:  # fmt: skip
+    # Ages in whole days give ties; the model orders by (created_at, instance) like the SQL.
+    tickets = [ticket_row(n, NOW - timedelta(days=age), status) for n, (age, status, _) in enumerate(rows)]
+    failures = [failure_row(n, NOW) for n, (_, _, failed) in enumerate(rows) if failed]
+    load(sqlite_url, tickets, failures)
+    cutoff = NOW - timedelta(days=days)
+    finished = sorted(((t["created_at"], t["instance"]) for t in tickets if t["status"] in ("created", "failed")),
+                      reverse=True)  # fmt: skip
+    keep = {i for at, i in finished[:max_count] if at >= cutoff}
+    expected = keep | {t["instance"] for t in tickets if t["status"] in ("queued", "processing")}
+
+    result = retention.cleanup(make_settings(database_url=sqlite_url, ticket_max_count=max_count,
+                                             ticket_retention_days=days), now=NOW)  # fmt: skip
+
+    assert set(remaining(sqlite_url)) == expected
+    assert set(failure_instances(sqlite_url)) <= expected
+    assert result.removed == len(tickets) - len(expected)
+    assert result.kept == len(keep)
+    assert result.expired == sum(1 for at, _ in finished if at < cutoff)
+    assert retention.cleanup(make_settings(database_url=sqlite_url, ticket_max_count=max_count,
+                                           ticket_retention_days=days), now=NOW).removed == 0  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_settings_refuse_a_useless_limit(bad: int) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        make_settings(ticket_max_count=bad)
