@@ -164,10 +164,13 @@ def settings_env(settings: Any) -> dict[str, str]:
 class WorkerProcess:
     """A real ``celery -A worker worker`` in a child process, with its log in a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 1, name: str | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, concurrency: int = 1, name: str | None = None, loglevel: str = "INFO"
+    ) -> None:
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
+        self.loglevel = loglevel
         self.name = name or f"w{uuid.uuid4().hex[:6]}"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -177,7 +180,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [celery, "-A", "worker", "worker", "-l", "INFO", "-c", str(self.concurrency), "-n",
+            [celery, "-A", "worker", "worker", "-l", self.loglevel, "-c", str(self.concurrency), "-n",
              f"{self.name}@%h", "--without-mingle", "--without-gossip"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -13,6 +13,7 @@ from celery.signals import after_setup_logger, after_setup_task_logger, worker_p
 
 from oceane_ticket import jobs, logs
 from oceane_ticket.settings import SettingsError, get_settings
+from worker import transport
 
 try:
     settings = get_settings()
@@ -25,6 +26,9 @@ except SettingsError as exc:  # a clear line, not a traceback, for a bad setting
 # messages unacked), the wait for the processing lock and the processing itself. Re-delivery
 # after a real crash is the sweep's job (OCEANE_STALE_AFTER), which is much faster.
 VISIBILITY_TIMEOUT = max(3600, int(settings.retry_after_max + settings.retry_backoff_max + 4 * settings.lock_timeout))
+
+# One malformed entry on the queue must not stop the worker (kombu would raise in its event loop).
+transport.install()
 
 app = Celery("oceane", broker=settings.redis_url, include=["worker.tasks"])
 app.conf.update(

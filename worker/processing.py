@@ -161,6 +161,7 @@ def _failed_attempt(
     ctx: Context, session: Session, row: Ticket, token: str, error: OceaneError, *, attempt: int
 ) -> Outcome:
     final = not error.transient or row.retries_used >= ctx.settings.retry_count
+    retry_number = row.retries_used + 1  # read now: record_failure's UPDATE also refreshes `row`
     now = ctx.now()
     delay = None if final else backoff(ctx.settings, row.retries_used, error.retry_after)
     failure = queries.FailureRecord(error.http_status, error.code, error.message[:500], error.description[:2000])
@@ -174,7 +175,7 @@ def _failed_attempt(
         log.warning("request %s failed: %s", row.instance, error)
         ctx.on_event("failed", {"instance": row.instance, "http": error.http_status, "code": error.code})
         return Outcome.FAILED
-    log.info("request %s: %s; retry %d/%d in %.1f s", row.instance, error, row.retries_used + 1,
+    log.info("request %s: %s; retry %d/%d in %.1f s", row.instance, error, retry_number,
              ctx.settings.retry_count, delay)  # fmt: skip
     ctx.on_event("retried", {"instance": row.instance})
     assert delay is not None

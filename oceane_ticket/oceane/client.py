@@ -33,6 +33,7 @@ PAGE_SIZE = 40
 # Renew a token this long before Oceane says it expires, so no call races the expiry.
 EXPIRY_MARGIN = 60.0
 MAX_TOKEN_RENEWALS_PER_CALL = 2
+MAX_TICKET_ID = 64  # the tickets.ticket_id column
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,11 @@ class OceaneTicket:
         """Parse one ticket; ``ValueError`` if it is not a ticket."""
         if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
             raise ValueError("the answer is not a ticket (no string 'id')")
+        if not _usable_id(data["id"]):
+            # It is stored (tickets.ticket_id is 64 characters) and put in a URL: an id the database
+            # refuses would leave the request neither created nor failed.
+            raise ValueError(f"the answer's ticket id is unusable: 1 to {MAX_TICKET_ID} printable characters "
+                             "without spaces expected")  # fmt: skip
         return cls(
             id=data["id"],
             status=str(data.get("status") or ""),
@@ -115,6 +121,10 @@ class OceaneTicket:
     def is_open(self) -> bool:
         """Whether the ticket is still being worked."""
         return self.status in OPEN_STATUSES
+
+
+def _usable_id(ticket_id: str) -> bool:
+    return len(ticket_id) <= MAX_TICKET_ID and ticket_id.isprintable() and not any(c.isspace() for c in ticket_id)
 
 
 def _parse_date(value: Any) -> datetime | None:

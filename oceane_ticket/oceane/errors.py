@@ -67,11 +67,19 @@ _ACTIONS: dict[tuple[int, int | None], Action] = {
 }
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+# Control characters other than tab and newlines: PostgreSQL text refuses NUL outright (a failure
+# that could not be recorded left the request stuck), and the others garble logs and terminals.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters replaced by U+FFFD, safe to store and print."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def readable_body(body: bytes | str, limit: int = 300) -> str:
     """A one-line description of a body that is not the JSON we expected (HTML, text, garbage)."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = printable(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
     if not text.strip():
         return "empty body"
     match = _TITLE.search(text)
@@ -102,8 +110,8 @@ def classify(status: int, body: bytes, retry_after: str | None = None) -> Oceane
         raw_code = data.get("code")
         code = raw_code if isinstance(raw_code, int) else _int(raw_code)
         # OAuth-style token errors: {"error": "invalid_client", "error_description": "..."}.
-        message = str(data.get("message") or data.get("error") or "")
-        description = str(data.get("description") or data.get("error_description") or "")
+        message = printable(str(data.get("message") or data.get("error") or ""))
+        description = printable(str(data.get("description") or data.get("error_description") or ""))
     else:
         description = readable_body(body)
     message = message or _REASONS.get(status, "Unexpected answer")

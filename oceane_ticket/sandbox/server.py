@@ -268,6 +268,10 @@ class Sandbox:
         """Forget tickets, tokens and counters, and clear faults."""
         self._state.reset()
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token this sandbox issued and still remembers."""
+        return self._state.issued_tokens()
+
     def issue_token(self) -> str:
         """A valid access token, without an HTTP call (counted in ``tokens_issued`` only)."""
         return self._state.issue_token()[0]

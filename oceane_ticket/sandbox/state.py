@@ -112,6 +112,11 @@ class SandboxState:
             return "unknown"
         return "valid" if time.monotonic() < expiry else "expired"
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued and still remembered (tests scan for them)."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire_tokens(self) -> int:
         """Make every issued token expired now; returns how many were still valid."""
         with self._lock:

@@ -20,6 +20,18 @@ def sqlalchemy_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+psycopg2)?://", "postgresql+psycopg://", url)
 
 
+# TCP keepalives and a user timeout: a database link that silently drops packets (no reset) is
+# noticed within about a minute instead of the kernel's default of some fifteen minutes, so a
+# worker stuck on it gives up, retries later, and the sweep or a redelivery completes the request.
+PG_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+
 _ENGINES: dict[str, sa.Engine] = {}
 
 
@@ -45,8 +57,7 @@ def _create_engine(url: str) -> sa.Engine:
 
         return engine
     # pre_ping: a worker outlives database restarts; a dead pooled connection must not fail a task.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2,
-                            connect_args={"connect_timeout": 5})  # fmt: skip
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args=PG_CONNECT_ARGS)
 
 
 @contextmanager

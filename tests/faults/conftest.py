@@ -1,0 +1,167 @@
+"""Fixtures of the fault matrix: a private Redis, the scenario stack (settings, workers, beat, proxy)
+and the ledger each scenario fills in for the table.
+
+Worker scenarios use a ``redis-server`` of their own rather than the shared one: they restart it
+empty, flush it and hold its processing lock, none of which may disturb tests running alongside.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import settings_env
+from tests.faults.kit import REPORT_ENV, BeatProcess, DebugWorker, Ledger, RedisServer, SandboxCalls, TcpProxy
+
+# Small timings keep each scenario to seconds. The settings validator wants the lock to outlive
+# ten HTTP timeouts, so a one-second timeout gives a lock just over ten seconds: the time a dead
+# holder's lock takes to lapse in the crash scenarios.
+FAST = {
+    "queue": "oceane.faults",
+    "http_timeout": 1.0,
+    "lock_timeout": 10.5,
+    "stale_after": 2.0,
+    "sweep_interval": 0.5,
+    "retry_backoff_max": 0.5,
+    "retry_count": 1,
+}
+
+
+@pytest.fixture(scope="session")
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the fault matrix's own."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+class Stack:
+    """One scenario's world: settings, the sandbox, worker and beat processes, an optional DB proxy."""
+
+    def __init__(self, settings_for: Callable[..., Any], sandbox: Any, redis_server: RedisServer,
+                 workdir: Path, pg_url: str) -> None:  # fmt: skip
+        self._settings_for = settings_for
+        self.sandbox = sandbox
+        self.redis_server = redis_server
+        self.workdir = workdir
+        self.pg_url = pg_url
+        self.workers: list[DebugWorker] = []
+        self.beats: list[BeatProcess] = []
+        self.proxies: list[TcpProxy] = []
+        self._overrides: dict[str, Any] = {}
+        self.settings = self.configure()
+
+    def configure(self, **overrides: Any) -> Any:
+        """(Re)build the scenario's settings: the fast timings, the private Redis, then ``overrides``."""
+        self._overrides.update(overrides)
+        self.settings = self.variant()
+        return self.settings
+
+    def variant(self, **overrides: Any) -> Any:
+        """The scenario's settings with ``overrides``, leaving :attr:`settings` as it is."""
+        return self._settings_for(**{**FAST, "redis_url": self.redis_server.url(), **self._overrides, **overrides})
+
+    @property
+    def redis(self) -> Any:
+        """A client on the scenario's Redis."""
+        return self.redis_server.client()
+
+    def env(self, settings: Any | None = None) -> dict[str, str]:
+        """Environment for a child process."""
+        return settings_env(settings or self.settings)
+
+    def proxied_database(self) -> tuple[TcpProxy, Any]:
+        """A TCP proxy in front of PostgreSQL and settings whose database URL goes through it."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.pg_url)
+        proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432)).start()
+        self.proxies.append(proxy)
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        return proxy, self.variant(database_url=proxied)
+
+    def worker(self, settings: Any | None = None, loglevel: str = "INFO", concurrency: int = 1) -> DebugWorker:
+        """Start a real ``celery -A worker worker`` and wait until it is ready."""
+        log = self.workdir / f"worker-{len(self.workers)}.log"
+        worker = DebugWorker(self.env(settings), log, concurrency=concurrency, loglevel=loglevel)
+        self.workers.append(worker)
+        return worker.start()
+
+    def beat(self, settings: Any | None = None, loglevel: str = "INFO") -> BeatProcess:
+        """Start ``celery -A worker beat`` (the periodic sweep)."""
+        beat = BeatProcess(self.env(settings), self.workdir / f"beat-{len(self.beats)}", loglevel)
+        self.beats.append(beat)
+        return beat.start()
+
+    def submit(self, alarm: str, expect_existing: bool | None = None, **details: Any) -> Any:
+        """Run the producer in-process (``producer.core.create_ticket``) for one alarm."""
+        from producer import core
+        from tests.faults.kit import DETAILS
+
+        status = core.create_ticket(alarm, settings=self.settings, **{**DETAILS, **details})
+        if expect_existing is not None:
+            assert status.existing is expect_existing
+        return status
+
+    def row(self, instance: str) -> dict[str, Any]:
+        """One request as stored."""
+        from sqlalchemy import text
+
+        from oceane_ticket.storage import db
+
+        with db.get_engine(self.pg_url).connect() as conn:
+            found = conn.execute(text("SELECT * FROM tickets WHERE instance = :i"), {"i": instance}).mappings().first()
+        assert found is not None, f"no request {instance}"
+        return dict(found)
+
+    def logs(self) -> str:
+        """Every worker and beat log of the scenario."""
+        return "\n".join([w.log_text() for w in self.workers] + [b.log_text() for b in self.beats])
+
+    def close(self) -> None:
+        """Stop everything started, workers first (they may still be talking to the rest)."""
+        for worker in self.workers:
+            # SIGKILL: the scenario is over and its Redis is flushed before the next one, so a warm
+            # shutdown's seconds buy nothing here (test_shutdown covers SIGTERM itself).
+            worker.kill()
+        for beat in self.beats:
+            beat.stop()
+        for proxy in self.proxies:
+            proxy.close()
+
+
+@pytest.fixture
+def stack(
+    settings_for: Any, sandbox: Any, private_redis: RedisServer, tmp_path: Path, clean_pg: str
+) -> Iterator[Stack]:
+    """The scenario's world on an emptied private Redis, an emptied database and a fresh sandbox."""
+    if private_redis.proc is None or private_redis.proc.poll() is not None:
+        private_redis.start()  # a scenario killed it and failed before bringing it back
+    private_redis.client().flushall()
+    world = Stack(settings_for, sandbox, private_redis, tmp_path, clean_pg)
+    yield world
+    world.close()
+
+
+@pytest.fixture
+def ledger(request: pytest.FixtureRequest, stack: Stack) -> Iterator[Callable[..., Ledger]]:
+    """Factory of the scenario's :class:`Ledger` (one row of the matrix table per call)."""
+    sandbox_log = logging.getLogger("oceane_ticket.sandbox")
+    calls = SandboxCalls()
+    level = sandbox_log.level
+    sandbox_log.setLevel(logging.INFO)  # its per-request lines are what we count 409s from
+    sandbox_log.addHandler(calls)
+
+    def make(name: str, expected_conflicts: int = 0, notes: str = "") -> Ledger:
+        return Ledger(name=name, database_url=stack.pg_url, sandbox=stack.sandbox, calls=calls,
+                      report_path=os.environ.get(REPORT_ENV), nodeid=request.node.nodeid,
+                      expected_conflicts=expected_conflicts, notes=notes)  # fmt: skip
+
+    yield make
+    sandbox_log.removeHandler(calls)
+    sandbox_log.setLevel(level)

@@ -1,0 +1,138 @@
+"""Issue 3, item 6: the processing lock (fakeredis with its Lua extra runs the real scripts).
+
+Released only by its holder (token-checked), a dead holder's lock expires, waiting is bounded,
+and its timeout must exceed the worst-case call. That waiting spends no retry and that a holder
+which outlived its lock cannot commit are processing-level, in test_processing.py; the same with
+real processes is tests/faults/test_lock_fencing.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+from pydantic import ValidationError
+
+from oceane_ticket import keys
+from oceane_ticket.locking import LockTimeout, ProcessingLock
+from tests.conftest import make_settings, wait_until
+
+
+@pytest.fixture
+def r() -> Any:
+    return fakeredis.FakeRedis()
+
+
+def test_one_holder_at_a_time(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+    first = lock.try_acquire("a")
+    assert first
+    assert lock.try_acquire("b") is None
+    assert ProcessingLock(r, timeout=5).try_acquire("c") is None  # another worker's lock object
+
+
+def test_release_is_token_checked(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+    token = lock.try_acquire("a")
+    assert token
+    assert lock.release("not-the-holder") is False
+    assert lock.holds(token)
+    assert lock.release(token) is True
+    assert lock.info() is None
+    assert lock.release(token) is False  # twice is harmless
+
+
+def test_the_lock_lives_for_the_lock_timeout(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=7.5)
+    lock.try_acquire("a")
+    assert 7000 < r.pttl(keys.PROCESSING_LOCK) <= 7500
+    info = lock.info()
+    assert info is not None and 7.0 < info.ttl_seconds <= 7.5
+
+
+def test_a_dead_holders_lock_expires(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=0.3)
+    dead = lock.try_acquire("a")  # the holder dies: it never releases
+    assert dead
+    started = time.monotonic()
+    successor = wait_until(lambda: lock.try_acquire("b"), timeout=5, interval=0.02)
+    assert time.monotonic() - started >= 0.2
+    assert lock.holds(successor) and not lock.holds(dead)
+
+
+def test_a_holder_that_outlived_its_lock_cannot_release_the_successors(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=0.2)
+    stale = lock.try_acquire("a")
+    assert stale
+    successor = wait_until(lambda: lock.try_acquire("a"), timeout=5, interval=0.02)
+    assert lock.release(stale) is False
+    assert lock.holds(successor)
+
+
+def test_info_names_the_holder(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+    token = lock.try_acquire("0123abcd")
+    info = lock.info()
+    assert info is not None
+    assert (info.token, info.instance) == (token, "0123abcd")
+    assert info.worker.endswith(f":{os.getpid()}")
+    assert abs(info.since - time.time()) < 5
+    assert json.loads(r.get(keys.PROCESSING_LOCK))["token"] == token
+
+
+def test_acquire_waits_for_the_holder_to_release(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+    holder = lock.try_acquire("a")
+    assert holder
+    got: list[str] = []
+    waiter = threading.Thread(target=lambda: got.append(lock.acquire("b", wait=10)))
+    waiter.start()
+    wait_until(lambda: waiter.is_alive(), timeout=2)
+    assert not got
+    lock.release(holder)
+    waiter.join(5)
+    assert got and lock.holds(got[0])
+
+
+def test_acquire_gives_up_after_its_wait(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+    assert lock.try_acquire("a")
+    started = time.monotonic()
+    with pytest.raises(LockTimeout):
+        lock.acquire("b", wait=0.3)
+    assert 0.25 <= time.monotonic() - started < 2
+
+
+def test_held_releases_its_own_lock_only(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+    with lock.held("a", wait=1) as token:
+        assert lock.holds(token)
+    assert lock.info() is None
+
+    with lock.held("a", wait=1) as token:
+        r.delete(keys.PROCESSING_LOCK)  # the TTL ran out mid-block...
+        successor = lock.try_acquire("b")  # ...and another worker took it
+    assert lock.holds(successor), "leaving the block must not free the successor's lock"
+
+
+def test_held_survives_redis_going_away_on_release(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise redis.ConnectionError("gone")
+
+    with lock.held("a", wait=1):
+        lock._release = broken  # Redis died while we worked: the TTL will free the lock
+    # no exception: the block's own outcome is what matters
+
+
+def test_the_lock_must_outlive_the_worst_case_call() -> None:
+    with pytest.raises(ValidationError, match="OCEANE_LOCK_TIMEOUT"):
+        make_settings(http_timeout=5, lock_timeout=50)
+    assert make_settings(http_timeout=5, lock_timeout=50.5).lock_timeout == 50.5
