@@ -45,19 +45,45 @@ def main() -> int:
     try:
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute("CREATE TABLE floor (id serial PRIMARY KEY, x text)")
-        env = dict(os.environ, OCEANE_DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://"),
-                   OCEANE_REDIS_URL=REDIS, OCEANE_QUEUE="bench.producer")  # fmt: skip
+        env = dict(
+            os.environ,
+            OCEANE_DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://"),
+            OCEANE_REDIS_URL=REDIS,
+            OCEANE_QUEUE="bench.producer",
+        )
         subprocess.run([str(BIN / "oceane-ticket"), "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
         floor_cmd = [sys.executable, "-c", FLOOR.format(dsn=dsn, redis=REDIS)]
         floor, producer = [], []
         for i in range(RUNS):
             floor.append(timed(floor_cmd, env))
-            producer.append(timed([str(BIN / "oceane-ticket"), "create", "--dma-id", "1", "--element-id", "2",
-                                   "--alarm-id", str(i), "--element-name", "bench", "--priority", "1",
-                                   "--urgency", "Major", "--technical-impact", "Major"], env))  # fmt: skip
+            producer.append(
+                timed(
+                    [
+                        str(BIN / "oceane-ticket"),
+                        "create",
+                        "--dma-id",
+                        "1",
+                        "--element-id",
+                        "2",
+                        "--alarm-id",
+                        str(i),
+                        "--element-name",
+                        "bench",
+                        "--priority",
+                        "1",
+                        "--urgency",
+                        "Major",
+                        "--technical-impact",
+                        "Major",
+                    ],
+                    env,
+                )
+            )
         f, p = statistics.median(floor), statistics.median(producer)
-        print(f"producer cold start: median {p * 1000:.0f} ms over {RUNS} runs; floor (import psycopg+redis, "
-              f"INSERT, LPUSH) {f * 1000:.0f} ms; ratio {p / f:.2f}x")
+        print(
+            f"producer cold start: median {p * 1000:.0f} ms over {RUNS} runs; floor (import psycopg+redis, "
+            f"INSERT, LPUSH) {f * 1000:.0f} ms; ratio {p / f:.2f}x"
+        )
     finally:
         redis.Redis.from_url(REDIS).delete("bench.producer", "bench:floor")
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -107,8 +107,10 @@ def main() -> int:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
-    print(f"cleanup removed {real.removed:,} tickets ({real.expired:,} expired, {real.over_limit:,} over the limit) "
-          f"and {real.failed_requests:,} failures; kept {real.kept:,} + {real.open_requests:,} open ({left:,} rows)")
+    print(
+        f"cleanup removed {real.removed:,} tickets ({real.expired:,} expired, {real.over_limit:,} over the limit) "
+        f"and {real.failed_requests:,} failures; kept {real.kept:,} + {real.open_requests:,} open ({left:,} rows)"
+    )
     rows = [
         ("floor: SELECT count(*) FROM tickets", count_floor),
         (f"floor: plain DELETE of {real.removed:,} rows, unindexed table", delete_floor),

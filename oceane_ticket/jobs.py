@@ -23,7 +23,6 @@ TASK_SWEEP = "oceane.sweep"
 TASK_CLEANUP = "oceane.cleanup"
 
 
-
 def task_message(task: str, args: list[Any], queue: str, task_id: str | None = None) -> dict[str, Any]:
     """A Celery protocol-2 message for the Redis transport."""
     task_id = task_id or str(uuid.uuid4())

@@ -7,6 +7,7 @@ The token is also stored on the claimed request row: the database fence (see sto
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -53,10 +54,14 @@ class ProcessingLock:
     def try_acquire(self, instance: str) -> str | None:
         """Take the lock if it is free; returns the holder token or None."""
         token = uuid.uuid4().hex
-        value = json.dumps({
-            "token": token, "worker": f"{socket.gethostname()}:{os.getpid()}", "instance": instance,
-            "since": time.time(),
-        })  # fmt: skip
+        value = json.dumps(
+            {
+                "token": token,
+                "worker": f"{socket.gethostname()}:{os.getpid()}",
+                "instance": instance,
+                "since": time.time(),
+            }
+        )
         if self.redis.set(self.key, value, nx=True, px=int(self.timeout * 1000)):
             return token
         return None
@@ -112,7 +117,5 @@ class ProcessingLock:
         try:
             yield token
         finally:
-            try:
+            with contextlib.suppress(Exception):  # Redis gone: the TTL frees it
                 self.release(token)
-            except Exception:  # noqa: S110 - Redis gone: the TTL frees it
-                pass

@@ -79,14 +79,18 @@ TICKETS_RETRIED = Counter("oceane_tickets_retried", "Transient failures that sch
 
 # Oceane answers in tens of milliseconds to seconds; the top buckets show calls near the timeout.
 CALL_DURATION = Histogram(
-    "oceane_call_duration_seconds", "Oceane calls as the worker sees them", ["operation", "outcome"],
+    "oceane_call_duration_seconds",
+    "Oceane calls as the worker sees them",
+    ["operation", "outcome"],
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
-)  # fmt: skip
+)
 # Usually zero; a queue of clicks waits one create call per ticket ahead of it.
 LOCK_WAIT = Histogram(
-    "oceane_lock_wait_seconds", "Waiting for the Ticket Queue Processing Lock", ["outcome"],
+    "oceane_lock_wait_seconds",
+    "Waiting for the Ticket Queue Processing Lock",
+    ["outcome"],
     buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
-)  # fmt: skip
+)
 
 _EVENTS = {
     "created": TICKETS_CREATED,
@@ -189,12 +193,20 @@ class QueueCollector(Collector):
             up.add_metric(["redis"], 0)
         else:
             up.add_metric(["redis"], 1)
-            yield _gauge("oceane_queue_messages", "Ticket jobs waiting in the Redis queue",
-                         redis_view["messages"], queue)  # fmt: skip
-            yield _gauge("oceane_queue_unacked_messages", "Ticket jobs delivered to a worker and not acknowledged",
-                         redis_view["unacked"], queue)  # fmt: skip
-            yield GaugeMetricFamily("oceane_processing_lock_held", "Whether the processing lock is held",
-                                    value=0 if redis_view["lock"] is None else 1)  # fmt: skip
+            yield _gauge(
+                "oceane_queue_messages", "Ticket jobs waiting in the Redis queue", redis_view["messages"], queue
+            )
+            yield _gauge(
+                "oceane_queue_unacked_messages",
+                "Ticket jobs delivered to a worker and not acknowledged",
+                redis_view["unacked"],
+                queue,
+            )
+            yield GaugeMetricFamily(
+                "oceane_processing_lock_held",
+                "Whether the processing lock is held",
+                value=0 if redis_view["lock"] is None else 1,
+            )
         try:
             db_view = operations.database_view(self.settings)
         except Exception as exc:
@@ -206,9 +218,11 @@ class QueueCollector(Collector):
             for status, count in db_view["counts"].items():
                 requests.add_metric([status], count)
             yield requests
-            yield GaugeMetricFamily("oceane_oldest_open_request_age_seconds",
-                                    "Age of the oldest queued or processing request (0 when none)",
-                                    value=db_view["oldest_open_age_s"] or 0.0)  # fmt: skip
+            yield GaugeMetricFamily(
+                "oceane_oldest_open_request_age_seconds",
+                "Age of the oldest queued or processing request (0 when none)",
+                value=db_view["oldest_open_age_s"] or 0.0,
+            )
         yield up
 
 

@@ -51,20 +51,27 @@ def register(add: Add) -> None:
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     p.add_argument("--json", action="store_true")
 
-    add("status", run_status, "the processing lock, the pending queue, requests per status, the latest failure"
-        ).add_argument("--json", action="store_true")  # fmt: skip
+    add(
+        "status", run_status, "the processing lock, the pending queue, requests per status, the latest failure"
+    ).add_argument("--json", action="store_true")
 
     p = add("health", run_health, "check Redis, the database, a worker and the token endpoint; exit 0 if all pass")
     p.add_argument("--json", action="store_true")
     p.add_argument("--skip-worker", action="store_true", help="do not ask for a worker (a worker's own probe)")
     p.add_argument("--skip-oceane", action="store_true", help="do not call the token endpoint")
-    p.add_argument("--timeout", type=float, default=1.0, metavar="SECONDS",
-                   help="how long to wait for workers to answer (default 1)")  # fmt: skip
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long to wait for workers to answer (default 1)",
+    )
 
     p = add("retry", run_retry, "re-queue failed requests as a new attempt on the same instance")
     p.add_argument("instances", nargs="*", metavar="INSTANCE", help="the failed request's instance id")
-    p.add_argument("--all-failed", action="store_true",
-                   help="each alarm's newest failed request, if the alarm has no open request")  # fmt: skip
+    p.add_argument(
+        "--all-failed", action="store_true", help="each alarm's newest failed request, if the alarm has no open request"
+    )
     p.add_argument("--json", action="store_true")
 
     p = add("metrics", run_metrics, "serve Prometheus metrics (workers' counters and the queue gauges)")
@@ -149,8 +156,10 @@ def run_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     verb = "Would remove" if result.dry_run else "Removed"
     table = _table("Cleanup (dry run: nothing removed)" if result.dry_run else "Cleanup", "", "Count")
     table.columns[1].justify = "right"
-    table.add_row(f"{verb}: tickets older than {result.retention_days} days (created before {data['cutoff']})",
-                  str(result.expired))  # fmt: skip
+    table.add_row(
+        f"{verb}: tickets older than {result.retention_days} days (created before {data['cutoff']})",
+        str(result.expired),
+    )
     table.add_row(f"{verb}: tickets beyond the newest {result.max_count}", str(result.over_limit))
     table.add_row(f"{verb}: their failed ticket requests", str(result.failed_requests))
     table.add_row("Tickets kept", str(result.kept))
@@ -214,11 +223,17 @@ def database_view(settings: Settings) -> dict[str, Any]:
     if latest:
         row, ticket_id = latest[0]
         failure = {
-            "instance": row.instance, "ticket_id": row.ticket_id or ticket_id, "failed_at": _iso(row.failed_at),
-            "http_error_code": row.http_error_code, "app_error_code": row.app_error_code,
-            "error_message": row.error_message, "error_description": row.error_description, "attempt": row.attempt,
-            "final": row.final, "request_status": now_status,
-        }  # fmt: skip
+            "instance": row.instance,
+            "ticket_id": row.ticket_id or ticket_id,
+            "failed_at": _iso(row.failed_at),
+            "http_error_code": row.http_error_code,
+            "app_error_code": row.app_error_code,
+            "error_message": row.error_message,
+            "error_description": row.error_description,
+            "attempt": row.attempt,
+            "final": row.final,
+            "request_status": now_status,
+        }
     return {
         "counts": counts,
         "oldest_open_instance": oldest.instance if oldest else None,
@@ -243,9 +258,14 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         if info is None:
             lock = {"state": "free"}
         else:
-            lock = {"state": "held", "worker": info.worker, "instance": info.instance, "since": _iso(info.since),
-                    "held_for_s": round(max(0.0, time.time() - info.since), 3),
-                    "ttl_s": round(info.ttl_seconds, 3)}  # fmt: skip
+            lock = {
+                "state": "held",
+                "worker": info.worker,
+                "instance": info.instance,
+                "since": _iso(info.since),
+                "held_for_s": round(max(0.0, time.time() - info.since), 3),
+                "ttl_s": round(info.ttl_seconds, 3),
+            }
         queue.update(redis_messages=view["messages"], redis_unacked=view["unacked"])
     counts: dict[str, int] | None = None
     latest = None
@@ -257,10 +277,12 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         counts = dbv["counts"]
         latest = dbv["latest_failure"]
         queue.update(
-            queued=counts["queued"], processing=counts["processing"],
-            oldest_open_instance=dbv["oldest_open_instance"], oldest_open_since=dbv["oldest_open_since"],
+            queued=counts["queued"],
+            processing=counts["processing"],
+            oldest_open_instance=dbv["oldest_open_instance"],
+            oldest_open_since=dbv["oldest_open_since"],
             oldest_open_age_s=dbv["oldest_open_age_s"],
-        )  # fmt: skip
+        )
     return {"lock": lock, "queue": queue, "counts": counts, "latest_failure": latest, "errors": errors}
 
 
@@ -274,9 +296,13 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     console = _console()
     lock = data["lock"]
     if lock["state"] == "held":
-        rows = [("State", "held"), ("Worker", lock["worker"]), ("Request", lock["instance"]),
-                ("Since", f"{lock['since']} ({_seconds(lock['held_for_s'])} ago)"),
-                ("Time left", _seconds(lock["ttl_s"]))]  # fmt: skip
+        rows = [
+            ("State", "held"),
+            ("Worker", lock["worker"]),
+            ("Request", lock["instance"]),
+            ("Since", f"{lock['since']} ({_seconds(lock['held_for_s'])} ago)"),
+            ("Time left", _seconds(lock["ttl_s"])),
+        ]
     else:
         rows = [("State", lock["state"])]
     console.print(_fields("Ticket Queue Processing Lock", rows))
@@ -284,14 +310,19 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     oldest = None
     if q.get("oldest_open_instance"):
         oldest = f"{q['oldest_open_instance']}, {_seconds(q['oldest_open_age_s'])} old (since {q['oldest_open_since']})"
-    console.print(_fields("Pending Ticket Creation Queue", [
-        ("Redis queue", q["redis_queue"]),
-        ("Messages waiting in Redis", q["redis_messages"]),
-        ("Delivered, not acknowledged", q["redis_unacked"]),
-        ("Requests queued (database)", q.get("queued")),
-        ("Requests processing (database)", q.get("processing")),
-        ("Oldest open request", oldest or ("none" if "queued" in q else None)),
-    ]))  # fmt: skip
+    console.print(
+        _fields(
+            "Pending Ticket Creation Queue",
+            [
+                ("Redis queue", q["redis_queue"]),
+                ("Messages waiting in Redis", q["redis_messages"]),
+                ("Delivered, not acknowledged", q["redis_unacked"]),
+                ("Requests queued (database)", q.get("queued")),
+                ("Requests processing (database)", q.get("processing")),
+                ("Oldest open request", oldest or ("none" if "queued" in q else None)),
+            ],
+        )
+    )
     if data["counts"] is not None:
         table = _table("Requests by status", "Status", "Count")
         table.columns[1].justify = "right"
@@ -303,13 +334,22 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         if failure is None:
             console.print("Latest failure: none")
         else:
-            console.print(_fields("Latest failure", [
-                ("Instance", failure["instance"]), ("Request now", failure["request_status"]),
-                ("Ticket ID", failure["ticket_id"]),
-                ("Failed at", failure["failed_at"]), ("Attempt", failure["attempt"]),
-                ("HTTP error code", failure["http_error_code"]), ("App error code", failure["app_error_code"]),
-                ("Error message", failure["error_message"]), ("Error description", failure["error_description"]),
-            ]))  # fmt: skip
+            console.print(
+                _fields(
+                    "Latest failure",
+                    [
+                        ("Instance", failure["instance"]),
+                        ("Request now", failure["request_status"]),
+                        ("Ticket ID", failure["ticket_id"]),
+                        ("Failed at", failure["failed_at"]),
+                        ("Attempt", failure["attempt"]),
+                        ("HTTP error code", failure["http_error_code"]),
+                        ("App error code", failure["app_error_code"]),
+                        ("Error message", failure["error_message"]),
+                        ("Error description", failure["error_description"]),
+                    ],
+                )
+            )
     for error in data["errors"]:
         console.print(f"[bold red]{error}[/]")
     return code
@@ -364,8 +404,11 @@ def check_worker(settings: Settings, timeout: float) -> str:
     # A bare app on the same broker, not worker.app: the ping must use these settings, and
     # importing the worker's app would load its settings from the environment again.
     app = Celery("oceane-health", broker=settings.redis_url, set_as_current=False)
-    app.conf.update(broker_connection_retry=False, broker_connection_max_retries=1,
-                    broker_transport_options={"socket_timeout": 3, "socket_connect_timeout": 2})  # fmt: skip
+    app.conf.update(
+        broker_connection_retry=False,
+        broker_connection_max_retries=1,
+        broker_transport_options={"socket_timeout": 3, "socket_connect_timeout": 2},
+    )
     try:
         replies = app.control.ping(timeout=timeout)
         names = sorted(name for reply in replies for name in reply)
@@ -374,8 +417,9 @@ def check_worker(settings: Settings, timeout: float) -> str:
         queues = app.control.inspect(destination=names, timeout=timeout, limit=len(names)).active_queues() or {}
         consuming = sorted(n for n, qs in queues.items() if any(q.get("name") == settings.queue for q in qs or ()))
         if not consuming:
-            raise RuntimeError(f"{len(names)} worker(s) answered ({', '.join(names)}) but none consumes "
-                               f"{settings.queue!r}")  # fmt: skip
+            raise RuntimeError(
+                f"{len(names)} worker(s) answered ({', '.join(names)}) but none consumes {settings.queue!r}"
+            )
         return f"{len(consuming)} worker(s) on {settings.queue!r}: {', '.join(consuming)}"
     finally:
         app.close()
@@ -393,8 +437,9 @@ def check_oceane(settings: Settings) -> str:
     return f"token for {settings.client_id} from {settings.effective_token_url}, valid {_seconds(token.seconds_left)}"
 
 
-def collect_health(settings: Settings, *, worker: bool = True, oceane: bool = True,
-                   timeout: float = 1.0) -> dict[str, Any]:  # fmt: skip
+def collect_health(
+    settings: Settings, *, worker: bool = True, oceane: bool = True, timeout: float = 1.0
+) -> dict[str, Any]:
     """Run the checks; ``ok`` is True only when every check that ran passed."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -472,9 +517,12 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
                 failed = queries.get(s, instance)
                 other = failed and queries.open_request_for_alarm(s, failed.dma_id, failed.element_id, failed.alarm_id)
                 alarm = f"{failed.dma_id}/{failed.element_id}/{failed.alarm_id}" if failed else "?"
-                entry.update(result="refused", detail=f"alarm {alarm} already has request "
-                             + (f"{other.instance} ({other.status})" if other else "that is not failed")
-                             + "; still one ticket per alarm")  # fmt: skip
+                entry.update(
+                    result="refused",
+                    detail=f"alarm {alarm} already has request "
+                    + (f"{other.instance} ({other.status})" if other else "that is not failed")
+                    + "; still one ticket per alarm",
+                )
                 results.append(entry)
                 continue
             if row is None:
@@ -489,8 +537,11 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
             entry["task_id"] = jobs.enqueue_create(redis, instance, settings.queue, settings.stale_after)
         except Exception as exc:
             # The request is queued in the database: the sweep sends its job once it is stale.
-            entry.update(result="not_queued", detail=f"re-queued in the database but the job was not sent "
-                         f"({_describe(exc)}); the sweep sends it within {settings.stale_after:g} s")  # fmt: skip
+            entry.update(
+                result="not_queued",
+                detail=f"re-queued in the database but the job was not sent "
+                f"({_describe(exc)}); the sweep sends it within {settings.stale_after:g} s",
+            )
         else:
             entry.update(result="requeued", detail=f"job {entry['task_id']} on {settings.queue!r}")
         results.append(entry)
@@ -549,8 +600,11 @@ def run_metrics(args: argparse.Namespace, settings: Settings) -> int:
     from oceane_ticket import metrics
 
     if metrics.multiproc_dir() is None:
-        print(f"oceane-ticket metrics: {metrics.MULTIPROC_ENV} is not set: serving only the queue gauges; the "
-              "workers' counters need that directory, shared with them", file=sys.stderr)  # fmt: skip
+        print(
+            f"oceane-ticket metrics: {metrics.MULTIPROC_ENV} is not set: serving only the queue gauges; the "
+            "workers' counters need that directory, shared with them",
+            file=sys.stderr,
+        )
     if args.once:
         sys.stdout.write(metrics.render(settings).decode())
         return OK

@@ -15,13 +15,31 @@ from oceane_ticket.settings import Settings
 from oceane_ticket.storage import db, queries
 
 TICKET_COLUMNS = (
-    "instance", "ticket_id", "alarm_id", "dma_id", "element_id", "element_name", "created_at", "priority",
-    "urgency", "technical_impact", "client_impact", "root_cause", "status", "ticket_url",
-)  # fmt: skip
+    "instance",
+    "ticket_id",
+    "alarm_id",
+    "dma_id",
+    "element_id",
+    "element_name",
+    "created_at",
+    "priority",
+    "urgency",
+    "technical_impact",
+    "client_impact",
+    "root_cause",
+    "status",
+    "ticket_url",
+)
 FAILED_COLUMNS = (
-    "instance", "ticket_id", "http_error_code", "app_error_code", "error_message", "error_description",
-    "failed_at", "attempt",
-)  # fmt: skip
+    "instance",
+    "ticket_id",
+    "http_error_code",
+    "app_error_code",
+    "error_message",
+    "error_description",
+    "failed_at",
+    "attempt",
+)
 
 
 def _value(value: Any) -> Any:
@@ -71,10 +89,20 @@ def show_tickets(settings: Settings, *, limit: int, as_json: bool, status: str |
         return 0
     for row in rows:
         row["alarm"] = f"{row['dma_id']}/{row['element_id']}/{row['alarm_id']}"
-    columns = {"instance": "Instance", "ticket_id": "Ticket ID", "alarm": "DMA/Element/Alarm",
-               "element_name": "Element Name", "created_at": "Created At", "priority": "Priority",
-               "urgency": "Urgency", "technical_impact": "Technical Impact", "client_impact": "Client Impact",
-               "status": "Status", "ticket_url": "Ticket URL", "root_cause": "Root Cause"}  # fmt: skip
+    columns = {
+        "instance": "Instance",
+        "ticket_id": "Ticket ID",
+        "alarm": "DMA/Element/Alarm",
+        "element_name": "Element Name",
+        "created_at": "Created At",
+        "priority": "Priority",
+        "urgency": "Urgency",
+        "technical_impact": "Technical Impact",
+        "client_impact": "Client Impact",
+        "status": "Status",
+        "ticket_url": "Ticket URL",
+        "root_cause": "Root Cause",
+    }
     _console().print(_table(f"Tickets ({len(rows)} shown, newest first)", rows, columns, ("root_cause",)))
     return 0
 
@@ -85,9 +113,16 @@ def show_failed(settings: Settings, *, limit: int, as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
-    columns = {"instance": "Instance", "ticket_id": "Ticket ID", "http_error_code": "HTTP Error Code",
-               "app_error_code": "App Error Code", "error_message": "Error Message",
-               "error_description": "Error Description", "failed_at": "Failed At", "attempt": "Attempt"}  # fmt: skip
+    columns = {
+        "instance": "Instance",
+        "ticket_id": "Ticket ID",
+        "http_error_code": "HTTP Error Code",
+        "app_error_code": "App Error Code",
+        "error_message": "Error Message",
+        "error_description": "Error Description",
+        "failed_at": "Failed At",
+        "attempt": "Attempt",
+    }
     _console().print(
         _table(f"Failed Ticket Requests ({len(rows)} shown, newest first)", rows, columns, ("error_description",))
     )
@@ -105,8 +140,14 @@ def authenticate(settings: Settings, *, as_json: bool) -> int:
     try:
         token = client.fetch_token()
     except OceaneError as exc:
-        result = {"ok": False, "token_url": settings.effective_token_url, "http_error_code": exc.http_status,
-                  "app_error_code": exc.code, "error_message": exc.message, "error_description": exc.description}  # fmt: skip
+        result = {
+            "ok": False,
+            "token_url": settings.effective_token_url,
+            "http_error_code": exc.http_status,
+            "app_error_code": exc.code,
+            "error_message": exc.message,
+            "error_description": exc.description,
+        }
         if as_json:
             print(json.dumps(result))
         else:
@@ -115,11 +156,18 @@ def authenticate(settings: Settings, *, as_json: bool) -> int:
     finally:
         client.close()
     expires = datetime.fromtimestamp(token.expires_at).astimezone()
-    result = {"ok": True, "token_url": settings.effective_token_url, "client_id": settings.client_id,
-              "expires_in": round(token.expires_at - time.time()), "expires_at": expires.isoformat(timespec="seconds")}  # fmt: skip
+    result = {
+        "ok": True,
+        "token_url": settings.effective_token_url,
+        "client_id": settings.client_id,
+        "expires_in": round(token.expires_at - time.time()),
+        "expires_at": expires.isoformat(timespec="seconds"),
+    }
     if as_json:
         print(json.dumps(result))
     else:
-        print(f"authenticated as {settings.client_id} at {settings.effective_token_url}; "
-              f"token valid for {result['expires_in']} s (until {result['expires_at']})")  # fmt: skip
+        print(
+            f"authenticated as {settings.client_id} at {settings.effective_token_url}; "
+            f"token valid for {result['expires_in']} s (until {result['expires_at']})"
+        )
     return 0

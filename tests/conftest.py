@@ -6,6 +6,7 @@ PostgreSQL, the sandbox over loopback), ``tests/acceptance`` (real worker proces
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -180,10 +181,25 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [celery, "-A", "worker", "worker", "-l", self.loglevel, "-c", str(self.concurrency), "-n",
-             f"{self.name}@%h", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                celery,
+                "-A",
+                "worker",
+                "worker",
+                "-l",
+                self.loglevel,
+                "-c",
+                str(self.concurrency),
+                "-n",
+                f"{self.name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.wait_for_log(" ready.", timeout)
         return self
 
@@ -224,10 +240,8 @@ class WorkerProcess:
         children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
         self.proc.send_signal(signal.SIGKILL)
         for pid in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.proc.wait(10)
 
 

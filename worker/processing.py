@@ -49,7 +49,7 @@ class Outcome(StrEnum):
     FENCED = "fenced"  # another worker owns the request now
 
 
-class RetryLater(Exception):  # noqa: N818 - it is a control-flow signal, named for what it asks
+class RetryLater(Exception):
     """Try the whole task again after ``countdown`` seconds.
 
     ``reason`` is loggable text without secrets.
@@ -78,12 +78,12 @@ def backoff(settings: Settings, retries_used: int, retry_after: float | None) ->
     if retry_after is not None:
         return min(retry_after, settings.retry_after_max)
     ceiling = min(settings.retry_backoff_max, 2.0 * (2**retries_used))
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+    return random.uniform(ceiling / 2, ceiling)
 
 
 def our_outage_delay() -> float:
     """Wait before retrying after our own database or Redis failed (not counted as a retry)."""
-    return random.uniform(2.0, 5.0)  # noqa: S311
+    return random.uniform(2.0, 5.0)
 
 
 def process(ctx: Context, instance: str) -> Outcome:
@@ -93,9 +93,8 @@ def process(ctx: Context, instance: str) -> Outcome:
         RetryLater: a transient failure; the request keeps its state and waits for the next try.
     """
     try:
-        with ctx.lock.held(instance, wait=ctx.settings.lock_timeout * 2) as token:
-            with ctx.session_factory() as session:
-                return _process_locked(ctx, session, instance, token)
+        with ctx.lock.held(instance, wait=ctx.settings.lock_timeout * 2) as token, ctx.session_factory() as session:
+            return _process_locked(ctx, session, instance, token)
     except LockTimeout:
         # Waiting for the lock is not a failure and spends no retry.
         raise RetryLater("processing lock busy", 1.0) from None
@@ -140,19 +139,32 @@ def _process_locked(ctx: Context, session: Session, instance: str, token: str) -
 
 def _commit(ctx: Context, session: Session, row: Ticket, token: str, ticket: OceaneTicket, *, adopted: bool) -> Outcome:
     ok = queries.mark_created(
-        session, row.instance, token,
-        ticket_id=ticket.id, ticket_url=ctx.settings.ticket_url(ticket.id),
-        ticket_created_at=ticket.creation_date, adopted=adopted, now=ctx.now(),
-    )  # fmt: skip
+        session,
+        row.instance,
+        token,
+        ticket_id=ticket.id,
+        ticket_url=ctx.settings.ticket_url(ticket.id),
+        ticket_created_at=ticket.creation_date,
+        adopted=adopted,
+        now=ctx.now(),
+    )
     if not ok:
         # We outlived our lock and another worker claimed the request. It will look the
         # externalId up (attempts > 0) and adopt this very ticket, so nothing is lost.
-        log.error("request %s: lost ownership before recording ticket %s; the new owner adopts it",
-                  row.instance, ticket.id)  # fmt: skip
+        log.error(
+            "request %s: lost ownership before recording ticket %s; the new owner adopts it", row.instance, ticket.id
+        )
         return Outcome.FENCED
     outcome = Outcome.ADOPTED if adopted else Outcome.CREATED
-    log.info("request %s: ticket %s %s for alarm %s/%s/%s", row.instance, ticket.id, outcome.value,
-             row.dma_id, row.element_id, row.alarm_id)  # fmt: skip
+    log.info(
+        "request %s: ticket %s %s for alarm %s/%s/%s",
+        row.instance,
+        ticket.id,
+        outcome.value,
+        row.dma_id,
+        row.element_id,
+        row.alarm_id,
+    )
     ctx.on_event(outcome.value, {"instance": row.instance, "ticket_id": ticket.id})
     return outcome
 
@@ -166,17 +178,24 @@ def _failed_attempt(
     delay = None if final else backoff(ctx.settings, row.retries_used, error.retry_after)
     failure = queries.FailureRecord(error.http_status, error.code, error.message[:500], error.description[:2000])
     written = queries.record_failure(
-        session, row.instance, token, failure, attempt=attempt, final=final,
-        retry_at=None if delay is None else now + timedelta(seconds=delay), now=now,
-    )  # fmt: skip
+        session,
+        row.instance,
+        token,
+        failure,
+        attempt=attempt,
+        final=final,
+        retry_at=None if delay is None else now + timedelta(seconds=delay),
+        now=now,
+    )
     if not written:
         return Outcome.FENCED
     if final:
         log.warning("request %s failed: %s", row.instance, error)
         ctx.on_event("failed", {"instance": row.instance, "http": error.http_status, "code": error.code})
         return Outcome.FAILED
-    log.info("request %s: %s; retry %d/%d in %.1f s", row.instance, error, retry_number,
-             ctx.settings.retry_count, delay)  # fmt: skip
+    log.info(
+        "request %s: %s; retry %d/%d in %.1f s", row.instance, error, retry_number, ctx.settings.retry_count, delay
+    )
     ctx.on_event("retried", {"instance": row.instance})
     assert delay is not None
     raise RetryLater(f"{error.message} (HTTP {error.http_status})", delay)

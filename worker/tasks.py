@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def redis_client() -> redis.Redis:
     """This process's Redis connection pool."""
-    return redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5,
-                                health_check_interval=25)  # fmt: skip
+    return redis.Redis.from_url(
+        settings.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=25
+    )
 
 
 @lru_cache(maxsize=1)

@@ -42,7 +42,7 @@ class Token:
 
     access_token: str = field(repr=False)
     expires_at: float
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
 
     @property
     def seconds_left(self) -> float:
@@ -106,8 +106,9 @@ class OceaneTicket:
         if not _usable_id(data["id"]):
             # It is stored (tickets.ticket_id is 64 characters) and put in a URL: an id the database
             # refuses would leave the request neither created nor failed.
-            raise ValueError(f"the answer's ticket id is unusable: 1 to {MAX_TICKET_ID} printable characters "
-                             "without spaces expected")  # fmt: skip
+            raise ValueError(
+                f"the answer's ticket id is unusable: 1 to {MAX_TICKET_ID} printable characters without spaces expected"
+            )
         return cls(
             id=data["id"],
             status=str(data.get("status") or ""),
@@ -272,9 +273,12 @@ class OceaneClient:
             return OceaneTicket.from_json(parse_json(response.content))
         except ValueError as exc:
             raise OceaneError(
-                response.status_code, 0, "Malformed answer", f"create answered {response.status_code} with {exc}",
+                response.status_code,
+                0,
+                "Malformed answer",
+                f"create answered {response.status_code} with {exc}",
                 may_have_reached=True,
-            ) from None  # fmt: skip
+            ) from None
 
     def find_tickets(self, external_id: str) -> list[OceaneTicket]:
         """All tickets with this ``externalId`` (every page), newest first."""
@@ -289,8 +293,9 @@ class OceaneClient:
                     raise ValueError("the answer is not a list of tickets")
                 tickets = [OceaneTicket.from_json(item) for item in page]
             except ValueError as exc:
-                raise OceaneError(response.status_code, 0, "Malformed answer", f"find answered with {exc}",
-                                  action=Action.RETRY) from None  # fmt: skip
+                raise OceaneError(
+                    response.status_code, 0, "Malformed answer", f"find answered with {exc}", action=Action.RETRY
+                ) from None
             found.extend(t for t in tickets if t.external_id in (None, external_id))
             if len(page) < PAGE_SIZE:
                 break
@@ -318,4 +323,3 @@ def _json_bytes(data: dict[str, Any]) -> bytes:
 def _oauth_reason(exc: Exception) -> str:
     text = getattr(exc, "description", None) or getattr(exc, "error", None) or type(exc).__name__
     return str(text)[:300]
-

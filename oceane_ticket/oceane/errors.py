@@ -18,7 +18,7 @@ class Action(StrEnum):
     """What the caller does about a failure."""
 
     RETRY = "retry"  # transient: 5xx, 429, timeouts, connection errors
-    REFRESH_TOKEN = "refresh_token"  # 401 code 42: new token, repeat, no retry spent
+    REFRESH_TOKEN = "refresh_token"  # noqa: S105 - an action name  # 401 code 42: new token, repeat, no retry spent
     REAUTHENTICATE_ONCE = "reauthenticate_once"  # 401 code 41: one new token, then fail
     ADOPT = "adopt"  # 409: the ticket exists; look it up and take it
     FAIL = "fail"  # everything else: retrying cannot help

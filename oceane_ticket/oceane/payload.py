@@ -37,7 +37,11 @@ def ticket_payload(row: Mapping[str, Any] | object) -> dict[str, Any]:
         "characteristic": characteristic,
         "relatedParty": [{"id": get("oceane_user_id"), "role": "reporter", "@referredType": "Individual"}],
         "relatedEntity": [
-            {"id": f"{dma}/{element}", "name": get("element_name"), "role": "impactedResource",
-             "@referredType": "Resource"}
+            {
+                "id": f"{dma}/{element}",
+                "name": get("element_name"),
+                "role": "impactedResource",
+                "@referredType": "Resource",
+            }
         ],
-    }  # fmt: skip
+    }

@@ -1,2 +1,5 @@
-"""Storage: SQLModel models (``models``), the worker's and reports' queries (``queries``), the
-producer's DB-API fast path (``direct``), engines (``db``) and Alembic migrations."""
+"""Storage: models, queries, the producer's fast path, engines and migrations.
+
+``models`` (SQLModel), ``queries`` (the worker's and reports'), ``direct`` (the producer's plain
+DB-API path), ``db`` (engines, sessions, ``upgrade``), ``retention`` and ``migrations`` (Alembic).
+"""

@@ -8,6 +8,7 @@ Statements use ``:name`` placeholders; :func:`_sql` adapts them to psycopg's ``%
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -17,28 +18,69 @@ from datetime import UTC, datetime
 from typing import Any
 
 TICKET_COLUMNS = (
-    "instance", "ticket_id", "alarm_id", "dma_id", "element_id", "element_name", "created_at",
-    "priority", "urgency", "technical_impact", "client_impact", "root_cause", "status", "ticket_url",
-    "user", "oceane_user_id", "alarm_value", "root_time", "updated_at", "ticket_created_at",
-    "attempts", "retries_used", "not_before", "lock_token", "adopted", "error",
-)  # fmt: skip
+    "instance",
+    "ticket_id",
+    "alarm_id",
+    "dma_id",
+    "element_id",
+    "element_name",
+    "created_at",
+    "priority",
+    "urgency",
+    "technical_impact",
+    "client_impact",
+    "root_cause",
+    "status",
+    "ticket_url",
+    "user",
+    "oceane_user_id",
+    "alarm_value",
+    "root_time",
+    "updated_at",
+    "ticket_created_at",
+    "attempts",
+    "retries_used",
+    "not_before",
+    "lock_token",
+    "adopted",
+    "error",
+)
 
 _INSERT_COLUMNS = (
-    "instance", "alarm_id", "dma_id", "element_id", "element_name", "created_at", "priority",
-    "urgency", "technical_impact", "client_impact", "root_cause", "status", "user", "oceane_user_id",
-    "alarm_value", "root_time", "updated_at", "attempts", "retries_used", "adopted",
-)  # fmt: skip
+    "instance",
+    "alarm_id",
+    "dma_id",
+    "element_id",
+    "element_name",
+    "created_at",
+    "priority",
+    "urgency",
+    "technical_impact",
+    "client_impact",
+    "root_cause",
+    "status",
+    "user",
+    "oceane_user_id",
+    "alarm_value",
+    "root_time",
+    "updated_at",
+    "attempts",
+    "retries_used",
+    "adopted",
+)
 
 # "user" is a reserved word in PostgreSQL, so every column name is quoted.
 _SELECT = "SELECT " + ", ".join(f'"{c}"' for c in TICKET_COLUMNS) + " FROM tickets"
 
 INSERT_REQUEST = (
-    "INSERT INTO tickets (" + ", ".join(f'"{c}"' for c in _INSERT_COLUMNS) + ") VALUES ("
-    + ", ".join(f":{c}" for c in _INSERT_COLUMNS) + ")"
-)  # fmt: skip
+    "INSERT INTO tickets ("
+    + ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
+    + ") VALUES ("
+    + ", ".join(f":{c}" for c in _INSERT_COLUMNS)
+    + ")"
+)
 FIND_OPEN_FOR_ALARM = (
-    _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id"
-    " AND status <> 'failed'"
+    _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id AND status <> 'failed'"
 )
 FIND_LATEST_FOR_ALARM = (
     _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id"
@@ -80,10 +122,13 @@ def _params(params: dict[str, Any], dialect: str) -> dict[str, Any]:
         # Store datetimes the way SQLAlchemy's SQLite dialect does (naive UTC text), so the
         # worker and the reports read them back as datetimes.
         return {
-            k: (v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-                if isinstance(v, datetime) else v)
+            k: (
+                v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+                if isinstance(v, datetime)
+                else v
+            )
             for k, v in params.items()
-        }  # fmt: skip
+        }
     return params
 
 
@@ -111,8 +156,9 @@ def connect(url: str, *, connect_timeout: int = 5) -> Iterator[Connection]:
             import psycopg  # only the PostgreSQL path pays for it
             from psycopg.rows import dict_row
 
-            raw = psycopg.connect(postgres_dsn(url), connect_timeout=connect_timeout, autocommit=True,
-                                  row_factory=dict_row)  # fmt: skip
+            raw = psycopg.connect(
+                postgres_dsn(url), connect_timeout=connect_timeout, autocommit=True, row_factory=dict_row
+            )
             conn = Connection(raw, "postgresql")
     except Exception as exc:
         raise DatabaseUnavailable(_describe(exc)) from None
@@ -125,10 +171,8 @@ def connect(url: str, *, connect_timeout: int = 5) -> Iterator[Connection]:
             raise DatabaseUnavailable(_describe(exc)) from None
         raise
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing to do
             raw.close()
-        except Exception:  # noqa: S110 - closing a broken connection may fail; nothing to do
-            pass
 
 
 def _is_operational(exc: BaseException) -> bool:
@@ -136,8 +180,12 @@ def _is_operational(exc: BaseException) -> bool:
         return True
     module = type(exc).__module__
     return module.startswith("psycopg") and type(exc).__name__ in {
-        "OperationalError", "InterfaceError", "AdminShutdown", "ConnectionTimeout", "CannotConnectNow",
-    }  # fmt: skip
+        "OperationalError",
+        "InterfaceError",
+        "AdminShutdown",
+        "ConnectionTimeout",
+        "CannotConnectNow",
+    }
 
 
 def _is_unique_violation(exc: BaseException) -> bool:

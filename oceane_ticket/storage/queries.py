@@ -71,9 +71,7 @@ def _fenced(instance: str, lock_token: str) -> Any:
 
 def count_attempt(session: Session, instance: str, lock_token: str, now: datetime) -> int | None:
     """Record that a create call is about to be sent; returns the attempt number, None if fenced out."""
-    result = session.execute(
-        _fenced(instance, lock_token).values(attempts=col(Ticket.attempts) + 1, updated_at=now)
-    )
+    result = session.execute(_fenced(instance, lock_token).values(attempts=col(Ticket.attempts) + 1, updated_at=now))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.commit()
         return None
@@ -96,9 +94,16 @@ def mark_created(
     """Record the Oceane ticket; False if this worker no longer owns the request (fenced out)."""
     result = session.execute(
         _fenced(instance, lock_token).values(
-            status=Status.CREATED, ticket_id=ticket_id, ticket_url=ticket_url, ticket_created_at=ticket_created_at,
-            adopted=adopted, updated_at=now, error=None, not_before=None, lock_token=None,
-        )  # fmt: skip
+            status=Status.CREATED,
+            ticket_id=ticket_id,
+            ticket_url=ticket_url,
+            ticket_created_at=ticket_created_at,
+            adopted=adopted,
+            updated_at=now,
+            error=None,
+            not_before=None,
+            lock_token=None,
+        )
     )
     session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
@@ -172,7 +177,9 @@ def stale_requests(session: Session, now: datetime, stale_after: float, limit: i
     due = sa.func.coalesce(col(Ticket.not_before), col(Ticket.updated_at))
     query = (
         select(Ticket.instance)
-        .where(col(Ticket.status).in_([Status.QUEUED, Status.PROCESSING]), col(Ticket.updated_at) < cutoff, due < cutoff)
+        .where(
+            col(Ticket.status).in_([Status.QUEUED, Status.PROCESSING]), col(Ticket.updated_at) < cutoff, due < cutoff
+        )
         .order_by(col(Ticket.updated_at))
         .limit(limit)
     )
@@ -253,9 +260,11 @@ def oldest_open(session: Session) -> Ticket | None:
 def open_request_for_alarm(session: Session, dma_id: int, element_id: int, alarm_id: int) -> Ticket | None:
     """The alarm's request that is not failed, if any (what the partial unique index protects)."""
     query = select(Ticket).where(
-        Ticket.dma_id == dma_id, Ticket.element_id == element_id, Ticket.alarm_id == alarm_id,
+        Ticket.dma_id == dma_id,
+        Ticket.element_id == element_id,
+        Ticket.alarm_id == alarm_id,
         col(Ticket.status) != Status.FAILED,
-    )  # fmt: skip
+    )
     return session.exec(query).first()
 
 

@@ -81,11 +81,18 @@ class CleanupResult:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the Celery task's result and ``cleanup --json``)."""
         return {
-            "dry_run": self.dry_run, "retention_days": self.retention_days, "max_count": self.max_count,
-            "cutoff": self.cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"), "expired": self.expired,
-            "over_limit": self.over_limit, "removed": self.removed, "failed_requests": self.failed_requests,
-            "kept": self.kept, "open_requests": self.open_requests, "seconds": round(self.seconds, 3),
-        }  # fmt: skip
+            "dry_run": self.dry_run,
+            "retention_days": self.retention_days,
+            "max_count": self.max_count,
+            "cutoff": self.cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "expired": self.expired,
+            "over_limit": self.over_limit,
+            "removed": self.removed,
+            "failed_requests": self.failed_requests,
+            "kept": self.kept,
+            "open_requests": self.open_requests,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> CleanupResult:
@@ -121,14 +128,29 @@ def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None =
     if dry_run:
         kept -= counts[0][0] + counts[1][0]
     result = CleanupResult(
-        dry_run=dry_run, retention_days=settings.ticket_retention_days, max_count=settings.ticket_max_count,
-        cutoff=cutoff, expired=counts[0][0], over_limit=counts[1][0], failed_requests=counts[0][1] + counts[1][1],
-        kept=int(kept), open_requests=int(open_requests), seconds=time.perf_counter() - started,
-    )  # fmt: skip
+        dry_run=dry_run,
+        retention_days=settings.ticket_retention_days,
+        max_count=settings.ticket_max_count,
+        cutoff=cutoff,
+        expired=counts[0][0],
+        over_limit=counts[1][0],
+        failed_requests=counts[0][1] + counts[1][1],
+        kept=int(kept),
+        open_requests=int(open_requests),
+        seconds=time.perf_counter() - started,
+    )
     if result.removed and not dry_run:
-        log.info("retention removed %d ticket(s) (%d older than %d days, %d beyond the newest %d) and %d failed "
-                 "ticket request(s) in %.2f s", result.removed, result.expired, result.retention_days,
-                 result.over_limit, result.max_count, result.failed_requests, result.seconds)  # fmt: skip
+        log.info(
+            "retention removed %d ticket(s) (%d older than %d days, %d beyond the newest %d) and %d failed "
+            "ticket request(s) in %.2f s",
+            result.removed,
+            result.expired,
+            result.retention_days,
+            result.over_limit,
+            result.max_count,
+            result.failed_requests,
+            result.seconds,
+        )
     return result
 
 

@@ -29,8 +29,16 @@ from tests.conftest import ARTIFACTS, service_missing, settings_env, wait_until
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 USER, PASSWORD = "user", "pass"
 ALARM = "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=Enc"
 
@@ -81,8 +89,9 @@ class FlowerProcess:
         workdir = tmp_path / "flower-cwd"
         workdir.mkdir(exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=workdir, env=settings_env(settings) | flower_env | env,
-                                         stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+            self.proc = subprocess.Popen(
+                cmd, cwd=workdir, env=settings_env(settings) | flower_env | env, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -156,8 +165,7 @@ def test_chromium_logs_into_flower_and_finds_the_ticket_task(
 
     wait_until(sees_worker, timeout=30, interval=0.2, message="Flower never saw the worker's heartbeat")
 
-    status = create_ticket(ALARM, priority="2", urgency="Major", technical_impact="Major", wait=20,
-                           settings=settings)  # fmt: skip
+    status = create_ticket(ALARM, priority="2", urgency="Major", technical_impact="Major", wait=20, settings=settings)
     assert status.status == "created", status
     instance = status.instance
 
@@ -180,10 +188,19 @@ def test_chromium_logs_into_flower_and_finds_the_ticket_task(
     assert [q["messages"] for q in queues if q["name"] == settings.queue] == [0]
 
     # No secret on any page or in Flower's log: the broker password and the Oceane client secret.
-    pages = ["/", "/workers", f"/worker/{hostname}", "/broker", "/tasks", f"/task/{task['uuid']}", "/api/workers",
-             "/api/tasks", "/api/queues/length",
-             "/tasks/datatable?draw=1&start=0&length=50&search[value]=&order[0][column]=0&order[0][dir]=desc"
-             "&columns[0][data]=received"]  # fmt: skip
+    pages = [
+        "/",
+        "/workers",
+        f"/worker/{hostname}",
+        "/broker",
+        "/tasks",
+        f"/task/{task['uuid']}",
+        "/api/workers",
+        "/api/tasks",
+        "/api/queues/length",
+        "/tasks/datatable?draw=1&start=0&length=50&search[value]=&order[0][column]=0&order[0][dir]=desc"
+        "&columns[0][data]=received",
+    ]
     secrets = [settings.client_secret.get_secret_value()] + ([broker_password] if broker_password else [])
     task_page = ""
     for path in pages:
@@ -203,8 +220,9 @@ def test_chromium_logs_into_flower_and_finds_the_ticket_task(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD},
-                                          viewport={"width": 1600, "height": 900})  # fmt: skip
+            context = browser.new_context(
+                http_credentials={"username": USER, "password": PASSWORD}, viewport={"width": 1600, "height": 900}
+            )
             page = context.new_page()
             page.goto(flower.url + "/tasks")
             # The rows arrive by AJAX after the page loads: wait for ours, not for a fixed time.

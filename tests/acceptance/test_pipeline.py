@@ -13,13 +13,22 @@ import pytest
 from tests.conftest import settings_env
 
 CLI = str(Path(sys.executable).with_name("oceane-ticket"))
-ALARM = "DMA ID=12;Element ID=345;Alarm ID={alarm};Element Name=Encoder; Paris=1;Alarm Value=LOS;Root Time=2026-11-27T08:12:00Z"
+ALARM = (
+    "DMA ID=12;Element ID=345;Alarm ID={alarm};Element Name=Encoder; Paris=1;Alarm Value=LOS;"
+    "Root Time=2026-11-27T08:12:00Z"
+)
 DETAILS = ["--priority", "2", "--urgency", "Major", "--technical-impact", "Major"]
 
 
 def cli(settings: Any, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=settings_env(settings), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [CLI, *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -40,9 +49,22 @@ def test_create_wait_lists_and_dedupes(stack: Any, sandbox: Any) -> None:
 
     listed = json.loads(cli(stack, "tickets", "--json").stdout)
     assert [t["ticket_id"] for t in listed] == [created["ticket_id"]]
-    assert set(listed[0]) >= {"instance", "ticket_id", "alarm_id", "dma_id", "element_id", "element_name",
-                              "created_at", "priority", "urgency", "technical_impact", "client_impact",
-                              "root_cause", "status", "ticket_url"}  # fmt: skip
+    assert set(listed[0]) >= {
+        "instance",
+        "ticket_id",
+        "alarm_id",
+        "dma_id",
+        "element_id",
+        "element_name",
+        "created_at",
+        "priority",
+        "urgency",
+        "technical_impact",
+        "client_impact",
+        "root_cause",
+        "status",
+        "ticket_url",
+    }
 
     again = cli(stack, "create", "--alarm", ALARM.format(alarm=67890), *DETAILS, "--json")
     assert again.returncode == 0
@@ -58,8 +80,9 @@ def test_create_wait_lists_and_dedupes(stack: Any, sandbox: Any) -> None:
 
 
 def test_a_400_code_24_leaves_a_failed_ticket_with_all_four_error_columns(stack: Any, sandbox: Any) -> None:
-    sandbox.force(400, 24, group="create", count=None, message="Invalid body field",
-                  description="priority is not valid")  # fmt: skip
+    sandbox.force(
+        400, 24, group="create", count=None, message="Invalid body field", description="priority is not valid"
+    )
     done = cli(stack, "create", "--alarm", ALARM.format(alarm=5), *DETAILS, "--wait", "30", "--json")
     assert done.returncode == 3, done.stdout + done.stderr
     assert json.loads(done.stdout)["status"] == "failed"
@@ -99,8 +122,12 @@ def test_one_token_is_shared_by_every_worker_process(settings_for: Any, start_wo
     settings = settings_for()
     start_worker(settings, concurrency=2)
     start_worker(settings, concurrency=2)
-    statuses = [create_ticket(ALARM.format(alarm=100 + i), priority="1", urgency="Minor", technical_impact="Minor",
-                              settings=settings) for i in range(6)]  # fmt: skip
+    statuses = [
+        create_ticket(
+            ALARM.format(alarm=100 + i), priority="1", urgency="Minor", technical_impact="Minor", settings=settings
+        )
+        for i in range(6)
+    ]
     from producer.core import wait_for
 
     done = [wait_for(settings, s, 30) for s in statuses]

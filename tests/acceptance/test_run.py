@@ -13,8 +13,15 @@ CLI = str(Path(sys.executable).with_name("oceane-ticket"))
 
 def test_run_once_creates_the_sample_ticket_and_stops_everything(tmp_path: Path, redis_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCEANE_")} | {"OCEANE_REDIS_URL": redis_url}
-    done = subprocess.run([CLI, "run", "--once"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=180, stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        [CLI, "run", "--once"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     match = re.search(r"ticket (\d{4}M\d{5}) created: (\S+)", done.stdout)
     assert match, done.stdout

@@ -43,8 +43,9 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
 class Stack:
     """One scenario's world: settings, the sandbox, worker and beat processes, an optional DB proxy."""
 
-    def __init__(self, settings_for: Callable[..., Any], sandbox: Any, redis_server: RedisServer,
-                 workdir: Path, pg_url: str) -> None:  # fmt: skip
+    def __init__(
+        self, settings_for: Callable[..., Any], sandbox: Any, redis_server: RedisServer, workdir: Path, pg_url: str
+    ) -> None:
         self._settings_for = settings_for
         self.sandbox = sandbox
         self.redis_server = redis_server
@@ -158,9 +159,16 @@ def ledger(request: pytest.FixtureRequest, stack: Stack) -> Iterator[Callable[..
     sandbox_log.addHandler(calls)
 
     def make(name: str, expected_conflicts: int = 0, notes: str = "") -> Ledger:
-        return Ledger(name=name, database_url=stack.pg_url, sandbox=stack.sandbox, calls=calls,
-                      report_path=os.environ.get(REPORT_ENV), nodeid=request.node.nodeid,
-                      expected_conflicts=expected_conflicts, notes=notes)  # fmt: skip
+        return Ledger(
+            name=name,
+            database_url=stack.pg_url,
+            sandbox=stack.sandbox,
+            calls=calls,
+            report_path=os.environ.get(REPORT_ENV),
+            nodeid=request.node.nodeid,
+            expected_conflicts=expected_conflicts,
+            notes=notes,
+        )
 
     yield make
     sandbox_log.removeHandler(calls)

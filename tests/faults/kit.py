@@ -30,8 +30,10 @@ from tests.conftest import ROOT, WorkerProcess, service_missing, wait_until
 # The runner (tests/faults/matrix.py) sets this; each scenario appends one JSON row to the file.
 REPORT_ENV = "OCEANE_FAULTS_REPORT"
 
-ALARM = "DMA ID={dma};Element ID={element};Alarm ID={alarm};Element Name=Encoder; Paris=1;" \
-        "Alarm Value=Signal lost;Root Time=2026-11-27T08:12:00Z"  # fmt: skip
+ALARM = (
+    "DMA ID={dma};Element ID={element};Alarm ID={alarm};Element Name=Encoder; Paris=1;"
+    "Alarm Value=Signal lost;Root Time=2026-11-27T08:12:00Z"
+)
 DETAILS = {"priority": "2", "urgency": "Major", "technical_impact": "Major"}
 CLI_DETAILS = ["--priority", "2", "--urgency", "Major", "--technical-impact", "Major"]
 CLI = str(Path(sys.executable).with_name("oceane-ticket"))
@@ -101,10 +103,24 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = (self.workdir / f"redis-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.workdir)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         wait_until(self._answers, timeout=10, message=f"private redis-server on port {self.port} never answered")
         return self
 
@@ -328,12 +344,26 @@ class BeatProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [CELERY, "-A", "worker", "beat", "-l", self.loglevel, "-s", str(self.workdir / "beat-schedule"),
-             "--pidfile", str(self.workdir / "beat.pid")],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_until(lambda: "beat: Starting" in self.log_text() or self._died(), timeout=30,
-                   message="beat never started")  # fmt: skip
+            [
+                CELERY,
+                "-A",
+                "worker",
+                "beat",
+                "-l",
+                self.loglevel,
+                "-s",
+                str(self.workdir / "beat-schedule"),
+                "--pidfile",
+                str(self.workdir / "beat.pid"),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(
+            lambda: "beat: Starting" in self.log_text() or self._died(), timeout=30, message="beat never started"
+        )
         assert not self._died(), self.log_text()[-2000:]
         return self
 
@@ -487,10 +517,17 @@ class Ledger:
                 if len(final) == 1 and all(_filled(final[0], c) for c in _ERROR_COLUMNS):
                     failed_expected += 1
         self.row = Row(
-            scenario=self.name, accepted=self.callers, tickets=len(tickets), duplicates=duplicates, lost=lost,
-            failed_expected=failed_expected, failed_total=sum(1 for e in self.expected.values() if e == "failed"),
-            notes=self.notes, test=self.nodeid, seconds=round(time.monotonic() - self.started, 1),
-        )  # fmt: skip
+            scenario=self.name,
+            accepted=self.callers,
+            tickets=len(tickets),
+            duplicates=duplicates,
+            lost=lost,
+            failed_expected=failed_expected,
+            failed_total=sum(1 for e in self.expected.values() if e == "failed"),
+            notes=self.notes,
+            test=self.nodeid,
+            seconds=round(time.monotonic() - self.started, 1),
+        )
         if self.report_path:
             with open(self.report_path, "a", encoding="utf-8") as out:
                 out.write(json.dumps(self.row.__dict__) + "\n")

@@ -87,9 +87,17 @@ def _mark(outcome: str) -> str:
 def build_table(rows: dict[str, dict[str, Any]], outcomes: Outcomes) -> tuple[Table, bool]:
     """The matrix table and whether every scenario is clean (passed, 0 duplicates, 0 lost)."""
     table = Table(title="Fault matrix", header_style="bold", show_lines=False)
-    for name, justify in (("#", "right"), ("scenario", "left"), ("accepted", "right"), ("tickets", "right"),
-                          ("duplicates", "right"), ("lost", "right"), ("failed as expected", "right"),
-                          ("time s", "right"), ("result", "left")):  # fmt: skip
+    for name, justify in (
+        ("#", "right"),
+        ("scenario", "left"),
+        ("accepted", "right"),
+        ("tickets", "right"),
+        ("duplicates", "right"),
+        ("lost", "right"),
+        ("failed as expected", "right"),
+        ("time s", "right"),
+        ("result", "left"),
+    ):
         table.add_column(name, justify=justify, no_wrap=True, min_width=len(name))  # type: ignore[arg-type]
     clean = True
     for nodeid, outcome in outcomes.outcome.items():
@@ -100,15 +108,31 @@ def build_table(rows: dict[str, dict[str, Any]], outcomes: Outcomes) -> tuple[Ta
         row = rows.get(nodeid)
         clean &= outcome != "failed"
         if row is None:  # failed (or skipped) before its ledger settled
-            table.add_row(item, nodeid.split("::", 1)[1], "-", "-", "-", "-", "-", f"{outcomes.seconds[nodeid]:.1f}",
-                          _mark(outcome))  # fmt: skip
+            table.add_row(
+                item,
+                nodeid.split("::", 1)[1],
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                f"{outcomes.seconds[nodeid]:.1f}",
+                _mark(outcome),
+            )
             continue
         clean &= row["duplicates"] == 0 and row["lost"] == 0 and row["failed_expected"] == row["failed_total"]
         failed = f"{row['failed_expected']}/{row['failed_total']}" if row["failed_total"] else "-"
         table.add_row(
-            item, row["scenario"], str(row["accepted"]), str(row["tickets"]), _count(row["duplicates"]),
-            _count(row["lost"]), failed, f"{outcomes.seconds[nodeid]:.1f}", _mark(outcome),
-        )  # fmt: skip
+            item,
+            row["scenario"],
+            str(row["accepted"]),
+            str(row["tickets"]),
+            _count(row["duplicates"]),
+            _count(row["lost"]),
+            failed,
+            f"{outcomes.seconds[nodeid]:.1f}",
+            _mark(outcome),
+        )
     for suite, title in UNIT_TITLES.items():
         item = UNITS[suite]
         tests = [n for n in outcomes.outcome if n.startswith(suite + "::")]

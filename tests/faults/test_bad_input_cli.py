@@ -32,8 +32,14 @@ def test_bad_input_through_the_console_script(stack: Any, ledger: Any) -> None:
     book = ledger(f"bad input via the console script ({len(CASES)} cases) -> exit 2, nothing stored")
     env = settings_env(stack.settings)
     for argv, field in CASES:
-        done = subprocess.run([CLI, "create", *argv, "--json"], env=env, capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
+        done = subprocess.run(
+            [CLI, "create", *argv, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         assert done.returncode == 2, (argv[:2], done.stdout, done.stderr)
         assert f"{field}:" in done.stderr and json.loads(done.stdout)["field"] == field, done.stderr
     assert book.rows() == {}

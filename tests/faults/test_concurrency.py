@@ -33,8 +33,16 @@ def test_50_concurrent_producer_calls_in_process(stack: Any, ledger: Any) -> Non
 
         barrier.wait()
         try:
-            answers.append(core.create_ticket(alarm_params(500), wait=30, settings=stack.settings,
-                                              priority="2", urgency="Major", technical_impact="Major"))  # fmt: skip
+            answers.append(
+                core.create_ticket(
+                    alarm_params(500),
+                    wait=30,
+                    settings=stack.settings,
+                    priority="2",
+                    urgency="Major",
+                    technical_impact="Major",
+                )
+            )
         except BaseException as exc:  # reported below, with the others
             errors.append(exc)
 
@@ -60,8 +68,12 @@ def test_50_concurrent_console_script_processes(stack: Any, ledger: Any) -> None
     stack.worker()
     env = settings_env(stack.settings)
     command = [CLI, "create", "--alarm", alarm_params(501), *CLI_DETAILS, "--wait", "60", "--json"]
-    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              stdin=subprocess.DEVNULL) for _ in range(CALLERS)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+        )
+        for _ in range(CALLERS)
+    ]
     results = [(p.wait(120), *p.communicate()) for p in procs]
     assert all(code == 0 for code, _, _ in results), [r for r in results if r[0] != 0][:3]
     answers = [json.loads(out) for _, out, _ in results]

@@ -103,8 +103,9 @@ def test_killed_after_oceane_answered_before_the_database_commit(stack: Any, led
     instance = book.accept(stack.submit(alarm_params(104)))
     wait_until(lambda: stack.sandbox.state()["tickets_created"] == 1, timeout=10, interval=0.01)
     proxy.stall()
-    wait_until(lambda: proxy.stalled_bytes > 0, timeout=10, interval=0.01,
-               message="the worker never reached its commit")  # fmt: skip
+    wait_until(
+        lambda: proxy.stalled_bytes > 0, timeout=10, interval=0.01, message="the worker never reached its commit"
+    )
     first.kill()
     proxy.restore()
     assert stack.row(instance)["status"] == "processing"  # the commit never happened

@@ -39,8 +39,14 @@ def test_producer_with_postgresql_down_exits_4_and_queues_nothing(
     assert json.loads(out.out)["service"] == "database"
     assert "database unavailable" in out.err
     # ...and through the real console script.
-    done = subprocess.run([CLI, "create", "--alarm", alarm_params(401), *CLI_DETAILS], env=settings_env(down),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        [CLI, "create", "--alarm", alarm_params(401), *CLI_DETAILS],
+        env=settings_env(down),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 4, done.stderr
     assert "database unavailable" in done.stderr and "port 1" in done.stderr
     assert stack.redis.dbsize() == 0, "nothing may be queued"
@@ -51,9 +57,14 @@ def test_producer_with_postgresql_down_exits_4_and_queues_nothing(
 def test_producer_with_redis_down_exits_4_and_records_nothing(stack: Any, ledger: Any) -> None:
     book = ledger("Redis down at the producer -> exit 4, nothing recorded")
     down = stack.variant(redis_url="redis://127.0.0.1:1/0")
-    done = subprocess.run([CLI, "create", "--alarm", alarm_params(402), *CLI_DETAILS, "--json"],
-                          env=settings_env(down), capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        [CLI, "create", "--alarm", alarm_params(402), *CLI_DETAILS, "--json"],
+        env=settings_env(down),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 4, done.stderr
     assert json.loads(done.stdout)["service"] == "redis"
     assert book.rows() == {}, "nothing may be half-written"

@@ -109,8 +109,11 @@ def test_malformed_requests_do_not_stop_the_sandbox(stack: Any, ledger: Any) -> 
         answer = requests.post(sandbox.tickets_url, data=body, headers={**auth, "Content-Type": kind}, timeout=10)
         assert 400 <= answer.status_code < 500, (what, answer.status_code, answer.text[:200])
         assert isinstance(answer.json().get("code"), int), what
-    for payload in (b"GARBAGE\r\n\r\n", b"POST /troubleTicket HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
-                    b"POST /troubleTicket HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort"):  # fmt: skip
+    for payload in (
+        b"GARBAGE\r\n\r\n",
+        b"POST /troubleTicket HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+        b"POST /troubleTicket HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort",
+    ):
         assert _raw(sandbox.host, sandbox.port, payload).startswith(b"HTTP/1.")
     assert sandbox.state()["tickets_created"] == 0
     stack.worker()

@@ -133,13 +133,30 @@ MALFORMED = {
     "502 HTML page": ({"status": 502, "kind": "html"}, 502, "HTML page: 502 Bad Gateway"),
     "503 empty body": ({"status": 503, "kind": "empty"}, 503, "empty body"),
     "201 truncated JSON": ({"status": 201, "kind": "truncated_json"}, 201, "non-JSON body"),
-    "500 text with NUL": ({"status": 500, "body": "Oops \x00\xff plain text", "content_type": "text/plain"}, 500,
-                          "non-JSON body: Oops"),
-    "201 with a 100-char ticket id": ({"status": 201, "content_type": "application/json", "body": json.dumps(
-        {"id": "X" * 100, "status": "acknowledged", "externalId": "12/345/60"})}, 201, "ticket id"),
-    "201 with NUL in the ticket id": ({"status": 201, "content_type": "application/json", "body": json.dumps(
-        {"id": "21\u0000M1", "status": "acknowledged"})}, 201, "ticket id"),
-}  # fmt: skip
+    "500 text with NUL": (
+        {"status": 500, "body": "Oops \x00\xff plain text", "content_type": "text/plain"},
+        500,
+        "non-JSON body: Oops",
+    ),
+    "201 with a 100-char ticket id": (
+        {
+            "status": 201,
+            "content_type": "application/json",
+            "body": json.dumps({"id": "X" * 100, "status": "acknowledged", "externalId": "12/345/60"}),
+        },
+        201,
+        "ticket id",
+    ),
+    "201 with NUL in the ticket id": (
+        {
+            "status": 201,
+            "content_type": "application/json",
+            "body": json.dumps({"id": "21\u0000M1", "status": "acknowledged"}),
+        },
+        201,
+        "ticket id",
+    ),
+}
 
 
 @pytest.mark.parametrize("what", list(MALFORMED))
@@ -170,8 +187,9 @@ def test_malformed_token_answer_is_recorded_readably(stack: Any, ledger: Any) ->
 def test_error_body_with_control_characters_is_stored(stack: Any, ledger: Any) -> None:
     book = ledger("400 whose JSON description holds NUL -> readable failure")
     stack.worker()
-    stack.sandbox.force(400, 24, group="create", count=None, message="Bad\x00field",
-                        description="priority\x00\x07 is bad")  # fmt: skip
+    stack.sandbox.force(
+        400, 24, group="create", count=None, message="Bad\x00field", description="priority\x00\x07 is bad"
+    )
     instance = book.accept(stack.submit(alarm_params(80)), expect="failed")
     book.finish(timeout=30)
     [failure] = _failures(stack, instance)

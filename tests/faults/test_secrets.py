@@ -109,9 +109,12 @@ def _decoded_bodies(text: str) -> list[str]:
 def test_secret_and_tokens_appear_nowhere(stack: Any, ledger: Any, secret_sandbox: Sandbox) -> None:
     stack.sandbox = secret_sandbox
     settings = stack.configure(
-        base_url=secret_sandbox.base_url, ticket_url_template=secret_sandbox.ticket_url_template(),
-        client_id=CLIENT_ID, client_secret=SECRET, retry_count=1,
-    )  # fmt: skip
+        base_url=secret_sandbox.base_url,
+        ticket_url_template=secret_sandbox.ticket_url_template(),
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        retry_count=1,
+    )
     book = ledger("secrets scan: logs at DEBUG, Redis, tables, task events, settings")
     outputs: list[str] = []
     with TaskEvents(settings.redis_url) as events:
@@ -140,11 +143,15 @@ def test_secret_and_tokens_appear_nowhere(stack: Any, ledger: Any, secret_sandbo
         env = settings_env(settings)
         commands = [
             ["create", "--alarm", alarm_params(806), *CLI_DETAILS, "--wait", "30", "--json"],
-            ["authenticate", "--json"], ["authenticate"], ["tickets", "--json"], ["failed", "--json"],
-        ]  # fmt: skip
+            ["authenticate", "--json"],
+            ["authenticate"],
+            ["tickets", "--json"],
+            ["failed", "--json"],
+        ]
         for args in commands:
-            done = subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=60,
-                                  stdin=subprocess.DEVNULL)  # fmt: skip
+            done = subprocess.run(
+                [CLI, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+            )
             assert done.returncode == 0, (args, done.stdout, done.stderr)
             outputs += [done.stdout, done.stderr]
         book.accept(json.loads(outputs[0]))

@@ -25,8 +25,12 @@ pytestmark = pytest.mark.integration
     ids=["read-timeout", "connection-reset", "connection-closed", "html-instead-of-ticket"],
 )
 def test_lost_create_answer_is_adopted_not_repeated(stack: Any, ledger: Any, mode: str, retried: bool) -> None:
-    what = {"hang": "read timeout", "reset": "connection reset", "close": "connection closed",
-            "garbage": "HTML instead of the ticket"}[mode]  # fmt: skip
+    what = {
+        "hang": "read timeout",
+        "reset": "connection reset",
+        "close": "connection closed",
+        "garbage": "HTML instead of the ticket",
+    }[mode]
     book = ledger(f"create stored, answer lost ({what}) -> lookup, adopt")
     stack.worker()
     stack.sandbox.set_faults(after_create={"mode": mode, "seconds": 3, "count": 1})
@@ -47,11 +51,16 @@ def test_409_for_an_existing_open_ticket_is_adopted(stack: Any, ledger: Any) -> 
     token = stack.sandbox.issue_token()
     existing = requests.post(
         stack.sandbox.tickets_url,
-        json={"externalId": "12/345/2", "ticketType": "incident", "description": "opened by hand",
-              "severity": "Major", "priority": "2"},
+        json={
+            "externalId": "12/345/2",
+            "ticketType": "incident",
+            "description": "opened by hand",
+            "severity": "Major",
+            "priority": "2",
+        },
         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
         timeout=5,
-    ).json()  # fmt: skip
+    ).json()
     stack.worker()
     instance = book.accept(stack.submit(alarm_params(2)))
     book.finish(timeout=30)

@@ -71,8 +71,9 @@ def test_status_shows_the_lock_held_during_a_slow_oceane_call_and_free_after(
     assert after["counts"]["created"] == 1 and after["queue"]["processing"] == 0
 
 
-def test_health_passes_with_every_service_and_a_worker(stack: Any, start_worker: Any,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_health_passes_with_every_service_and_a_worker(
+    stack: Any, start_worker: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     s = stack()
     start_worker(s)
     assert run(s, "health", "--json") == 0
@@ -92,14 +93,26 @@ def test_health_fails_without_a_worker_on_our_queue(stack: Any, capsys: pytest.C
 def test_health_exit_status_fails_when_redis_is_unreachable(settings_for: Any) -> None:
     # The real console script, as a container probe runs it; the shared Redis stays up.
     s = settings_for(redis_url="redis://127.0.0.1:1/0")
-    done = subprocess.run([CLI, "health", "--json", "--skip-oceane"], env=settings_env(s), capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        [CLI, "health", "--json", "--skip-oceane"],
+        env=settings_env(s),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     data = json.loads(done.stdout)
     checks = {c["name"]: c for c in data["checks"]}
     assert data["ok"] is False and checks["redis"]["ok"] is False and checks["database"]["ok"] is True
-    ok = subprocess.run([CLI, "health", "--skip-worker", "--skip-oceane"], env=settings_env(settings_for()),
-                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    ok = subprocess.run(
+        [CLI, "health", "--skip-worker", "--skip-oceane"],
+        env=settings_env(settings_for()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
 
 
@@ -136,8 +149,9 @@ def test_retry_is_refused_by_the_unique_index_when_the_alarm_got_another_request
     s = stack()
     first = core.create_ticket(alarm(3), settings=s, **DETAILS)
     with db.session(s.database_url) as session:  # as a worker would leave it
-        session.execute(queries.sa.text("UPDATE tickets SET status = 'failed' WHERE instance = :i"),
-                        {"i": first.instance})  # fmt: skip
+        session.execute(
+            queries.sa.text("UPDATE tickets SET status = 'failed' WHERE instance = :i"), {"i": first.instance}
+        )
     second = core.create_ticket(alarm(3), settings=s, **DETAILS)
     assert not second.existing
 

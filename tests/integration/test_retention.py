@@ -16,15 +16,37 @@ FAILURES = retention.FAILURES
 
 
 def ticket_row(n: int, created_at: datetime, status: str) -> dict[str, Any]:
-    return {"instance": f"{n:032x}", "alarm_id": n, "dma_id": 1, "element_id": 2, "element_name": "el",
-            "created_at": created_at, "priority": "2", "urgency": "Major", "technical_impact": "Major",
-            "root_cause": "rc", "status": status, "oceane_user_id": "U", "updated_at": created_at,
-            "attempts": 1, "retries_used": 0, "adopted": False}  # fmt: skip
+    return {
+        "instance": f"{n:032x}",
+        "alarm_id": n,
+        "dma_id": 1,
+        "element_id": 2,
+        "element_name": "el",
+        "created_at": created_at,
+        "priority": "2",
+        "urgency": "Major",
+        "technical_impact": "Major",
+        "root_cause": "rc",
+        "status": status,
+        "oceane_user_id": "U",
+        "updated_at": created_at,
+        "attempts": 1,
+        "retries_used": 0,
+        "adopted": False,
+    }
 
 
 def failure_row(n: int, at: datetime) -> dict[str, Any]:
-    return {"instance": f"{n:032x}", "http_error_code": 503, "app_error_code": 5, "error_message": "m",
-            "error_description": "d", "failed_at": at, "attempt": 1, "final": False}  # fmt: skip
+    return {
+        "instance": f"{n:032x}",
+        "http_error_code": 503,
+        "app_error_code": 5,
+        "error_message": "m",
+        "error_description": "d",
+        "failed_at": at,
+        "attempt": 1,
+        "final": False,
+    }
 
 
 def snapshot(url: str, where: Any = None) -> dict[str, tuple[Any, ...]]:
@@ -37,22 +59,27 @@ def snapshot(url: str, where: Any = None) -> dict[str, tuple[Any, ...]]:
 def populated(clean_pg: str) -> dict[str, Any]:
     """Tickets older than 90 days, 1300 recent finished ones, open requests old and new, failures."""
     now = datetime.now(UTC)
-    old = [ticket_row(n, now - timedelta(days=91 + n % 200, minutes=n), "failed" if n % 4 == 0 else "created")
-           for n in range(1, 401)]  # fmt: skip
+    old = [
+        ticket_row(n, now - timedelta(days=91 + n % 200, minutes=n), "failed" if n % 4 == 0 else "created")
+        for n in range(1, 401)
+    ]
     # Recent ones a minute apart, newest first by n: the newest 1000 are n = 1301 .. 2300.
-    recent = [ticket_row(n, now - timedelta(minutes=3 * (2300 - n)), "failed" if n % 5 == 0 else "created")
-              for n in range(1001, 2301)]  # fmt: skip
-    open_requests = [ticket_row(5001, now - timedelta(days=200), "queued"),
-                     ticket_row(5002, now - timedelta(days=95), "processing"),
-                     ticket_row(5003, now - timedelta(days=10), "queued"),
-                     ticket_row(5004, now - timedelta(seconds=5), "queued")]  # fmt: skip
+    recent = [
+        ticket_row(n, now - timedelta(minutes=3 * (2300 - n)), "failed" if n % 5 == 0 else "created")
+        for n in range(1001, 2301)
+    ]
+    open_requests = [
+        ticket_row(5001, now - timedelta(days=200), "queued"),
+        ticket_row(5002, now - timedelta(days=95), "processing"),
+        ticket_row(5003, now - timedelta(days=10), "queued"),
+        ticket_row(5004, now - timedelta(seconds=5), "queued"),
+    ]
     failures = [failure_row(n, now) for n in (4, 8, 1005, 1300, 1301, 2300, 5001, 5003)]
     with db.get_engine(clean_pg).begin() as conn:
         conn.execute(sa.insert(TICKETS), old + recent + open_requests)
         conn.execute(sa.insert(FAILURES), failures)
     newest = sorted(recent, key=lambda r: r["created_at"], reverse=True)[:1000]
-    return {"url": clean_pg, "keep": {r["instance"] for r in newest},
-            "open": {r["instance"] for r in open_requests}}  # fmt: skip
+    return {"url": clean_pg, "keep": {r["instance"] for r in newest}, "open": {r["instance"] for r in open_requests}}
 
 
 def test_one_beat_run_leaves_the_newest_1000_within_90_days_and_no_open_request_touched(

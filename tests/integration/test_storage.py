@@ -15,11 +15,28 @@ from oceane_ticket.storage.models import Ticket
 
 def request_values(instance: str, alarm_id: int = 3, **extra: object) -> dict:
     now = datetime.now(UTC)
-    values = {"instance": instance, "alarm_id": alarm_id, "dma_id": 1, "element_id": 2, "element_name": "Enc ;=é",
-              "created_at": now, "priority": "2", "urgency": "Major", "technical_impact": "Major",
-              "client_impact": None, "root_cause": "because", "status": "queued", "user": "op",
-              "oceane_user_id": "U1", "alarm_value": "LOS", "root_time": now, "updated_at": now, "attempts": 0,
-              "retries_used": 0, "adopted": False}  # fmt: skip
+    values = {
+        "instance": instance,
+        "alarm_id": alarm_id,
+        "dma_id": 1,
+        "element_id": 2,
+        "element_name": "Enc ;=é",
+        "created_at": now,
+        "priority": "2",
+        "urgency": "Major",
+        "technical_impact": "Major",
+        "client_impact": None,
+        "root_cause": "because",
+        "status": "queued",
+        "user": "op",
+        "oceane_user_id": "U1",
+        "alarm_value": "LOS",
+        "root_time": now,
+        "updated_at": now,
+        "attempts": 0,
+        "retries_used": 0,
+        "adopted": False,
+    }
     values.update(extra)
     return values
 

@@ -33,8 +33,22 @@ from tests.conftest import make_settings
 QUEUE = "oceane.bad-input"
 DETAILS = ["--priority", "2", "--urgency", "Major", "--technical-impact", "Major"]
 GOOD = "DMA ID=12;Element ID=345;Alarm ID={alarm};Element Name=Encoder;Alarm Value=LOS;Root Time=2026-11-27T08:12:00Z"
-FIELDS = {"alarm", "dma_id", "element_id", "alarm_id", "element_name", "alarm_value", "root_time", "priority",
-          "urgency", "technical_impact", "client_impact", "description", "user", "wait"}  # fmt: skip
+FIELDS = {
+    "alarm",
+    "dma_id",
+    "element_id",
+    "alarm_id",
+    "element_name",
+    "alarm_value",
+    "root_time",
+    "priority",
+    "urgency",
+    "technical_impact",
+    "client_impact",
+    "description",
+    "user",
+    "wait",
+}
 
 
 class Producer:
@@ -100,73 +114,148 @@ REJECTED: list[tuple[str, list[str], str]] = [
     ("empty --alarm", ["--alarm", "", *DETAILS], "alarm"),
     ("no alarm at all", [*DETAILS], "alarm"),
     ("no known parameter", ["--alarm", "garbage", *DETAILS], "alarm"),
-    ("unknown parameter first", ["--alarm", "Foo=1;DMA ID=12;Element ID=3;Alarm ID=4;Element Name=x", *DETAILS],
-     "alarm"),
+    (
+        "unknown parameter first",
+        ["--alarm", "Foo=1;DMA ID=12;Element ID=3;Alarm ID=4;Element Name=x", *DETAILS],
+        "alarm",
+    ),
     ("lower-case names", ["--alarm", "dma id=12;element id=3;alarm id=4;element name=x", *DETAILS], "alarm"),
     ("leading semicolon", ["--alarm", ";DMA ID=12;Element ID=3;Alarm ID=4;Element Name=x", *DETAILS], "alarm"),
     ("only separators", ["--alarm", ";;;===", *DETAILS], "alarm"),
     # missing required parameters
     ("no element name", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1", *DETAILS], "element_name"),
-    ("blank element name", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=   ", *DETAILS],
-     "element_name"),
+    (
+        "blank element name",
+        ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=   ", *DETAILS],
+        "element_name",
+    ),
     ("no DMA ID", ["--alarm", "Element ID=345;Alarm ID=1;Element Name=x", *DETAILS], "dma_id"),
     ("empty DMA ID", ["--alarm", "DMA ID=;Element ID=345;Alarm ID=1;Element Name=x", *DETAILS], "dma_id"),
     ("no alarm ID", ["--alarm", "DMA ID=12;Element ID=345;Element Name=x", *DETAILS], "alarm_id"),
     ("no priority", ["--alarm", GOOD.format(alarm=1), "--urgency", "Major", "--technical-impact", "Major"], "priority"),
     ("no urgency", ["--alarm", GOOD.format(alarm=1), "--priority", "2", "--technical-impact", "Major"], "urgency"),
-    ("no technical impact", ["--alarm", GOOD.format(alarm=1), "--priority", "2", "--urgency", "Major"],
-     "technical_impact"),
+    (
+        "no technical impact",
+        ["--alarm", GOOD.format(alarm=1), "--priority", "2", "--urgency", "Major"],
+        "technical_impact",
+    ),
     # non-integer ids
     ("letters", ["--alarm", "DMA ID=abc;Element ID=345;Alarm ID=1;Element Name=x", *DETAILS], "dma_id"),
     ("decimal", ["--alarm", "DMA ID=12;Element ID=3.5;Alarm ID=1;Element Name=x", *DETAILS], "element_id"),
     ("negative", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=-3;Element Name=x", *DETAILS], "alarm_id"),
     ("exponent", ["--alarm", "DMA ID=12;Element ID=1e3;Alarm ID=1;Element Name=x", *DETAILS], "element_id"),
     ("hex", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=0x10;Element Name=x", *DETAILS], "alarm_id"),
-    ("full-width digits", ["--alarm", "DMA ID=\uff11\uff12;Element ID=345;Alarm ID=1;Element Name=x", *DETAILS],
-     "dma_id"),
+    (
+        "full-width digits",
+        ["--alarm", "DMA ID=\uff11\uff12;Element ID=345;Alarm ID=1;Element Name=x", *DETAILS],
+        "dma_id",
+    ),
     ("Arabic-Indic digits", ["--alarm", "DMA ID=12;Element ID=٣٤٥;Alarm ID=1;Element Name=x", *DETAILS], "element_id"),
-    ("beyond 32 bits", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=99999999999;Element Name=x", *DETAILS],
-     "alarm_id"),
-    ("flag id not a number", ["--dma-id", "twelve", "--element-id", "1", "--alarm-id", "1", "--element-name", "x",
-                              *DETAILS], "dma_id"),
+    (
+        "beyond 32 bits",
+        ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=99999999999;Element Name=x", *DETAILS],
+        "alarm_id",
+    ),
+    (
+        "flag id not a number",
+        ["--dma-id", "twelve", "--element-id", "1", "--alarm-id", "1", "--element-name", "x", *DETAILS],
+        "dma_id",
+    ),
     # values outside the allowed lists
-    ("priority 5", ["--alarm", GOOD.format(alarm=1), "--priority", "5", "--urgency", "Major", "--technical-impact",
-                    "Major"], "priority"),
-    ("priority blank", ["--alarm", GOOD.format(alarm=1), "--priority", " ", "--urgency", "Major", "--technical-impact",
-                        "Major"], "priority"),
-    ("urgency unknown", ["--alarm", GOOD.format(alarm=1), "--priority", "2", "--urgency", "Severe",
-                         "--technical-impact", "Major"], "urgency"),
-    ("impact unknown", ["--alarm", GOOD.format(alarm=1), "--priority", "2", "--urgency", "Major",
-                        "--technical-impact", "Majör"], "technical_impact"),
+    (
+        "priority 5",
+        ["--alarm", GOOD.format(alarm=1), "--priority", "5", "--urgency", "Major", "--technical-impact", "Major"],
+        "priority",
+    ),
+    (
+        "priority blank",
+        ["--alarm", GOOD.format(alarm=1), "--priority", " ", "--urgency", "Major", "--technical-impact", "Major"],
+        "priority",
+    ),
+    (
+        "urgency unknown",
+        ["--alarm", GOOD.format(alarm=1), "--priority", "2", "--urgency", "Severe", "--technical-impact", "Major"],
+        "urgency",
+    ),
+    (
+        "impact unknown",
+        ["--alarm", GOOD.format(alarm=1), "--priority", "2", "--urgency", "Major", "--technical-impact", "Majör"],
+        "technical_impact",
+    ),
     ("client impact unknown", ["--alarm", GOOD.format(alarm=1), *DETAILS, "--client-impact", "Huge"], "client_impact"),
     # lengths and characters
-    ("100 kB description", ["--alarm", GOOD.format(alarm=1), *DETAILS, "--description", "x" * 100 * 1024],
-     "description"),
+    (
+        "100 kB description",
+        ["--alarm", GOOD.format(alarm=1), *DETAILS, "--description", "x" * 100 * 1024],
+        "description",
+    ),
     ("bell in description", ["--alarm", GOOD.format(alarm=1), *DETAILS, "--description", "ding\x07"], "description"),
-    ("NUL in element name", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=a\x00b", *DETAILS],
-     "element_name"),
-    ("escape in alarm value", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=x;Alarm Value=\x1b[31m",
-                               *DETAILS], "alarm_value"),
-    ("newline in element name", ["--element-name", "two\nlines", "--dma-id", "1", "--element-id", "2", "--alarm-id",
-                                 "3", *DETAILS], "element_name"),
-    ("element name 501 chars", ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=" + "n" * 501, *DETAILS],
-     "element_name"),
-    ("alarm value 2001 chars", ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Alarm Value=" + "v" * 2001,
-                                *DETAILS], "alarm_value"),
+    (
+        "NUL in element name",
+        ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=a\x00b", *DETAILS],
+        "element_name",
+    ),
+    (
+        "escape in alarm value",
+        ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=x;Alarm Value=\x1b[31m", *DETAILS],
+        "alarm_value",
+    ),
+    (
+        "newline in element name",
+        ["--element-name", "two\nlines", "--dma-id", "1", "--element-id", "2", "--alarm-id", "3", *DETAILS],
+        "element_name",
+    ),
+    (
+        "element name 501 chars",
+        ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=" + "n" * 501, *DETAILS],
+        "element_name",
+    ),
+    (
+        "alarm value 2001 chars",
+        ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Alarm Value=" + "v" * 2001, *DETAILS],
+        "alarm_value",
+    ),
     ("user 256 chars", ["--alarm", GOOD.format(alarm=1), *DETAILS, "--user", "u" * 256], "user"),
     # unparseable root time
-    ("root time words", ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Root Time=yesterday", *DETAILS],
-     "root_time"),
-    ("root time month 13", ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Root Time=2026-13-45T00:00:00Z",
-                            *DETAILS], "root_time"),
-    ("root time without zone", ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;"
-                                "Root Time=2026-11-27T08:12:00", *DETAILS], "root_time"),
-    ("root time European", ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Root Time=27/11/2026 08:12",
-                            *DETAILS], "root_time"),
-    ("root time flag", ["--dma-id", "1", "--element-id", "2", "--alarm-id", "3", "--element-name", "x",
-                        "--root-time", "2026-11-27 25:00Z", *DETAILS], "root_time"),
+    (
+        "root time words",
+        ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Root Time=yesterday", *DETAILS],
+        "root_time",
+    ),
+    (
+        "root time month 13",
+        ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Root Time=2026-13-45T00:00:00Z", *DETAILS],
+        "root_time",
+    ),
+    (
+        "root time without zone",
+        ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Root Time=2026-11-27T08:12:00", *DETAILS],
+        "root_time",
+    ),
+    (
+        "root time European",
+        ["--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=x;Root Time=27/11/2026 08:12", *DETAILS],
+        "root_time",
+    ),
+    (
+        "root time flag",
+        [
+            "--dma-id",
+            "1",
+            "--element-id",
+            "2",
+            "--alarm-id",
+            "3",
+            "--element-name",
+            "x",
+            "--root-time",
+            "2026-11-27 25:00Z",
+            *DETAILS,
+        ],
+        "root_time",
+    ),
     ("negative wait", ["--alarm", GOOD.format(alarm=1), *DETAILS, "--wait", "-1"], "wait"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("argv", "field"), [(a, f) for _, a, f in REJECTED], ids=[n for n, _, _ in REJECTED])
@@ -185,9 +274,17 @@ def test_a_value_outside_the_list_is_answered_with_the_allowed_values(fresh: Pro
         argv += [f"--{name.replace('_', '-')}", value]
     code, out, err = fresh.run(argv)
     _assert_rejected(fresh, code, out, err, field)
-    allowed = ", ".join(getattr(fresh.settings, {"priority": "priorities", "urgency": "urgencies",
-                                                 "technical_impact": "technical_impacts",
-                                                 "client_impact": "client_impacts"}[field]))  # fmt: skip
+    allowed = ", ".join(
+        getattr(
+            fresh.settings,
+            {
+                "priority": "priorities",
+                "urgency": "urgencies",
+                "technical_impact": "technical_impacts",
+                "client_impact": "client_impacts",
+            }[field],
+        )
+    )
     assert f"allowed: {allowed}" in err
 
 
@@ -207,35 +304,60 @@ def test_through_main_with_settings_from_the_environment(
 # --- accepted edge cases: unicode, ';' and '=' inside values, empty descriptions ---
 
 ACCEPTED: list[tuple[str, list[str], dict[str, Any]]] = [
-    ("unicode name and value", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=Émetteur Zürich — 東京 📡;"
-                                "Alarm Value=Pérte de signal ✓"],
-     {"element_name": "Émetteur Zürich — 東京 📡", "alarm_value": "Pérte de signal ✓"}),
-    ("';' and '=' inside", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=Encoder; Paris=1;a=b;;"
-                            "Alarm Value=x=1;y;=;Root Time=2026-11-27T08:12:00Z"],
-     {"element_name": "Encoder; Paris=1;a=b;", "alarm_value": "x=1;y;="}),
-    ("a parameter name inside a value", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=n;"
-                                         "Alarm Value=v;Element Name=zz"],
-     {"element_name": "n", "alarm_value": "v;Element Name=zz"}),
-    ("empty description -> summary", ["--alarm", GOOD.format(alarm=1), "--description", ""],
-     {"root_cause": "DataMiner alarm 12/345/1 on Encoder; value: LOS; since 2026-11-27T08:12:00Z"}),
-    ("blank description -> summary", ["--alarm", GOOD.format(alarm=1), "--description", " \n\t "],
-     {"root_cause": "DataMiner alarm 12/345/1 on Encoder; value: LOS; since 2026-11-27T08:12:00Z"}),
-    ("multi-line description at the limit", ["--alarm", GOOD.format(alarm=1), "--description",
-                                             "line one\nline two\t" + "d" * (4000 - 18)],
-     {"root_cause": "line one\nline two\t" + "d" * (4000 - 18)}),
-    ("root time with an offset", ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=x;"
-                                  "Root Time=2026-11-27T10:12:00+02:00"], {"element_name": "x"}),
+    (
+        "unicode name and value",
+        [
+            "--alarm",
+            "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=Émetteur Zürich — 東京 📡;Alarm Value=Pérte de signal ✓",
+        ],
+        {"element_name": "Émetteur Zürich — 東京 📡", "alarm_value": "Pérte de signal ✓"},
+    ),
+    (
+        "';' and '=' inside",
+        [
+            "--alarm",
+            "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=Encoder; Paris=1;a=b;;"
+            "Alarm Value=x=1;y;=;Root Time=2026-11-27T08:12:00Z",
+        ],
+        {"element_name": "Encoder; Paris=1;a=b;", "alarm_value": "x=1;y;="},
+    ),
+    (
+        "a parameter name inside a value",
+        ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=n;Alarm Value=v;Element Name=zz"],
+        {"element_name": "n", "alarm_value": "v;Element Name=zz"},
+    ),
+    (
+        "empty description -> summary",
+        ["--alarm", GOOD.format(alarm=1), "--description", ""],
+        {"root_cause": "DataMiner alarm 12/345/1 on Encoder; value: LOS; since 2026-11-27T08:12:00Z"},
+    ),
+    (
+        "blank description -> summary",
+        ["--alarm", GOOD.format(alarm=1), "--description", " \n\t "],
+        {"root_cause": "DataMiner alarm 12/345/1 on Encoder; value: LOS; since 2026-11-27T08:12:00Z"},
+    ),
+    (
+        "multi-line description at the limit",
+        ["--alarm", GOOD.format(alarm=1), "--description", "line one\nline two\t" + "d" * (4000 - 18)],
+        {"root_cause": "line one\nline two\t" + "d" * (4000 - 18)},
+    ),
+    (
+        "root time with an offset",
+        ["--alarm", "DMA ID=12;Element ID=345;Alarm ID=1;Element Name=x;Root Time=2026-11-27T10:12:00+02:00"],
+        {"element_name": "x"},
+    ),
     ("spaces around ids", ["--alarm", "DMA ID= 12 ;Element ID=345;Alarm ID=1;Element Name=x"], {"dma_id": 12}),
     ("largest id", ["--alarm", "DMA ID=2147483647;Element ID=0;Alarm ID=1;Element Name=x"], {"dma_id": 2147483647}),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("argv", "stored"), [(a, s) for _, a, s in ACCEPTED], ids=[n for n, _, _ in ACCEPTED])
 def test_accepted_edge_cases_are_stored_exactly_and_queued_once(
     fresh: Producer, argv: list[str], stored: dict[str, Any]
 ) -> None:
-    code, out, err = fresh.run(["create", *argv, "--priority", "2", "--urgency", "major", "--technical-impact",
-                                "MAJOR", "--json"])  # fmt: skip
+    code, out, err = fresh.run(
+        ["create", *argv, "--priority", "2", "--urgency", "major", "--technical-impact", "MAJOR", "--json"]
+    )
     assert code == producer_cli.OK, (out, err)
     [row] = fresh.rows()
     assert {k: row[k] for k in stored} == stored
@@ -248,8 +370,11 @@ def test_accepted_edge_cases_are_stored_exactly_and_queued_once(
 
 _KNOWN = tuple(PARAM_NAMES)
 # Printable text with the characters that matter to the parser over-represented.
-_TEXT = st.text(alphabet=st.one_of(st.characters(blacklist_categories=("Cc", "Cs")), st.sampled_from(";= ")),
-                min_size=1, max_size=60)  # fmt: skip
+_TEXT = st.text(
+    alphabet=st.one_of(st.characters(blacklist_categories=("Cc", "Cs")), st.sampled_from(";= ")),
+    min_size=1,
+    max_size=60,
+)
 
 
 def _ambiguous(text: str) -> bool:
@@ -276,9 +401,16 @@ _ANY = st.text(max_size=80) | st.sampled_from(["", " ", "12", "-1", "1.0", "x", 
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(alarm=st.text(max_size=200) | st.builds(lambda *p: ";".join(p), *[_ANY] * 3),
-       ids=st.lists(_ANY, min_size=3, max_size=3), name=_ANY, root=_ANY, priority=_ANY, urgency=_ANY,
-       impact=_ANY, description=st.none() | st.text(max_size=300))  # fmt: skip
+@given(
+    alarm=st.text(max_size=200) | st.builds(lambda *p: ";".join(p), *[_ANY] * 3),
+    ids=st.lists(_ANY, min_size=3, max_size=3),
+    name=_ANY,
+    root=_ANY,
+    priority=_ANY,
+    urgency=_ANY,
+    impact=_ANY,
+    description=st.none() | st.text(max_size=300),
+)
 def test_any_input_is_either_accepted_whole_or_rejected_naming_a_field(
     producer: Producer,
     alarm: str,
@@ -296,8 +428,18 @@ def test_any_input_is_either_accepted_whole_or_rejected_naming_a_field(
     if alarm.strip():
         argv += ["--alarm", alarm]
     else:
-        argv += ["--dma-id", ids[0], "--element-id", ids[1], "--alarm-id", ids[2], "--element-name", name,
-                 "--root-time", root]  # fmt: skip
+        argv += [
+            "--dma-id",
+            ids[0],
+            "--element-id",
+            ids[1],
+            "--alarm-id",
+            ids[2],
+            "--element-name",
+            name,
+            "--root-time",
+            root,
+        ]
     if description is not None:
         argv += ["--description", description]
     try:

@@ -16,8 +16,13 @@ from tests.conftest import make_settings
 BASE = "https://oceane.test"
 TOKEN_URL = BASE + "/oauth/v3/token"
 TICKETS = BASE + "/troubleTicket"
-TICKET = {"id": "2106M80375", "href": "/troubleTicket/2106M80375", "status": "acknowledged",
-          "externalId": "1/2/3", "creationDate": "2026-11-27T08:12:00Z"}  # fmt: skip
+TICKET = {
+    "id": "2106M80375",
+    "href": "/troubleTicket/2106M80375",
+    "status": "acknowledged",
+    "externalId": "1/2/3",
+    "creationDate": "2026-11-27T08:12:00Z",
+}
 
 
 def token_body(value: str = "tok-1", expires_in: object = 3600) -> dict:
@@ -30,19 +35,28 @@ def client() -> OceaneClient:
 
 
 def error(status: int, code: int, message: str = "m", description: str = "d", **headers: str) -> responses.Response:
-    return responses.Response("POST", TICKETS, status=status, headers=headers,
-                              json={"code": code, "message": message, "description": description})  # fmt: skip
+    return responses.Response(
+        "POST",
+        TICKETS,
+        status=status,
+        headers=headers,
+        json={"code": code, "message": message, "description": description},
+    )
 
 
 @responses.activate
 def test_token_request_follows_the_contract_and_is_reused(client: OceaneClient) -> None:
-    responses.post(TOKEN_URL, json=token_body(expires_in="3600"), match=[
-        matchers.header_matcher({"Accept": "application/json",
-                                 "Authorization": "Basic Y2lkOmNzZWNyZXQ="}),  # base64("cid:csecret")
-        matchers.urlencoded_params_matcher({"grant_type": "client_credentials"}),
-    ])  # fmt: skip
-    responses.post(TICKETS, status=201, json=TICKET,
-                   match=[matchers.header_matcher({"Authorization": "Bearer tok-1"})])  # fmt: skip
+    responses.post(
+        TOKEN_URL,
+        json=token_body(expires_in="3600"),
+        match=[
+            matchers.header_matcher(
+                {"Accept": "application/json", "Authorization": "Basic Y2lkOmNzZWNyZXQ="}
+            ),  # base64("cid:csecret")
+            matchers.urlencoded_params_matcher({"grant_type": "client_credentials"}),
+        ],
+    )
+    responses.post(TICKETS, status=201, json=TICKET, match=[matchers.header_matcher({"Authorization": "Bearer tok-1"})])
     assert client.create_ticket({"externalId": "1/2/3"}).id == "2106M80375"
     assert client.create_ticket({"externalId": "1/2/3"}).id == "2106M80375"
     token_calls = [c for c in responses.calls if c.request.url == TOKEN_URL]
@@ -75,9 +89,17 @@ def test_invalid_credentials_code_41_gets_one_new_token_then_fails(client: Ocean
 
 @pytest.mark.parametrize(
     ("status", "code", "action"),
-    [(400, 24, Action.FAIL), (401, 40, Action.FAIL), (403, 50, Action.FAIL), (404, 60, Action.FAIL),
-     (409, 29, Action.ADOPT), (429, 53, Action.RETRY), (500, 1, Action.RETRY), (503, 5, Action.RETRY)],
-)  # fmt: skip
+    [
+        (400, 24, Action.FAIL),
+        (401, 40, Action.FAIL),
+        (403, 50, Action.FAIL),
+        (404, 60, Action.FAIL),
+        (409, 29, Action.ADOPT),
+        (429, 53, Action.RETRY),
+        (500, 1, Action.RETRY),
+        (503, 5, Action.RETRY),
+    ],
+)
 @responses.activate
 def test_each_error_row_of_the_contract(client: OceaneClient, status: int, code: int, action: Action) -> None:
     responses.post(TOKEN_URL, json=token_body())
@@ -92,8 +114,12 @@ def test_each_error_row_of_the_contract(client: OceaneClient, status: int, code:
 @responses.activate
 def test_html_error_page_becomes_a_readable_transient_failure(client: OceaneClient) -> None:
     responses.post(TOKEN_URL, json=token_body())
-    responses.post(TICKETS, status=502, body="<html><head><title>502 Bad Gateway</title></head><body>x</body></html>",
-                   content_type="text/html")  # fmt: skip
+    responses.post(
+        TICKETS,
+        status=502,
+        body="<html><head><title>502 Bad Gateway</title></head><body>x</body></html>",
+        content_type="text/html",
+    )
     with pytest.raises(OceaneError) as err:
         client.create_ticket({})
     assert err.value.action is Action.RETRY
@@ -111,9 +137,13 @@ def test_created_with_a_garbage_body_may_have_reached_oceane(client: OceaneClien
 
 
 @pytest.mark.parametrize(
-    ("exc", "reached"), [(requests.ConnectTimeout("x"), False), (requests.ReadTimeout("x"), True),
-                         (requests.ConnectionError("reset"), True)],
-)  # fmt: skip
+    ("exc", "reached"),
+    [
+        (requests.ConnectTimeout("x"), False),
+        (requests.ReadTimeout("x"), True),
+        (requests.ConnectionError("reset"), True),
+    ],
+)
 @responses.activate
 def test_no_answer_is_transient_and_says_whether_the_create_may_have_landed(
     client: OceaneClient, exc: Exception, reached: bool
@@ -146,10 +176,16 @@ def test_token_406_code_62(client: OceaneClient) -> None:
 def test_find_open_ticket_pages_and_ignores_closed_ones(client: OceaneClient) -> None:
     responses.post(TOKEN_URL, json=token_body())
     closed = [dict(TICKET, id=f"C{i}", status="closed") for i in range(40)]
-    responses.get(TICKETS, json=closed, match=[matchers.query_param_matcher(
-        {"externalId": "1/2/3", "offset": "0", "limit": "40"})])  # fmt: skip
-    responses.get(TICKETS, json=[dict(TICKET, id="OPEN1")], match=[matchers.query_param_matcher(
-        {"externalId": "1/2/3", "offset": "40", "limit": "40"})])  # fmt: skip
+    responses.get(
+        TICKETS,
+        json=closed,
+        match=[matchers.query_param_matcher({"externalId": "1/2/3", "offset": "0", "limit": "40"})],
+    )
+    responses.get(
+        TICKETS,
+        json=[dict(TICKET, id="OPEN1")],
+        match=[matchers.query_param_matcher({"externalId": "1/2/3", "offset": "40", "limit": "40"})],
+    )
     found = client.find_open_ticket("1/2/3")
     assert found is not None and found.id == "OPEN1"
 

@@ -331,8 +331,11 @@ def test_env_example_has_a_comment_for_every_setting() -> None:
 
 
 def test_dockerfile_installs_the_package_as_a_non_root_user() -> None:
-    instructions = [line.split(None, 1) for line in DOCKERFILE.read_text().splitlines()
-                    if line.strip() and not line.lstrip().startswith("#") and line[:1].isupper()]  # fmt: skip
+    instructions = [
+        line.split(None, 1)
+        for line in DOCKERFILE.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#") and line[:1].isupper()
+    ]
     keywords = [(k.upper(), rest.strip()) for k, rest in instructions]
     assert keywords[0] == ("FROM", "python:3.11-slim")
     assert any(k == "RUN" and "pip install ." in rest for k, rest in keywords)

@@ -21,8 +21,17 @@ from tests.conftest import make_settings
 ANY = "0.0.0.0"  # noqa: S104 - the address under test
 REMOTE = [ANY, "", "::", "10.1.2.3", "192.168.0.10", "flower.example.com", "fe80::1"]
 LOOPBACK = ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"]
-MALFORMED = ["", "user", "user:", ":secret", "user:secret,", "user:secret,other", " user:secret", "us er:secret",
-             "user:secret "]  # fmt: skip
+MALFORMED = [
+    "",
+    "user",
+    "user:",
+    ":secret",
+    "user:secret,",
+    "user:secret,other",
+    " user:secret",
+    "us er:secret",
+    "user:secret ",
+]
 VALID = ["user:pass", "admin:pa:ss", "a:b,c:d"]
 
 
@@ -166,8 +175,17 @@ def test_flower_command_for_make_run(no_auth: None, tmp_path: Path) -> None:
 
 # --- what the task list shows ---
 
-ROW = {"instance": "0f3a9c", "dma_id": 12, "element_id": 345, "alarm_id": 67890, "element_name": "Encoder",
-       "status": "created", "ticket_id": "TT-1", "root_cause": "operator text", "error": None}  # fmt: skip
+ROW = {
+    "instance": "0f3a9c",
+    "dma_id": 12,
+    "element_id": 345,
+    "alarm_id": 67890,
+    "element_name": "Encoder",
+    "status": "created",
+    "ticket_id": "TT-1",
+    "root_cause": "operator text",
+    "error": None,
+}
 
 
 def task(name: str = "oceane.create_ticket", args: Any = "['0f3a9c']") -> Any:

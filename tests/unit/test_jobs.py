@@ -20,8 +20,11 @@ def _celery_message(queue: str) -> dict:
     # Publish through kombu's real Redis transport into fakeredis, then read what it wrote.
     from unittest import mock
 
-    with mock.patch("redis.Redis", fakeredis.FakeRedis), mock.patch("redis.StrictRedis", fakeredis.FakeRedis), \
-            mock.patch("kombu.transport.redis.Channel._create_client", lambda self, asynchronous=False: client):
+    with (
+        mock.patch("redis.Redis", fakeredis.FakeRedis),
+        mock.patch("redis.StrictRedis", fakeredis.FakeRedis),
+        mock.patch("kombu.transport.redis.Channel._create_client", lambda self, asynchronous=False: client),
+    ):
         app.send_task(jobs.TASK_CREATE, args=["abc123"])
     return json.loads(client.lpop(queue))
 

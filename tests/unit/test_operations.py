@@ -40,11 +40,25 @@ def run(settings: Any, *argv: str) -> int:
 
 def row(n: int, status: str, *, alarm_id: int | None = None, age: timedelta = timedelta(0)) -> dict[str, Any]:
     at = datetime.now(UTC) - age
-    return {"instance": f"{n:032x}", "alarm_id": n if alarm_id is None else alarm_id, "dma_id": 1, "element_id": 2,
-            "element_name": "el", "created_at": at, "priority": "2", "urgency": "Major", "technical_impact": "Major",
-            "root_cause": "rc", "status": status, "oceane_user_id": "U", "updated_at": at,
-            "attempts": 1 if status != "queued" else 0, "retries_used": 1, "adopted": False,
-            "error": "HTTP 500/1: boom" if status == "failed" else None}  # fmt: skip
+    return {
+        "instance": f"{n:032x}",
+        "alarm_id": n if alarm_id is None else alarm_id,
+        "dma_id": 1,
+        "element_id": 2,
+        "element_name": "el",
+        "created_at": at,
+        "priority": "2",
+        "urgency": "Major",
+        "technical_impact": "Major",
+        "root_cause": "rc",
+        "status": status,
+        "oceane_user_id": "U",
+        "updated_at": at,
+        "attempts": 1 if status != "queued" else 0,
+        "retries_used": 1,
+        "adopted": False,
+        "error": "HTTP 500/1: boom" if status == "failed" else None,
+    }
 
 
 def insert(url: str, *rows: dict[str, Any], failures: tuple[dict[str, Any], ...] = ()) -> None:
@@ -78,11 +92,26 @@ def s(sqlite_url: str) -> Any:
 def test_status_shows_the_lock_holder_the_queue_counts_and_the_latest_failure(
     s: Any, fake: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    insert(s.database_url, row(1, "queued", age=timedelta(minutes=5)), row(2, "processing", age=timedelta(minutes=1)),
-           row(3, "created"), row(4, "failed"), row(5, "created", age=timedelta(days=1)),
-           failures=({"instance": f"{4:032x}", "http_error_code": 503, "app_error_code": 5, "error_message": "busy",
-                      "error_description": "try later", "failed_at": datetime.now(UTC), "attempt": 2,
-                      "final": True},))  # fmt: skip
+    insert(
+        s.database_url,
+        row(1, "queued", age=timedelta(minutes=5)),
+        row(2, "processing", age=timedelta(minutes=1)),
+        row(3, "created"),
+        row(4, "failed"),
+        row(5, "created", age=timedelta(days=1)),
+        failures=(
+            {
+                "instance": f"{4:032x}",
+                "http_error_code": 503,
+                "app_error_code": 5,
+                "error_message": "busy",
+                "error_description": "try later",
+                "failed_at": datetime.now(UTC),
+                "attempt": 2,
+                "final": True,
+            },
+        ),
+    )
     ProcessingLock(fake, 30).try_acquire(f"{2:032x}")
     jobs.enqueue_create(fake, f"{1:032x}", s.queue, 60)
     jobs.enqueue_create(fake, "other", "another.queue", 60)
@@ -107,8 +136,18 @@ def test_status_shows_the_lock_holder_the_queue_counts_and_the_latest_failure(
 
     assert run(s, "status") == 0
     out = capsys.readouterr().out
-    for text in ("Ticket Queue Processing Lock", "held", f"{2:032x}", "Time left", "Pending Ticket Creation Queue",
-                 "Messages waiting in Redis", "5.0 min old", "Requests by status", "Latest failure", "try later"):
+    for text in (
+        "Ticket Queue Processing Lock",
+        "held",
+        f"{2:032x}",
+        "Time left",
+        "Pending Ticket Creation Queue",
+        "Messages waiting in Redis",
+        "5.0 min old",
+        "Requests by status",
+        "Latest failure",
+        "try later",
+    ):
         assert text in out, text
 
 
@@ -161,8 +200,9 @@ def test_health_fails_on_an_unmigrated_database_and_a_refused_token(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, sandbox: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(operations, "check_redis", lambda settings: "PONG")
-    s = make_settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}", base_url=sandbox.base_url,
-                      client_secret="wrong")  # fmt: skip
+    s = make_settings(
+        database_url=f"sqlite:///{tmp_path / 'empty.db'}", base_url=sandbox.base_url, client_secret="wrong"
+    )
     assert run(s, "health", "--json", "--skip-worker") == 1
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     assert checks["database"]["ok"] is False and "db upgrade" in checks["database"]["detail"]
@@ -174,8 +214,12 @@ def test_health_fails_on_an_unmigrated_database_and_a_refused_token(
 
 
 def test_cleanup_says_what_it_removed(s: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    insert(s.database_url, row(1, "created", age=timedelta(days=100)), row(2, "queued", age=timedelta(days=100)),
-           row(3, "failed"))  # fmt: skip
+    insert(
+        s.database_url,
+        row(1, "created", age=timedelta(days=100)),
+        row(2, "queued", age=timedelta(days=100)),
+        row(3, "failed"),
+    )
     assert run(s, "cleanup", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "dry run" in out and "Would remove: tickets older than 90 days" in out
@@ -232,10 +276,15 @@ def test_retry_explains_requests_it_cannot_retry(s: Any, fake: Any, capsys: pyte
 def test_retry_all_failed_takes_each_alarms_newest_failure_without_an_open_request(
     s: Any, fake: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    insert(s.database_url,
-           row(1, "failed", alarm_id=1, age=timedelta(hours=2)), row(2, "failed", alarm_id=1),  # 2 supersedes 1
-           row(3, "failed", alarm_id=3), row(4, "queued", alarm_id=3),  # alarm 3 is being handled
-           row(5, "failed", alarm_id=5), row(6, "created", alarm_id=6))  # fmt: skip
+    insert(
+        s.database_url,
+        row(1, "failed", alarm_id=1, age=timedelta(hours=2)),
+        row(2, "failed", alarm_id=1),  # 2 supersedes 1
+        row(3, "failed", alarm_id=3),
+        row(4, "queued", alarm_id=3),  # alarm 3 is being handled
+        row(5, "failed", alarm_id=5),
+        row(6, "created", alarm_id=6),
+    )
     assert run(s, "retry", "--all-failed", "--json") == 0
     results = json.loads(capsys.readouterr().out)["results"]
     assert sorted(r["instance"] for r in results) == [f"{2:032x}", f"{5:032x}"]
@@ -263,8 +312,13 @@ def test_the_real_parser_has_the_commands() -> None:
     from oceane_ticket import cli
 
     parser = cli.build_parser()
-    for argv in (["cleanup", "--dry-run", "--json"], ["status", "--json"], ["retry", "--all-failed"],
-                 ["health", "--skip-worker", "--skip-oceane", "--json"], ["metrics", "--once"]):  # fmt: skip
+    for argv in (
+        ["cleanup", "--dry-run", "--json"],
+        ["status", "--json"],
+        ["retry", "--all-failed"],
+        ["health", "--skip-worker", "--skip-oceane", "--json"],
+        ["metrics", "--once"],
+    ):
         args = parser.parse_args(argv)
         assert args.needs_settings is True and callable(args.handler)
 

@@ -25,8 +25,11 @@ from tests.unit.test_operations import CLOSED_REDIS, insert, row, run
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(name: str, **labels: str) -> float:
@@ -93,10 +96,18 @@ def test_on_event_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_metered_client_times_each_call_by_operation_and_outcome(sandbox: Any) -> None:
     s = make_settings(base_url=sandbox.base_url, ticket_url_template=sandbox.base_url + "/ticket/{id}")
     client = metrics.MeteredClient(s)
-    before = {k: value("oceane_call_duration_seconds_count", operation=k[0], outcome=k[1])
-              for k in (("token", "ok"), ("create", "ok"), ("find", "ok"), ("create", "http_5xx"))}  # fmt: skip
-    payload = {"externalId": "1/2/3", "description": "d", "severity": "Major", "priority": "2",
-               "ticketType": "incident", "relatedParty": [{"id": "U", "role": "requester"}]}  # fmt: skip
+    before = {
+        k: value("oceane_call_duration_seconds_count", operation=k[0], outcome=k[1])
+        for k in (("token", "ok"), ("create", "ok"), ("find", "ok"), ("create", "http_5xx"))
+    }
+    payload = {
+        "externalId": "1/2/3",
+        "description": "d",
+        "severity": "Major",
+        "priority": "2",
+        "ticketType": "incident",
+        "relatedParty": [{"id": "U", "role": "requester"}],
+    }
     client.create_ticket(payload)
     client.find_open_ticket("1/2/3")
     sandbox.force(500, group="create")
@@ -105,8 +116,11 @@ def test_the_metered_client_times_each_call_by_operation_and_outcome(sandbox: An
     client.close()
     after = {k: value("oceane_call_duration_seconds_count", operation=k[0], outcome=k[1]) for k in before}
     assert {k: after[k] - before[k] for k in before} == {
-        ("token", "ok"): 1, ("create", "ok"): 1, ("find", "ok"): 1, ("create", "http_5xx"): 1,
-    }  # fmt: skip
+        ("token", "ok"): 1,
+        ("create", "ok"): 1,
+        ("find", "ok"): 1,
+        ("create", "http_5xx"): 1,
+    }
 
 
 def test_an_unreachable_oceane_is_timed_as_no_answer() -> None:
@@ -120,8 +134,9 @@ def test_an_unreachable_oceane_is_timed_as_no_answer() -> None:
 def test_the_metered_lock_times_waits_and_timeouts() -> None:
     redis = fakeredis.FakeRedis()
     lock = metrics.MeteredLock(redis, 30)
-    before = value("oceane_lock_wait_seconds_count", outcome="timeout"), value(
-        "oceane_lock_wait_seconds_count", outcome="acquired"
+    before = (
+        value("oceane_lock_wait_seconds_count", outcome="timeout"),
+        value("oceane_lock_wait_seconds_count", outcome="acquired"),
     )
     ProcessingLock(redis, 30).try_acquire("other")
     with pytest.raises(LockTimeout):

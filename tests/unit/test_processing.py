@@ -49,8 +49,14 @@ class FakeOceane:
         self._creates = 0
 
     def store(self, external_id: str) -> OceaneTicket:
-        ticket = OceaneTicket(id=f"2611M{next(self._ids)}", status="acknowledged", external_id=external_id,
-                              href=None, creation_date=datetime.now(UTC), raw={})  # fmt: skip
+        ticket = OceaneTicket(
+            id=f"2611M{next(self._ids)}",
+            status="acknowledged",
+            external_id=external_id,
+            href=None,
+            creation_date=datetime.now(UTC),
+            raw={},
+        )
         self.tickets.append(ticket)
         return ticket
 
@@ -79,8 +85,9 @@ class FakeOceane:
 
 
 def timeout() -> OceaneError:
-    return OceaneError(0, 0, "Timeout", "no answer from Oceane within 1 s (POST troubleTicket)", Action.RETRY,
-                       may_have_reached=True)  # fmt: skip
+    return OceaneError(
+        0, 0, "Timeout", "no answer from Oceane within 1 s (POST troubleTicket)", Action.RETRY, may_have_reached=True
+    )
 
 
 def garbage_201() -> OceaneError:
@@ -99,8 +106,15 @@ class World:
         db.upgrade(self.url)
         self.redis = fakeredis.FakeRedis()
         monkeypatch.setattr(core, "_redis", lambda _settings: self.redis)
-        values = {"database_url": self.url, "http_timeout": 0.01, "lock_timeout": 0.2, "retry_count": 1,
-                  "retry_backoff_max": 0.5, "retry_after_max": 10.0, "queue": "oceane.unit"}  # fmt: skip
+        values = {
+            "database_url": self.url,
+            "http_timeout": 0.01,
+            "lock_timeout": 0.2,
+            "retry_count": 1,
+            "retry_backoff_max": 0.5,
+            "retry_after_max": 10.0,
+            "queue": "oceane.unit",
+        }
         self.settings = make_settings(**{**values, **overrides})
         self.oceane = FakeOceane()
         self.ctx = self.context()
@@ -108,8 +122,12 @@ class World:
 
     def context(self) -> Context:
         engine = db.get_engine(self.url)
-        return Context(settings=self.settings, session_factory=lambda: Session(engine, expire_on_commit=False),
-                       lock=ProcessingLock(self.redis, self.settings.lock_timeout), client=self.oceane)  # type: ignore[arg-type]  # fmt: skip
+        return Context(
+            settings=self.settings,
+            session_factory=lambda: Session(engine, expire_on_commit=False),
+            lock=ProcessingLock(self.redis, self.settings.lock_timeout),
+            client=self.oceane,
+        )  # type: ignore[arg-type]
 
     def request(self) -> str:
         alarm = build_alarm({"dma_id": 12, "element_id": 345, "alarm_id": next(self._alarms), "element_name": "E"})
@@ -147,7 +165,12 @@ def test_creates_records_and_releases(world: World) -> None:
     assert processing.process(world.ctx, instance) is Outcome.CREATED
     row = world.row(instance)
     assert (row.status, row.ticket_id, row.attempts, row.retries_used, row.lock_token) == (
-        "created", world.oceane.tickets[0].id, 1, 0, None)  # fmt: skip
+        "created",
+        world.oceane.tickets[0].id,
+        1,
+        0,
+        None,
+    )
     assert row.ticket_url == world.settings.ticket_url(row.ticket_id or "")
     assert world.oceane.calls == ["create"]
     assert world.ctx.lock.info() is None
@@ -164,8 +187,11 @@ def test_running_again_does_nothing(world: World) -> None:
 def test_a_copy_that_arrives_before_its_time_waits(world: World) -> None:
     instance = world.request()
     with Session(db.get_engine(world.url)) as s:
-        s.execute(sa.update(Ticket).where(Ticket.instance == instance)
-                  .values(not_before=datetime.now(UTC) + timedelta(seconds=30)))  # fmt: skip
+        s.execute(
+            sa.update(Ticket)
+            .where(Ticket.instance == instance)
+            .values(not_before=datetime.now(UTC) + timedelta(seconds=30))
+        )
         s.commit()
     assert processing.process(world.ctx, instance) is Outcome.NOTHING_TO_DO
     assert world.row(instance).status == "queued" and world.oceane.calls == []
@@ -249,9 +275,9 @@ def test_5xx_retries_up_to_the_count_then_fails(world: World, code: int, app: in
         processing.process(world.ctx, instance)
     assert processing.process(world.ctx, instance) is Outcome.FAILED
     rows = world.failures(instance)
-    assert [(f.http_error_code, f.app_error_code, f.error_message, f.error_description, f.final, f.attempt)
-            for f in rows] == [(code, app, f"M{code}", f"D{code}", False, 1),
-                               (code, app, f"M{code}", f"D{code}", True, 2)]  # fmt: skip
+    assert [
+        (f.http_error_code, f.app_error_code, f.error_message, f.error_description, f.final, f.attempt) for f in rows
+    ] == [(code, app, f"M{code}", f"D{code}", False, 1), (code, app, f"M{code}", f"D{code}", True, 2)]
     row = world.row(instance)
     assert (row.status, row.retries_used, row.lock_token) == ("failed", 1, None)
     assert "HTTP" in (row.error or "")

@@ -18,8 +18,12 @@ from oceane_ticket.request import (
     summary,
 )
 
-ALLOWED = AllowedValues(("1", "2", "3", "4"), ("Critical", "Major", "Minor", "None"),
-                        ("Critical", "Major", "Minor", "None"), ("Critical", "Major", "Minor", "None"))  # fmt: skip
+ALLOWED = AllowedValues(
+    ("1", "2", "3", "4"),
+    ("Critical", "Major", "Minor", "None"),
+    ("Critical", "Major", "Minor", "None"),
+    ("Critical", "Major", "Minor", "None"),
+)
 
 
 def test_parses_the_hyperlink_string() -> None:
@@ -27,8 +31,14 @@ def test_parses_the_hyperlink_string() -> None:
         "DMA ID=12;Element ID=345;Alarm ID=67890;Element Name=Encoder 1;Alarm Value=Signal lost;"
         "Root Time=2026-11-27T08:12:00Z"
     )
-    assert raw == {"dma_id": "12", "element_id": "345", "alarm_id": "67890", "element_name": "Encoder 1",
-                   "alarm_value": "Signal lost", "root_time": "2026-11-27T08:12:00Z"}  # fmt: skip
+    assert raw == {
+        "dma_id": "12",
+        "element_id": "345",
+        "alarm_id": "67890",
+        "element_name": "Encoder 1",
+        "alarm_value": "Signal lost",
+        "root_time": "2026-11-27T08:12:00Z",
+    }
     alarm = build_alarm(raw)
     assert alarm.external_id == "12/345/67890"
     assert alarm.root_time == datetime(2026, 11, 27, 8, 12, tzinfo=UTC)
@@ -89,11 +99,21 @@ def test_details_are_matched_case_insensitively_to_the_configured_spelling() -> 
         ({"priority": "5", "urgency": "Major", "technical_impact": "Major"}, "priority", "allowed: 1, 2, 3, 4"),
         ({"priority": "1", "urgency": "Huge", "technical_impact": "Major"}, "urgency", "Critical, Major"),
         ({"priority": "1", "urgency": "Major"}, "technical_impact", "required"),
-        ({"priority": "1", "urgency": "Major", "technical_impact": "Major", "client_impact": "x"}, "client_impact", "None"),
-        ({"priority": "1", "urgency": "Major", "technical_impact": "Major", "description": "x" * 4001},
-         "description", "at most 4000"),
-        ({"priority": "1", "urgency": "Major", "technical_impact": "Major", "description": "a\x07b"},
-         "description", "control"),
+        (
+            {"priority": "1", "urgency": "Major", "technical_impact": "Major", "client_impact": "x"},
+            "client_impact",
+            "None",
+        ),
+        (
+            {"priority": "1", "urgency": "Major", "technical_impact": "Major", "description": "x" * 4001},
+            "description",
+            "at most 4000",
+        ),
+        (
+            {"priority": "1", "urgency": "Major", "technical_impact": "Major", "description": "a\x07b"},
+            "description",
+            "control",
+        ),
     ],
 )
 def test_bad_details_name_the_field_and_the_allowed_values(raw: dict, field: str, hint: str) -> None:
@@ -104,17 +124,18 @@ def test_bad_details_name_the_field_and_the_allowed_values(raw: dict, field: str
 
 
 def test_empty_description_falls_back_to_a_summary_of_the_alarm() -> None:
-    details = build_details({"priority": "1", "urgency": "Major", "technical_impact": "Major", "description": "  "},
-                            ALLOWED)  # fmt: skip
+    details = build_details(
+        {"priority": "1", "urgency": "Major", "technical_impact": "Major", "description": "  "}, ALLOWED
+    )
     assert details.description is None
     alarm = build_alarm({"dma_id": 1, "element_id": 2, "alarm_id": 3, "element_name": "Enc", "alarm_value": "LOS"})
     assert summary(alarm) == "DataMiner alarm 1/2/3 on Enc; value: LOS"
 
 
 _KEYS = tuple(PARAM_NAMES)
-free_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=60
-).filter(lambda s: s.strip() == s and not any(f";{k}=" in s for k in _KEYS))
+free_text = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=60).filter(
+    lambda s: s.strip() == s and not any(f";{k}=" in s for k in _KEYS)
+)
 
 
 @given(

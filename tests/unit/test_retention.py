@@ -19,15 +19,37 @@ FAILURES = retention.FAILURES
 
 
 def ticket_row(n: int, created_at: datetime, status: str = "created", alarm_id: int | None = None) -> dict[str, Any]:
-    return {"instance": f"{n:032x}", "alarm_id": n if alarm_id is None else alarm_id, "dma_id": 1, "element_id": 2,
-            "element_name": "el", "created_at": created_at, "priority": "2", "urgency": "Major",
-            "technical_impact": "Major", "root_cause": "rc", "status": status, "oceane_user_id": "U",
-            "updated_at": created_at, "attempts": 1, "retries_used": 0, "adopted": False}  # fmt: skip
+    return {
+        "instance": f"{n:032x}",
+        "alarm_id": n if alarm_id is None else alarm_id,
+        "dma_id": 1,
+        "element_id": 2,
+        "element_name": "el",
+        "created_at": created_at,
+        "priority": "2",
+        "urgency": "Major",
+        "technical_impact": "Major",
+        "root_cause": "rc",
+        "status": status,
+        "oceane_user_id": "U",
+        "updated_at": created_at,
+        "attempts": 1,
+        "retries_used": 0,
+        "adopted": False,
+    }
 
 
 def failure_row(n: int, at: datetime) -> dict[str, Any]:
-    return {"instance": f"{n:032x}", "http_error_code": 500, "app_error_code": 1, "error_message": "m",
-            "error_description": "d", "failed_at": at, "attempt": 1, "final": True}  # fmt: skip
+    return {
+        "instance": f"{n:032x}",
+        "http_error_code": 500,
+        "app_error_code": 1,
+        "error_message": "m",
+        "error_description": "d",
+        "failed_at": at,
+        "attempt": 1,
+        "final": True,
+    }
 
 
 def load(url: str, tickets: list[dict[str, Any]], failures: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
@@ -52,9 +74,14 @@ def failure_instances(url: str) -> list[str]:
 
 def test_expired_tickets_go_with_their_failures_and_open_requests_stay(sqlite_url: str) -> None:
     old = NOW - timedelta(days=91)
-    rows = [ticket_row(1, old), ticket_row(2, old, "failed"), ticket_row(3, old, "queued"),
-            ticket_row(4, old, "processing"), ticket_row(5, NOW - timedelta(days=89)),
-            ticket_row(6, NOW - timedelta(days=1), "failed")]  # fmt: skip
+    rows = [
+        ticket_row(1, old),
+        ticket_row(2, old, "failed"),
+        ticket_row(3, old, "queued"),
+        ticket_row(4, old, "processing"),
+        ticket_row(5, NOW - timedelta(days=89)),
+        ticket_row(6, NOW - timedelta(days=1), "failed"),
+    ]
     load(sqlite_url, rows, [failure_row(2, old), failure_row(2, old), failure_row(6, NOW)])
     s = make_settings(database_url=sqlite_url)
 
@@ -139,28 +166,35 @@ STATUSES = st.sampled_from(["queued", "processing", "created", "failed"])
     max_count=st.integers(1, 12),
     days=st.integers(1, 300),
 )
-def test_matches_a_reference_model(sqlite_url: str, rows: list[tuple[int, str, bool]], max_count: int,
-                                   days: int) -> None:  # fmt: skip
+def test_matches_a_reference_model(
+    sqlite_url: str, rows: list[tuple[int, str, bool]], max_count: int, days: int
+) -> None:
     # Ages in whole days give ties; the model orders by (created_at, instance) like the SQL.
     tickets = [ticket_row(n, NOW - timedelta(days=age), status) for n, (age, status, _) in enumerate(rows)]
     failures = [failure_row(n, NOW) for n, (_, _, failed) in enumerate(rows) if failed]
     load(sqlite_url, tickets, failures)
     cutoff = NOW - timedelta(days=days)
-    finished = sorted(((t["created_at"], t["instance"]) for t in tickets if t["status"] in ("created", "failed")),
-                      reverse=True)  # fmt: skip
+    finished = sorted(
+        ((t["created_at"], t["instance"]) for t in tickets if t["status"] in ("created", "failed")), reverse=True
+    )
     keep = {i for at, i in finished[:max_count] if at >= cutoff}
     expected = keep | {t["instance"] for t in tickets if t["status"] in ("queued", "processing")}
 
-    result = retention.cleanup(make_settings(database_url=sqlite_url, ticket_max_count=max_count,
-                                             ticket_retention_days=days), now=NOW)  # fmt: skip
+    result = retention.cleanup(
+        make_settings(database_url=sqlite_url, ticket_max_count=max_count, ticket_retention_days=days), now=NOW
+    )
 
     assert set(remaining(sqlite_url)) == expected
     assert set(failure_instances(sqlite_url)) <= expected
     assert result.removed == len(tickets) - len(expected)
     assert result.kept == len(keep)
     assert result.expired == sum(1 for at, _ in finished if at < cutoff)
-    assert retention.cleanup(make_settings(database_url=sqlite_url, ticket_max_count=max_count,
-                                           ticket_retention_days=days), now=NOW).removed == 0  # fmt: skip
+    assert (
+        retention.cleanup(
+            make_settings(database_url=sqlite_url, ticket_max_count=max_count, ticket_retention_days=days), now=NOW
+        ).removed
+        == 0
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -1])

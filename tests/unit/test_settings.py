@@ -52,8 +52,11 @@ def test_an_invalid_setting_stops_start_up_naming_it(
 
 
 def test_repr_and_dump_never_show_secrets() -> None:
-    s = make_settings(client_secret="s3cr3t-value", redis_url="redis://:redispw@h:6379/0",
-                      database_url="postgresql+psycopg://u:dbpw@h/db")  # fmt: skip
+    s = make_settings(
+        client_secret="s3cr3t-value",
+        redis_url="redis://:redispw@h:6379/0",
+        database_url="postgresql+psycopg://u:dbpw@h/db",
+    )
     text = repr(s) + str(s)
     for secret in ("s3cr3t-value", "redispw", "dbpw"):
         assert secret not in text

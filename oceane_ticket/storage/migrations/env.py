@@ -2,9 +2,9 @@
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
+from sqlmodel import SQLModel
 
 from oceane_ticket.storage import models  # noqa: F401 - registers the tables on the metadata
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata

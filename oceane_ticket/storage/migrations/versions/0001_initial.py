@@ -63,9 +63,7 @@ def upgrade() -> None:
     op.create_table(
         "failed_ticket_requests",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column(
-            "instance", sa.String(32), sa.ForeignKey("tickets.instance", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("instance", sa.String(32), sa.ForeignKey("tickets.instance", ondelete="CASCADE"), nullable=False),
         sa.Column("ticket_id", sa.String(64), nullable=True),
         sa.Column("http_error_code", sa.Integer, nullable=False),
         sa.Column("app_error_code", sa.Integer, nullable=False),
