@@ -13,33 +13,7 @@ from rich.table import Table
 
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import db, queries
-
-TICKET_COLUMNS = (
-    "instance",
-    "ticket_id",
-    "alarm_id",
-    "dma_id",
-    "element_id",
-    "element_name",
-    "created_at",
-    "priority",
-    "urgency",
-    "technical_impact",
-    "client_impact",
-    "root_cause",
-    "status",
-    "ticket_url",
-)
-FAILED_COLUMNS = (
-    "instance",
-    "ticket_id",
-    "http_error_code",
-    "app_error_code",
-    "error_message",
-    "error_description",
-    "failed_at",
-    "attempt",
-)
+from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE, TICKETS_TABLE
 
 
 def _value(value: Any) -> Any:
@@ -53,7 +27,7 @@ def _value(value: Any) -> Any:
 def ticket_rows(settings: Settings, limit: int, status: str | None = None) -> list[dict[str, Any]]:
     """The Tickets table as dicts with the snake_case column names."""
     with db.session(settings.database_url) as s:
-        return [{c: _value(getattr(t, c)) for c in TICKET_COLUMNS} for t in queries.list_tickets(s, limit, status)]
+        return [{c: _value(getattr(t, c)) for c in TICKETS_TABLE} for t in queries.list_tickets(s, limit, status)]
 
 
 def failed_rows(settings: Settings, limit: int) -> list[dict[str, Any]]:
@@ -61,7 +35,7 @@ def failed_rows(settings: Settings, limit: int) -> list[dict[str, Any]]:
     with db.session(settings.database_url) as s:
         rows = []
         for failure, ticket_id in queries.list_failed(s, limit):
-            row = {c: _value(getattr(failure, c)) for c in FAILED_COLUMNS}
+            row = {c: _value(getattr(failure, c)) for c in FAILED_TICKET_REQUESTS_TABLE}
             row["ticket_id"] = failure.ticket_id or ticket_id
             rows.append(row)
         return rows

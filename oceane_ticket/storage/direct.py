@@ -17,21 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from oceane_ticket.storage.columns import TICKETS_TABLE
+
+# Every column of ``tickets``: the connector's Tickets table first, then ours.
 TICKET_COLUMNS = (
-    "instance",
-    "ticket_id",
-    "alarm_id",
-    "dma_id",
-    "element_id",
-    "element_name",
-    "created_at",
-    "priority",
-    "urgency",
-    "technical_impact",
-    "client_impact",
-    "root_cause",
-    "status",
-    "ticket_url",
+    *TICKETS_TABLE,
     "user",
     "oceane_user_id",
     "alarm_value",
@@ -45,28 +35,11 @@ TICKET_COLUMNS = (
     "adopted",
     "error",
 )
-
-_INSERT_COLUMNS = (
-    "instance",
-    "alarm_id",
-    "dma_id",
-    "element_id",
-    "element_name",
-    "created_at",
-    "priority",
-    "urgency",
-    "technical_impact",
-    "client_impact",
-    "root_cause",
-    "status",
-    "user",
-    "oceane_user_id",
-    "alarm_value",
-    "root_time",
-    "updated_at",
-    "attempts",
-    "retries_used",
-    "adopted",
+# What a new request sets; the rest stays at its default until the worker gets to it.
+_INSERT_COLUMNS = tuple(
+    c
+    for c in TICKET_COLUMNS
+    if c not in {"ticket_id", "ticket_url", "ticket_created_at", "not_before", "lock_token", "error"}
 )
 
 # "user" is a reserved word in PostgreSQL, so every column name is quoted.
