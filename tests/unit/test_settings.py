@@ -61,3 +61,17 @@ def test_repr_and_dump_never_show_secrets() -> None:
     for secret in ("s3cr3t-value", "redispw", "dbpw"):
         assert secret not in text
     assert "s3cr3t-value" not in s.model_dump_json()
+
+
+def test_the_worker_refuses_to_start_on_an_invalid_setting() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    celery = str(Path(sys.executable).with_name("celery"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCEANE_")} | {"OCEANE_RETRY_COUNT": "-1"}
+    done = subprocess.run([celery, "-A", "worker", "worker"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "invalid setting OCEANE_RETRY_COUNT" in done.stderr
+    assert "Traceback" not in done.stderr
