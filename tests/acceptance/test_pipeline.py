@@ -135,3 +135,10 @@ def test_one_token_is_shared_by_every_worker_process(settings_for: Any, start_wo
     state = sandbox.state()
     assert state["tickets_created"] == 6
     assert state["token_calls"] == 1
+
+
+def test_wait_running_out_exits_5_with_the_request_still_queued(settings_for: Any) -> None:
+    settings = settings_for()  # no worker: nothing will take the job
+    done = cli(settings, "create", "--alarm", ALARM.format(alarm=77), *DETAILS, "--wait", "0.5", "--json")
+    assert done.returncode == 5, done.stderr
+    assert json.loads(done.stdout)["status"] == "queued"

@@ -1,0 +1,50 @@
+"""The connector's dialog: missing details are asked for only when a person is at the terminal."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import pytest
+
+from producer import cli
+from tests.conftest import make_settings
+
+
+def _args(**values: Any) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.configure_create(parser)
+    args = parser.parse_args(["--dma-id", "1", "--element-id", "2", "--alarm-id", "3", "--element-name", "n"])
+    for key, value in values.items():
+        setattr(args, key, value)
+    return args
+
+
+def test_prompts_list_the_allowed_values_and_fill_the_missing_details(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    answers = iter(["2", "", "major", "", ""])  # priority, urgency (empty: asked again), urgency, client, description
+
+    def fake_input(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", fake_input)
+    details: dict[str, Any] = {"priority": None, "urgency": None, "technical_impact": "Minor", "client_impact": None,
+                               "description": None}  # fmt: skip
+    cli._prompt_missing(details, make_settings())
+    assert details == {"priority": "2", "urgency": "major", "technical_impact": "Minor", "client_impact": None,
+                       "description": None}  # fmt: skip
+    assert asked[0] == "Priority [1/2/3/4]: "
+    assert asked[1] == asked[2] == "Urgency [Critical/Major/Minor/None]: "
+    assert asked[3].startswith("Client Impact [Critical/Major/Minor/None] (Enter to skip)")
+
+
+def test_no_prompt_without_a_terminal_and_the_missing_field_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("must not prompt"))
+    code = cli.run_create(_args(priority="1", urgency="Major"), make_settings())
+    assert code == cli.INVALID_INPUT
+    assert "technical_impact: is required; allowed: Critical, Major, Minor, None" in capsys.readouterr().err
