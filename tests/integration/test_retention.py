@@ -10,43 +10,10 @@ import sqlalchemy as sa
 
 from oceane_ticket.storage import db, retention
 from tests.conftest import make_settings
+from tests.rows import failure_row, ticket_row
 
 TICKETS = retention.TICKETS
 FAILURES = retention.FAILURES
-
-
-def ticket_row(n: int, created_at: datetime, status: str) -> dict[str, Any]:
-    return {
-        "instance": f"{n:032x}",
-        "alarm_id": n,
-        "dma_id": 1,
-        "element_id": 2,
-        "element_name": "el",
-        "created_at": created_at,
-        "priority": "2",
-        "urgency": "Major",
-        "technical_impact": "Major",
-        "root_cause": "rc",
-        "status": status,
-        "oceane_user_id": "U",
-        "updated_at": created_at,
-        "attempts": 1,
-        "retries_used": 0,
-        "adopted": False,
-    }
-
-
-def failure_row(n: int, at: datetime) -> dict[str, Any]:
-    return {
-        "instance": f"{n:032x}",
-        "http_error_code": 503,
-        "app_error_code": 5,
-        "error_message": "m",
-        "error_description": "d",
-        "failed_at": at,
-        "attempt": 1,
-        "final": False,
-    }
 
 
 def snapshot(url: str, where: Any = None) -> dict[str, tuple[Any, ...]]:
@@ -74,7 +41,7 @@ def populated(clean_pg: str) -> dict[str, Any]:
         ticket_row(5003, now - timedelta(days=10), "queued"),
         ticket_row(5004, now - timedelta(seconds=5), "queued"),
     ]
-    failures = [failure_row(n, now) for n in (4, 8, 1005, 1300, 1301, 2300, 5001, 5003)]
+    failures = [failure_row(n, now, http=503, code=5, final=False) for n in (4, 8, 1005, 1300, 1301, 2300, 5001, 5003)]
     with db.get_engine(clean_pg).begin() as conn:
         conn.execute(sa.insert(TICKETS), old + recent + open_requests)
         conn.execute(sa.insert(FAILURES), failures)

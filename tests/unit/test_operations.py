@@ -17,6 +17,7 @@ from oceane_ticket import jobs, operations
 from oceane_ticket.locking import ProcessingLock
 from oceane_ticket.storage import db, retention
 from tests.conftest import make_settings
+from tests.rows import ticket_row
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 TICKETS = retention.TICKETS
@@ -39,24 +40,9 @@ def run(settings: Any, *argv: str) -> int:
 
 
 def row(n: int, status: str, *, alarm_id: int | None = None, age: timedelta = timedelta(0)) -> dict[str, Any]:
-    at = datetime.now(UTC) - age
-    return {
-        "instance": f"{n:032x}",
-        "alarm_id": n if alarm_id is None else alarm_id,
-        "dma_id": 1,
-        "element_id": 2,
-        "element_name": "el",
-        "created_at": at,
-        "priority": "2",
-        "urgency": "Major",
-        "technical_impact": "Major",
-        "root_cause": "rc",
-        "status": status,
-        "oceane_user_id": "U",
-        "updated_at": at,
+    return ticket_row(n, datetime.now(UTC) - age, status, alarm_id) | {
         "attempts": 1 if status != "queued" else 0,
         "retries_used": 1,
-        "adopted": False,
         "error": "HTTP 500/1: boom" if status == "failed" else None,
     }
 

@@ -12,44 +12,11 @@ from hypothesis import strategies as st
 
 from oceane_ticket.storage import db, retention
 from tests.conftest import make_settings
+from tests.rows import failure_row, ticket_row
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 TICKETS = retention.TICKETS
 FAILURES = retention.FAILURES
-
-
-def ticket_row(n: int, created_at: datetime, status: str = "created", alarm_id: int | None = None) -> dict[str, Any]:
-    return {
-        "instance": f"{n:032x}",
-        "alarm_id": n if alarm_id is None else alarm_id,
-        "dma_id": 1,
-        "element_id": 2,
-        "element_name": "el",
-        "created_at": created_at,
-        "priority": "2",
-        "urgency": "Major",
-        "technical_impact": "Major",
-        "root_cause": "rc",
-        "status": status,
-        "oceane_user_id": "U",
-        "updated_at": created_at,
-        "attempts": 1,
-        "retries_used": 0,
-        "adopted": False,
-    }
-
-
-def failure_row(n: int, at: datetime) -> dict[str, Any]:
-    return {
-        "instance": f"{n:032x}",
-        "http_error_code": 500,
-        "app_error_code": 1,
-        "error_message": "m",
-        "error_description": "d",
-        "failed_at": at,
-        "attempt": 1,
-        "final": True,
-    }
 
 
 def load(url: str, tickets: list[dict[str, Any]], failures: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
