@@ -24,14 +24,11 @@ PROCESSING_LOCK = PREFIX + "lock:processing"
 # ever holds a secret.
 TOKEN_CACHE = PREFIX + "token"
 
-# Marker set (NX, with a TTL) when a job for a request is put on the queue, by the producer or
-# the sweep. The sweep only re-enqueues a request whose marker has lapsed, so a slow queue does
-# not get flooded with copies; copies would be harmless (the worker is idempotent) but noisy.
+# Marker set, with a TTL of OCEANE_STALE_AFTER, whenever a job for a request is put on the queue
+# (by the producer, the sweep or `retry`). The sweep only re-enqueues a request whose marker has
+# lapsed, so a slow queue is not flooded with copies; copies would be harmless (the worker is
+# idempotent) but noisy.
 ENQUEUED_MARKER = PREFIX + "enqueued:"  # + instance
-
-# Short lock so that only one beat/sweep pass runs at a time even if two beats were started by
-# mistake (the sweep is idempotent; this only saves work).
-SWEEP_LOCK = PREFIX + "lock:sweep"
 
 
 def enqueued_marker(instance: str) -> str:

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from oceane_ticket import keys
+
 DEFAULT_IMPACTS = ("Critical", "Major", "Minor", "None")
 DEFAULT_PRIORITIES = ("1", "2", "3", "4")
 
@@ -73,7 +75,7 @@ class Settings(BaseSettings):
     # --- Plumbing ---
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///oceane-tickets.db"
-    queue: str = "oceane.tickets"
+    queue: str = keys.DEFAULT_QUEUE
 
     # --- Reliability knobs (see worker/app.py for why each is what it is) ---
     lock_timeout: float = Field(default=120.0, gt=0)

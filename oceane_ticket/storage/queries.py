@@ -161,12 +161,6 @@ def record_failure(
     return True
 
 
-def release_claim(session: Session, instance: str, lock_token: str, now: datetime) -> None:
-    """Hand a claimed request back to the queue (shutdown, lost lock), keeping its counters."""
-    session.execute(_fenced(instance, lock_token).values(status=Status.QUEUED, lock_token=None, updated_at=now))
-    session.commit()
-
-
 def stale_requests(session: Session, now: datetime, stale_after: float, limit: int = 500) -> list[str]:
     """Open requests nobody has touched for ``stale_after`` seconds past when they were due.
 
