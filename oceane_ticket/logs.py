@@ -47,6 +47,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def describe_exception(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, for one-line logs and operator messages."""
+    text = str(exc).strip().splitlines()[0][:limit] if str(exc).strip() else ""
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and name not in text else (text or name)
+
+
 def protect(handlers: list[logging.Handler] | None = None, secrets: list[str] | None = None) -> None:
     """Cap the chatty loggers and put the redacting filter on ``handlers`` (default: the root's)."""
     for name in CHATTY_LOGGERS:

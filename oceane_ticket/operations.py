@@ -23,6 +23,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from oceane_ticket.logs import describe_exception
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -252,7 +254,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     try:
         view = redis_view(settings)
     except Exception as exc:
-        errors.append(f"redis unavailable: {_describe(exc)}")
+        errors.append(f"redis unavailable: {describe_exception(exc)}")
     else:
         info = view["lock"]
         if info is None:
@@ -272,7 +274,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     try:
         dbv = database_view(settings)
     except Exception as exc:
-        errors.append(f"database unavailable: {_describe(exc)}")
+        errors.append(f"database unavailable: {describe_exception(exc)}")
     else:
         counts = dbv["counts"]
         latest = dbv["latest_failure"]
@@ -363,7 +365,7 @@ def _check(name: str, probe: Callable[[], str]) -> dict[str, Any]:
     try:
         detail, ok = probe(), True
     except Exception as exc:
-        detail, ok = _describe(exc), False
+        detail, ok = describe_exception(exc), False
     return {"name": name, "ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
@@ -540,7 +542,7 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
             entry.update(
                 result="not_queued",
                 detail=f"re-queued in the database but the job was not sent "
-                f"({_describe(exc)}); the sweep sends it within {settings.stale_after:g} s",
+                f"({describe_exception(exc)}); the sweep sends it within {settings.stale_after:g} s",
             )
         else:
             entry.update(result="requeued", detail=f"job {entry['task_id']} on {settings.queue!r}")
@@ -622,13 +624,6 @@ def run_metrics(args: argparse.Namespace, settings: Settings) -> int:
 # --- errors ---
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    name = type(exc).__name__
-    text = text[:300]
-    return f"{name}: {text}" if text and name not in text else (text or name)
-
-
 def _is_database_outage(exc: BaseException) -> bool:
     import sqlalchemy.exc
 
@@ -640,7 +635,7 @@ def _unavailable(service: str, exc: BaseException, as_json: bool) -> int:
 
     from oceane_ticket.settings import mask_url
 
-    message = f"{service} unavailable: {mask_url(_describe(exc))}"
+    message = f"{service} unavailable: {mask_url(describe_exception(exc))}"
     if as_json:
         print(json.dumps({"ok": False, "error": message}))
     else:

@@ -22,7 +22,6 @@ PARAM_NAMES: dict[str, str] = {
     "Alarm Value": "alarm_value",
     "Root Time": "root_time",
 }
-REQUIRED_PARAMS = ("DMA ID", "Element ID", "Alarm ID", "Element Name")
 
 # A boundary is ";" followed by a known name and "=". Anything else (";" or "=" inside an element
 # name or alarm value, unknown names) stays part of the value it appears in.

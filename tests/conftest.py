@@ -162,6 +162,12 @@ def settings_env(settings: Any) -> dict[str, str]:
 # --- worker processes ---
 
 
+def children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (a Celery worker's pool processes)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
 class WorkerProcess:
     """A real ``celery -A worker worker`` in a child process, with its log in a file."""
 
@@ -237,11 +243,11 @@ class WorkerProcess:
 
         if self.proc is None or self.proc.poll() is not None:
             return
-        children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        pool = children(self.proc.pid)
         self.proc.send_signal(signal.SIGKILL)
-        for pid in children:
+        for pid in pool:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait(10)
 
 

@@ -28,6 +28,7 @@ import sqlalchemy.exc
 from sqlmodel import Session
 
 from oceane_ticket.locking import LockTimeout, ProcessingLock
+from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.client import OceaneClient, OceaneTicket
 from oceane_ticket.oceane.errors import Action, OceaneError
 from oceane_ticket.oceane.payload import ticket_payload
@@ -44,7 +45,6 @@ class Outcome(StrEnum):
     CREATED = "created"
     ADOPTED = "adopted"
     FAILED = "failed"
-    RETRYING = "retrying"
     NOTHING_TO_DO = "nothing_to_do"  # finished, deleted, or not due yet
     FENCED = "fenced"  # another worker owns the request now
 
@@ -99,7 +99,7 @@ def process(ctx: Context, instance: str) -> Outcome:
         # Waiting for the lock is not a failure and spends no retry.
         raise RetryLater("processing lock busy", 1.0) from None
     except sqlalchemy.exc.OperationalError as exc:
-        log.warning("database unavailable while processing %s: %s", instance, _first_line(exc))
+        log.warning("database unavailable while processing %s: %s", instance, describe_exception(exc))
         raise RetryLater("database unavailable", our_outage_delay()) from None
     except redis.exceptions.RedisError as exc:
         log.warning("redis unavailable while processing %s: %s", instance, type(exc).__name__)
@@ -173,7 +173,6 @@ def _failed_attempt(
     ctx: Context, session: Session, row: Ticket, token: str, error: OceaneError, *, attempt: int
 ) -> Outcome:
     final = not error.transient or row.retries_used >= ctx.settings.retry_count
-    retry_number = row.retries_used + 1  # read now: record_failure's UPDATE also refreshes `row`
     now = ctx.now()
     delay = None if final else backoff(ctx.settings, row.retries_used, error.retry_after)
     failure = queries.FailureRecord(error.http_status, error.code, error.message[:500], error.description[:2000])
@@ -194,13 +193,13 @@ def _failed_attempt(
         ctx.on_event("failed", {"instance": row.instance, "http": error.http_status, "code": error.code})
         return Outcome.FAILED
     log.info(
-        "request %s: %s; retry %d/%d in %.1f s", row.instance, error, retry_number, ctx.settings.retry_count, delay
+        "request %s: %s; retry %d/%d in %.1f s",
+        row.instance,
+        error,
+        row.retries_used + 1,
+        ctx.settings.retry_count,
+        delay,
     )
     ctx.on_event("retried", {"instance": row.instance})
     assert delay is not None
     raise RetryLater(f"{error.message} (HTTP {error.http_status})", delay)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from oceane_ticket.logs import describe_exception
 from oceane_ticket.storage.columns import TICKETS_TABLE
 
 # Every column of ``tickets``: the connector's Tickets table first, then ours.
@@ -134,14 +135,14 @@ def connect(url: str, *, connect_timeout: int = 5) -> Iterator[Connection]:
             )
             conn = Connection(raw, "postgresql")
     except Exception as exc:
-        raise DatabaseUnavailable(_describe(exc)) from None
+        raise DatabaseUnavailable(describe_exception(exc)) from None
     try:
         yield conn
     except (DuplicateOpenRequest, DatabaseUnavailable):
         raise
     except Exception as exc:
         if _is_operational(exc):
-            raise DatabaseUnavailable(_describe(exc)) from None
+            raise DatabaseUnavailable(describe_exception(exc)) from None
         raise
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing to do
@@ -165,11 +166,6 @@ def _is_unique_violation(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.IntegrityError):
         return "UNIQUE" in str(exc)
     return getattr(exc, "sqlstate", None) == "23505"
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]
 
 
 def _row(row: Any) -> dict[str, Any] | None:

