@@ -9,22 +9,13 @@ in ``migrations/``; a test checks that the two agree.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from oceane_ticket.statuses import Status, WritebackState, sql_in
 
-class Status(StrEnum):
-    """A request's life: queued -> processing -> created | failed."""
-
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    CREATED = "created"
-    FAILED = "failed"
-
-
-OPEN_STATUSES = (Status.QUEUED, Status.PROCESSING, Status.CREATED)
+__all__ = ["ONE_OPEN_PER_ALARM", "FailedTicketRequest", "Status", "Ticket", "UserMapping", "WritebackState"]
 
 # One alarm, one open request: enforced by this partial unique index, not by a read-then-write.
 # A failed request no longer blocks the alarm, so the operator can ask again.
@@ -47,7 +38,10 @@ class Ticket(SQLModel, table=True):
         ),
         sa.Index("ix_tickets_created_at", "created_at"),
         sa.Index("ix_tickets_status_updated_at", "status", "updated_at"),
-        sa.CheckConstraint("status IN ('queued', 'processing', 'created', 'failed')", name="ck_tickets_status"),
+        sa.CheckConstraint(f"status IN ({sql_in(Status)})", name="ck_tickets_status"),
+        sa.CheckConstraint(f"writeback_state IN ({sql_in(WritebackState)})", name="ck_tickets_writeback_state"),
+        # The status poll picks created tickets whose Oceane status is not closed, oldest check first.
+        sa.Index("ix_tickets_status_checked", "status", "oceane_status_checked_at"),
     )
 
     instance: str = Field(primary_key=True, max_length=32)
@@ -63,7 +57,7 @@ class Ticket(SQLModel, table=True):
     client_impact: str | None = Field(default=None, max_length=64)
     # The description sent to Oceane: the operator's text, or a generated summary of the alarm.
     root_cause: str = Field(sa_type=sa.Text)
-    status: str = Field(max_length=16)
+    status: Status = Field(sa_type=sa.String(16))
     ticket_url: str | None = Field(default=None, max_length=1000)
     user: str | None = Field(default=None, max_length=255)
     oceane_user_id: str = Field(max_length=255)
@@ -84,6 +78,16 @@ class Ticket(SQLModel, table=True):
     lock_token: str | None = Field(default=None, max_length=64)
     adopted: bool = Field(default=False)
     error: str | None = Field(default=None, sa_type=sa.Text)
+    # --- writing the ticket back onto the DataMiner alarm (OCEANE_ALARM_WRITER) ---
+    writeback_state: WritebackState = Field(default=WritebackState.NONE, sa_type=sa.String(16))
+    # Write-back calls tried for the current values, against its own budget (not the ticket's).
+    writeback_attempts: int = Field(default=0)
+    # The last write-back error, one line, never a secret.
+    writeback_error: str | None = Field(default=None, sa_type=sa.Text)
+    writeback_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # --- the ticket's status in Oceane, polled by beat (None until first polled) ---
+    oceane_status: str | None = Field(default=None, max_length=64)
+    oceane_status_checked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class FailedTicketRequest(SQLModel, table=True):
@@ -109,3 +113,18 @@ class FailedTicketRequest(SQLModel, table=True):
     attempt: int
     # True on the attempt that gave up (the ticket is failed); earlier rows were retried.
     final: bool = Field(default=False)
+
+
+class UserMapping(SQLModel, table=True):
+    """A DataMiner user's Oceane User ID (the ``relatedParty`` sent), managed by ``oceane-ticket users``.
+
+    The one source of truth at run time; an unmapped user gets ``OCEANE_USER_ID`` (or is refused when
+    ``OCEANE_REQUIRE_USER_MAPPING`` is true).
+    """
+
+    __tablename__ = "oceane_users"
+
+    # DataMiner user names compare case-insensitively (DOMAIN\\user vs domain\\User): stored lower-cased.
+    dataminer_user: str = Field(primary_key=True, max_length=255)
+    oceane_user_id: str = Field(max_length=255)
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

@@ -1,0 +1,42 @@
+"""The vocabulary of a ticket request's life, defined once (stdlib only, so the producer can import it cheaply).
+
+Every other module, the SQL check constraints and the command-line choices take these names from
+here; a status spelled as a string literal anywhere else is a bug.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """A request's life: queued -> processing -> created | failed."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    CREATED = "created"
+    FAILED = "failed"
+
+
+# Requests the worker still has to finish: never deleted by retention, re-sent by the sweep.
+PENDING_STATUSES = (Status.QUEUED, Status.PROCESSING)
+
+
+class WritebackState(StrEnum):
+    """Writing the ticket ID, URL (and Oceane's status) back onto the DataMiner alarm.
+
+    ``none``: no writer configured (``OCEANE_ALARM_WRITER=none``) or nothing to write yet;
+    ``pending``: a write-back job is due; ``done``: DataMiner has the current values;
+    ``failed``: the write-back's own retry budget ran out (``retry --writeback`` sends it again).
+    A failing write-back never fails the ticket itself.
+    """
+
+    NONE = "none"
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def sql_in(enum: type[StrEnum]) -> str:
+    """``'a', 'b', ...`` for a CHECK constraint built from an enum (our own constants, never input)."""
+    return ", ".join(f"'{member.value}'" for member in enum)
