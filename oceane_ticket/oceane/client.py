@@ -12,7 +12,9 @@ import json
 import logging
 import math
 import os
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -183,15 +185,35 @@ def _parse_date(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _allow_plain_http(url: str) -> None:
-    # oauthlib refuses http:// outright. The sandbox (and a compose demo) speak plain HTTP; a real
-    # Oceane is https. Allow it, and say so loudly when the host is not loopback.
+def _warn_plain_http(url: str) -> None:
+    # The sandbox (and the compose demo) speak plain HTTP; a real Oceane is https. Say so loudly
+    # when a plain-HTTP host is not loopback.
     parts = urlsplit(url)
-    if parts.scheme != "http":
-        return
-    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+    if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
         log.warning("Oceane URL %s is plain HTTP: credentials travel unencrypted", f"http://{parts.netloc}")
+
+
+_INSECURE = "OAUTHLIB_INSECURE_TRANSPORT"
+_insecure_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _plain_http_allowed(url: str) -> Iterator[None]:
+    """Let oauthlib fetch a token from a plain-HTTP ``url``, for this call only.
+
+    oauthlib refuses http:// unless OAUTHLIB_INSECURE_TRANSPORT is set, and reads it at call time.
+    Setting it for the whole process would also wave through any other OAuth code in it, so it is
+    set around the one fetch (under a lock: the environment is shared by threads) and put back.
+    """
+    if urlsplit(url).scheme != "http" or os.environ.get(_INSECURE):
+        yield
+        return
+    with _insecure_lock:
+        os.environ[_INSECURE] = "1"
+        try:
+            yield
+        finally:
+            os.environ.pop(_INSECURE, None)
 
 
 def _token_lifetime(value: Any) -> int:
@@ -220,7 +242,7 @@ def _count_header(value: str | None) -> int | None:
 
 
 class OceaneClient:
-    """One Oceane tenant: token handling plus create, find and get ticket calls."""
+    """One Oceane tenant: token handling plus the create and find ticket calls."""
 
     def __init__(self, settings: Settings, tokens: TokenStore | None = None) -> None:
         self.settings = settings
@@ -229,9 +251,11 @@ class OceaneClient:
         self._session = OAuth2Session(client=BackendApplicationClient(client_id=settings.client_id))
         self._session.register_compliance_hook("access_token_response", self._check_token_response)
         self._session.headers["Accept"] = "application/json"
+        # Ticket calls get a plain session of their own: pooled connections, our own token header.
+        self._http = requests.Session()
         self._warned: set[str] = set()
-        _allow_plain_http(settings.effective_token_url)
-        _allow_plain_http(settings.base_url)
+        _warn_plain_http(settings.effective_token_url)
+        _warn_plain_http(settings.base_url)
 
     def __repr__(self) -> str:
         return f"OceaneClient(base_url={self.settings.base_url!r}, client_id={self.settings.client_id!r})"
@@ -239,6 +263,7 @@ class OceaneClient:
     def close(self) -> None:
         """Close pooled connections."""
         self._session.close()
+        self._http.close()
 
     def _warn_once(self, kind: str, message: str, *args: Any) -> None:
         # A server that ignores our filter or paging does so on every lookup: say it once per client.
@@ -257,14 +282,15 @@ class OceaneClient:
         url = self.settings.effective_token_url
         scope = self.settings.token_scope.split() or None
         try:
-            raw = self._session.fetch_token(
-                token_url=url,
-                auth=HTTPBasicAuth(self.settings.client_id, self.settings.client_secret.get_secret_value()),
-                include_client_id=False,
-                scope=scope,
-                timeout=self._timeout,
-                headers={"Accept": "application/json"},
-            )
+            with _plain_http_allowed(url):
+                raw = self._session.fetch_token(
+                    token_url=url,
+                    auth=HTTPBasicAuth(self.settings.client_id, self.settings.client_secret.get_secret_value()),
+                    include_client_id=False,
+                    scope=scope,
+                    timeout=self._timeout,
+                    headers={"Accept": "application/json"},
+                )
         except OceaneError:
             raise
         except requests.RequestException as exc:
@@ -311,9 +337,9 @@ class OceaneClient:
             token = self._token()
             headers = {"Authorization": f"{token.token_type} {token.access_token}", "Accept": "application/json"}
             try:
-                # requests, not OAuth2Session.request: the token comes from the shared store and
-                # its expiry is ours to judge.
-                response = requests.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
+                # A plain session, not OAuth2Session.request: the token comes from the shared store
+                # and its expiry is ours to judge.
+                response = self._http.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
             except requests.RequestException as exc:
                 reached = creates and not isinstance(exc, requests.ConnectTimeout)
                 raise no_answer(exc, what, may_have_reached=reached, timeout=self.settings.http_timeout) from None
@@ -458,15 +484,6 @@ class OceaneClient:
                 Action.RETRY,
             )
         return found
-
-    def get_ticket(self, ticket_id: str) -> OceaneTicket:
-        """``GET /troubleTicket/{id}``."""
-        url = f"{self.settings.ticket_endpoint}/{ticket_id}"
-        response = self._request("GET", url, what="GET troubleTicket/{id}")
-        try:
-            return OceaneTicket.from_json(parse_json(response.content))
-        except ValueError as exc:
-            raise OceaneError(response.status_code, 0, "Malformed answer", f"get answered with {exc}") from None
 
 
 def _json_bytes(data: dict[str, Any]) -> bytes:
