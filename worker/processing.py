@@ -150,6 +150,10 @@ def _look_up_before_create(ctx: Context, session: Session, row: Ticket, external
         return ctx.client.find_open_ticket(external_id)
     except LookupIncomplete as unsure:
         if not _every_attempt_refused(session, row):
+            unsure.description += (
+                "; an earlier create may have reached Oceane, so it is not sent again: look for the alarm's "
+                "ticket in Oceane before retrying the request"
+            )
             raise
         log.info("request %s: %s; every earlier create was refused, so creating is safe", row.instance, unsure)
         return None

@@ -419,7 +419,7 @@ class OceaneClient:
                 self._warn_once(
                     "offset",
                     "Oceane ignores the 'offset' of GET troubleTicket (the page at offset %d repeats the first): "
-                    "lookups see only its first page; a create after an uncertain attempt is not repeated",
+                    "lookups see only its first page, and cannot prove a ticket absent",
                     offset,
                 )
                 break
