@@ -162,7 +162,7 @@ def _look_up_before_create(ctx: Context, session: Session, row: Ticket, external
 def _refused(http_status: int) -> bool:
     # Answers after which Oceane holds no ticket from that create: a 4xx that is not a timeout or a
     # conflict, and 503 (unavailable, turned away up front). A 500 or a gateway's 502/504 may come
-    # after the ticket was stored, and 0 (no answer), a 2xx or a lookup's own failure prove nothing.
+    # after the ticket was stored, and 0 (no answer) or a 2xx prove nothing.
     return http_status == 503 or (400 <= http_status < 500 and http_status not in (408, 409))
 
 
