@@ -46,7 +46,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from oceane_ticket.locking import ProcessingLock
-from oceane_ticket.oceane.client import OceaneClient, OceaneTicket, Token
+from oceane_ticket.oceane.client import OceaneClient, OceaneTicket, TicketLookup, Token
 from oceane_ticket.oceane.errors import OceaneError
 from oceane_ticket.settings import Settings
 
@@ -150,7 +150,7 @@ class MeteredClient(OceaneClient):
         with timed_call("create"):
             return super().create_ticket(payload)
 
-    def find_tickets(self, external_id: str) -> list[OceaneTicket]:
+    def find_tickets(self, external_id: str) -> TicketLookup:
         """See :meth:`OceaneClient.find_tickets`."""
         with timed_call("find"):
             return super().find_tickets(external_id)

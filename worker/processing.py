@@ -30,7 +30,7 @@ from sqlmodel import Session
 from oceane_ticket.locking import LockTimeout, ProcessingLock
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.client import OceaneClient, OceaneTicket
-from oceane_ticket.oceane.errors import Action, OceaneError
+from oceane_ticket.oceane.errors import Action, LookupIncomplete, OceaneError
 from oceane_ticket.oceane.payload import ticket_payload
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import queries
@@ -116,7 +116,7 @@ def _process_locked(ctx: Context, session: Session, instance: str, token: str) -
         if row.attempts > 0:
             # An earlier create may have reached Oceane (timeout, crash mid-call): never repeat
             # it blindly.
-            found = ctx.client.find_open_ticket(external_id)
+            found = _look_up_before_create(ctx, session, row, external_id)
             if found is not None:
                 return _commit(ctx, session, row, token, found, adopted=True)
         counted = queries.count_attempt(session, instance, token, ctx.now())
@@ -135,6 +135,46 @@ def _process_locked(ctx: Context, session: Session, instance: str, token: str) -
         return _commit(ctx, session, row, token, ticket, adopted=False)
     except OceaneError as error:
         return _failed_attempt(ctx, session, row, token, error, attempt=max(attempt, 1))
+
+
+def _look_up_before_create(ctx: Context, session: Session, row: Ticket, external_id: str) -> OceaneTicket | None:
+    """The alarm's open ticket, None if a create is safe; raises LookupIncomplete when it is not.
+
+    A lookup that could not see every ticket (the server ignores the filter or the paging) proves
+    nothing by finding none. It is trusted only when no earlier create can have stored a ticket:
+    each one got an answer that, by the contract, stores nothing. Otherwise the request is retried,
+    and in the end fails readably, rather than risk a second ticket (README, "When Oceane's lookup
+    can't see everything").
+    """
+    try:
+        return ctx.client.find_open_ticket(external_id)
+    except LookupIncomplete as unsure:
+        if not _every_attempt_refused(session, row):
+            unsure.description += (
+                "; an earlier create may have reached Oceane, so it is not sent again: look for the alarm's "
+                "ticket in Oceane before retrying the request"
+            )
+            raise
+        log.info("request %s: %s; every earlier create was refused, so creating is safe", row.instance, unsure)
+        return None
+
+
+def _refused(http_status: int) -> bool:
+    # Answers after which Oceane holds no ticket from that create: a 4xx that is not a timeout or a
+    # conflict, and 503 (unavailable, turned away up front). A 500 or a gateway's 502/504 may come
+    # after the ticket was stored, and 0 (no answer) or a 2xx prove nothing.
+    return http_status == 503 or (400 <= http_status < 500 and http_status not in (408, 409))
+
+
+def _every_attempt_refused(session: Session, row: Ticket) -> bool:
+    """Whether every create counted on ``row`` left a failure row, all of them refusals."""
+    answers: dict[int, list[int]] = {}
+    for failure in queries.failures_for(session, row.instance):
+        answers.setdefault(failure.attempt, []).append(failure.http_error_code)
+    return all(
+        answers.get(attempt) and all(_refused(status) for status in answers[attempt])
+        for attempt in range(1, row.attempts + 1)
+    )
 
 
 def _commit(ctx: Context, session: Session, row: Ticket, token: str, ticket: OceaneTicket, *, adopted: bool) -> Outcome:

@@ -7,10 +7,14 @@ do next. The worker decides when to try again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import os
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -21,17 +25,28 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from oceane_ticket.oceane.errors import Action, OceaneError, classify, no_answer, parse_json
+from oceane_ticket.oceane.errors import Action, LookupIncomplete, OceaneError, classify, no_answer, parse_json
 from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# TMF621 statuses in which a ticket is still being worked: a second ticket for the alarm would be
-# a duplicate.
-OPEN_STATUSES = frozenset({"acknowledged", "pending", "held", "inProgress"})
+# TMF621 statuses. A ticket in a final one is no longer worked, so the alarm may get a new one.
+# Any other status, including one outside TMF621 or none at all, counts as open: for a ticket that
+# carries our externalId, adopting it is safe, while creating beside it could make a duplicate.
+OPEN_STATUSES = frozenset({"acknowledged", "pending", "held", "inprogress"})
+FINAL_STATUSES = frozenset({"cancelled", "closed", "resolved", "rejected"})
 PAGE_SIZE = 40
+# A lookup reads at most this many pages (400 tickets): one alarm has a handful of tickets, so a
+# longer list means the server ignores our filter, and the lock must not be held while paging on.
+MAX_FIND_PAGES = 10
 # Renew a token this long before Oceane says it expires, so no call races the expiry.
 EXPIRY_MARGIN = 60.0
+# expires_in is the server's word; an absent, unreadable, zero or negative one means the contract's
+# default hour, and a present one is clamped: a token never lives less than two margins (a shorter
+# one would be fetched anew for every call), nor more than a day (a revoked one still answers 41).
+DEFAULT_TOKEN_LIFETIME = 3600
+MIN_TOKEN_LIFETIME = int(2 * EXPIRY_MARGIN)
+MAX_TOKEN_LIFETIME = 86400
 MAX_TOKEN_RENEWALS_PER_CALL = 2
 MAX_TICKET_ID = 64  # the tickets.ticket_id column
 
@@ -120,8 +135,40 @@ class OceaneTicket:
 
     @property
     def is_open(self) -> bool:
-        """Whether the ticket is still being worked."""
-        return self.status in OPEN_STATUSES
+        """Whether the ticket may still be worked: any status but a final one (case-insensitive)."""
+        return self.status.strip().lower() not in FINAL_STATUSES
+
+    @property
+    def known_status(self) -> bool:
+        """Whether the status is one of TMF621's (case-insensitive)."""
+        return self.status.strip().lower() in OPEN_STATUSES | FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class TicketLookup:
+    """What a find saw.
+
+    Attributes:
+        tickets: The tickets whose ``externalId`` is exactly the one asked for, newest first.
+            A ticket without an ``externalId``, or with another one, is never among them.
+        complete: Whether the lookup saw every ticket the server holds for the query: the total it
+            announced (``X-Total-Count``) or, without one, a last page shorter than a full page.
+        pages: List requests sent.
+        seen: Distinct tickets listed, ours or not.
+        total: The server's ``X-Total-Count``, if it sent a readable one.
+        reason: Why the lookup is incomplete ("" when complete).
+    """
+
+    tickets: list[OceaneTicket]
+    complete: bool
+    pages: int
+    seen: int
+    total: int | None
+    reason: str = ""
+
+    def open_ticket(self) -> OceaneTicket | None:
+        """The newest open ticket among ours, if any."""
+        return next((t for t in self.tickets if t.is_open), None)
 
 
 def _usable_id(ticket_id: str) -> bool:
@@ -138,19 +185,64 @@ def _parse_date(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _allow_plain_http(url: str) -> None:
-    # oauthlib refuses http:// outright. The sandbox (and a compose demo) speak plain HTTP; a real
-    # Oceane is https. Allow it, and say so loudly when the host is not loopback.
+def _warn_plain_http(url: str) -> None:
+    # The sandbox (and the compose demo) speak plain HTTP; a real Oceane is https. Say so loudly
+    # when a plain-HTTP host is not loopback.
     parts = urlsplit(url)
-    if parts.scheme != "http":
-        return
-    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+    if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
         log.warning("Oceane URL %s is plain HTTP: credentials travel unencrypted", f"http://{parts.netloc}")
 
 
+_INSECURE = "OAUTHLIB_INSECURE_TRANSPORT"
+_insecure_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _plain_http_allowed(url: str) -> Iterator[None]:
+    """Let oauthlib fetch a token from a plain-HTTP ``url``, for this call only.
+
+    oauthlib refuses http:// unless OAUTHLIB_INSECURE_TRANSPORT is set, and reads it at call time.
+    Setting it for the whole process would also wave through any other OAuth code in it, so it is
+    set around the one fetch (under a lock: the environment is shared by threads) and put back.
+    """
+    if urlsplit(url).scheme != "http" or os.environ.get(_INSECURE):
+        yield
+        return
+    with _insecure_lock:
+        os.environ[_INSECURE] = "1"
+        try:
+            yield
+        finally:
+            os.environ.pop(_INSECURE, None)
+
+
+def _token_lifetime(value: Any) -> int:
+    """``expires_in`` as seconds we rely on (see :data:`DEFAULT_TOKEN_LIFETIME`)."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            seconds = float(value.strip())
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        if value is not None:
+            log.warning("token answer: expires_in %.40r is unusable; assuming %d s", value, DEFAULT_TOKEN_LIFETIME)
+        return DEFAULT_TOKEN_LIFETIME
+    clamped = int(min(max(seconds, MIN_TOKEN_LIFETIME), MAX_TOKEN_LIFETIME))
+    if clamped != int(seconds):
+        log.warning("token answer: expires_in %g s is out of range; using %d s", seconds, clamped)
+    return clamped
+
+
+def _count_header(value: str | None) -> int | None:
+    # X-Total-Count as a count, or None when absent or unreadable (then short pages decide).
+    if value is None or not value.strip().isdigit() or len(value.strip()) > 12:
+        return None
+    return int(value.strip())
+
+
 class OceaneClient:
-    """One Oceane tenant: token handling plus create, find and get ticket calls."""
+    """One Oceane tenant: token handling plus the create and find ticket calls."""
 
     def __init__(self, settings: Settings, tokens: TokenStore | None = None) -> None:
         self.settings = settings
@@ -159,8 +251,11 @@ class OceaneClient:
         self._session = OAuth2Session(client=BackendApplicationClient(client_id=settings.client_id))
         self._session.register_compliance_hook("access_token_response", self._check_token_response)
         self._session.headers["Accept"] = "application/json"
-        _allow_plain_http(settings.effective_token_url)
-        _allow_plain_http(settings.base_url)
+        # Ticket calls get a plain session of their own: pooled connections, our own token header.
+        self._http = requests.Session()
+        self._warned: set[str] = set()
+        _warn_plain_http(settings.effective_token_url)
+        _warn_plain_http(settings.base_url)
 
     def __repr__(self) -> str:
         return f"OceaneClient(base_url={self.settings.base_url!r}, client_id={self.settings.client_id!r})"
@@ -168,6 +263,13 @@ class OceaneClient:
     def close(self) -> None:
         """Close pooled connections."""
         self._session.close()
+        self._http.close()
+
+    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
+        # A server that ignores our filter or paging does so on every lookup: say it once per client.
+        if kind not in self._warned:
+            self._warned.add(kind)
+            log.warning(message, *args)
 
     # --- token ---
 
@@ -180,14 +282,15 @@ class OceaneClient:
         url = self.settings.effective_token_url
         scope = self.settings.token_scope.split() or None
         try:
-            raw = self._session.fetch_token(
-                token_url=url,
-                auth=HTTPBasicAuth(self.settings.client_id, self.settings.client_secret.get_secret_value()),
-                include_client_id=False,
-                scope=scope,
-                timeout=self._timeout,
-                headers={"Accept": "application/json"},
-            )
+            with _plain_http_allowed(url):
+                raw = self._session.fetch_token(
+                    token_url=url,
+                    auth=HTTPBasicAuth(self.settings.client_id, self.settings.client_secret.get_secret_value()),
+                    include_client_id=False,
+                    scope=scope,
+                    timeout=self._timeout,
+                    headers={"Accept": "application/json"},
+                )
         except OceaneError:
             raise
         except requests.RequestException as exc:
@@ -196,7 +299,7 @@ class OceaneClient:
             raise OceaneError(200, 0, "Malformed token answer", _oauth_reason(exc)) from None
         token = Token(
             access_token=str(raw["access_token"]),
-            expires_at=float(raw.get("expires_at") or time.time() + 3600),
+            expires_at=float(raw.get("expires_at") or time.time() + DEFAULT_TOKEN_LIFETIME),
             token_type=str(raw.get("token_type") or "Bearer"),
         )
         self.tokens.put(token)
@@ -204,7 +307,8 @@ class OceaneClient:
 
     def _check_token_response(self, response: requests.Response) -> requests.Response:
         # Runs before oauthlib parses the answer: turn anything but a usable 200 into our error,
-        # and accept expires_in as a string ("3600"), which the contract allows.
+        # and make expires_in a sane number of seconds (a string "3600" is allowed by the contract;
+        # missing, negative or absurd values are tolerated on purpose, see _token_lifetime).
         if response.status_code != 200:
             raise classify(response.status_code, response.content, response.headers.get("Retry-After"))
         try:
@@ -213,12 +317,7 @@ class OceaneClient:
             raise OceaneError(200, 0, "Malformed token answer", str(exc)) from None
         if not isinstance(data, dict) or not data.get("access_token"):
             raise OceaneError(200, 0, "Malformed token answer", "the answer carries no access_token")
-        expires = data.get("expires_in")
-        if isinstance(expires, str):
-            try:
-                data["expires_in"] = int(float(expires))
-            except ValueError:
-                data.pop("expires_in")
+        data["expires_in"] = _token_lifetime(data.get("expires_in"))
         data.setdefault("token_type", "Bearer")
         response._content = _json_bytes(data)
         return response
@@ -238,9 +337,9 @@ class OceaneClient:
             token = self._token()
             headers = {"Authorization": f"{token.token_type} {token.access_token}", "Accept": "application/json"}
             try:
-                # requests, not OAuth2Session.request: the token comes from the shared store and
-                # its expiry is ours to judge.
-                response = requests.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
+                # A plain session, not OAuth2Session.request: the token comes from the shared store
+                # and its expiry is ours to judge.
+                response = self._http.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
             except requests.RequestException as exc:
                 reached = creates and not isinstance(exc, requests.ConnectTimeout)
                 raise no_answer(exc, what, may_have_reached=reached, timeout=self.settings.http_timeout) from None
@@ -270,7 +369,12 @@ class OceaneClient:
             "POST", self.settings.ticket_endpoint, what="POST troubleTicket", creates=True, json=payload
         )
         try:
-            return OceaneTicket.from_json(parse_json(response.content))
+            ticket = OceaneTicket.from_json(parse_json(response.content))
+            sent = payload.get("externalId")
+            # A server may leave externalId out of its answer (tolerated: the id is what we keep),
+            # but one naming another alarm is not the ticket we asked for.
+            if sent is not None and ticket.external_id is not None and ticket.external_id != sent:
+                raise ValueError(f"ticket {ticket.id} whose externalId is not the one sent")
         except ValueError as exc:
             raise OceaneError(
                 response.status_code,
@@ -279,41 +383,107 @@ class OceaneClient:
                 f"create answered {response.status_code} with {exc}",
                 may_have_reached=True,
             ) from None
+        return ticket
 
-    def find_tickets(self, external_id: str) -> list[OceaneTicket]:
-        """All tickets with this ``externalId`` (every page), newest first."""
-        found: list[OceaneTicket] = []
-        offset = 0
+    def find_tickets(self, external_id: str) -> TicketLookup:
+        """Our tickets for ``externalId`` (newest first), and whether the lookup saw everything.
+
+        Only a ticket whose ``externalId`` equals ours is ours. Paging stops at the total the
+        server announces (``X-Total-Count``), at a short page when it announces none, at a page that
+        repeats tickets already seen (the server ignores ``offset``), or after
+        :data:`MAX_FIND_PAGES`; the last three leave the lookup incomplete.
+
+        Raises:
+            OceaneError: the list could not be read (transport, HTTP error, not a list of tickets).
+        """
+        ours: dict[str, OceaneTicket] = {}
+        seen: set[str] = set()
+        total: int | None = None
+        offset = pages = 0
+        reason = ""
         while True:
+            if pages >= MAX_FIND_PAGES:
+                reason = f"stopped after {pages} pages of {PAGE_SIZE}"
+                self._warn_once(
+                    "cap", "Oceane lists more than %d tickets for one externalId: lookups stop there", len(seen)
+                )
+                break
             params = {"externalId": external_id, "offset": offset, "limit": PAGE_SIZE}
             response = self._request("GET", self.settings.ticket_endpoint, what="GET troubleTicket", params=params)
-            try:
-                page = parse_json(response.content)
-                if not isinstance(page, list):
-                    raise ValueError("the answer is not a list of tickets")
-                tickets = [OceaneTicket.from_json(item) for item in page]
-            except ValueError as exc:
-                raise OceaneError(
-                    response.status_code, 0, "Malformed answer", f"find answered with {exc}", action=Action.RETRY
-                ) from None
-            found.extend(t for t in tickets if t.external_id in (None, external_id))
-            if len(page) < PAGE_SIZE:
+            pages += 1
+            tickets = self._page(response)
+            total = _count_header(response.headers.get("X-Total-Count"))
+            new = [t for t in tickets if t.id not in seen]
+            if tickets and not new:
+                reason = f"the page at offset {offset} repeats tickets already listed (the server ignores 'offset')"
+                self._warn_once(
+                    "offset",
+                    "Oceane ignores the 'offset' of GET troubleTicket (the page at offset %d repeats the first): "
+                    "lookups see only its first page, and cannot prove a ticket absent",
+                    offset,
+                )
                 break
-            offset += PAGE_SIZE
-        return sorted(found, key=lambda t: t.creation_date or datetime.min.replace(tzinfo=UTC), reverse=True)
+            seen.update(t.id for t in new)
+            if any(t.external_id != external_id for t in new):
+                self._warn_once(
+                    "filter",
+                    "Oceane ignores the 'externalId' filter of GET troubleTicket (it lists other tickets): "
+                    "only tickets carrying our externalId are ever adopted",
+                )
+            for ticket in new:
+                if ticket.external_id == external_id:
+                    ours[ticket.id] = ticket
+                    if not ticket.known_status:
+                        self._warn_once(
+                            "status", "Oceane ticket %s has status %.40r, counted as open", ticket.id, ticket.status
+                        )
+            if total is not None:
+                if len(seen) >= total:
+                    break
+                if not tickets:
+                    reason = f"the server announced {total} tickets but listed {len(seen)}"
+                    break
+            elif len(tickets) < PAGE_SIZE:
+                break
+            # By what came back, not by PAGE_SIZE: a server may cap pages below our limit.
+            offset += len(tickets)
+        newest_first = sorted(
+            ours.values(), key=lambda t: t.creation_date or datetime.min.replace(tzinfo=UTC), reverse=True
+        )
+        return TicketLookup(newest_first, not reason, pages, len(seen), total, reason)
+
+    def _page(self, response: requests.Response) -> list[OceaneTicket]:
+        try:
+            page = parse_json(response.content)
+            if not isinstance(page, list):
+                raise ValueError("the answer is not a list of tickets")
+            return [OceaneTicket.from_json(item) for item in page]
+        except ValueError as exc:
+            raise OceaneError(
+                response.status_code, 0, "Malformed answer", f"find answered with {exc}", action=Action.RETRY
+            ) from None
 
     def find_open_ticket(self, external_id: str) -> OceaneTicket | None:
-        """The open ticket for an alarm, if Oceane has one (the adopt-before-create lookup)."""
-        return next((t for t in self.find_tickets(external_id) if t.is_open), None)
+        """The open ticket for an alarm, if Oceane has one (the adopt-before-create lookup).
 
-    def get_ticket(self, ticket_id: str) -> OceaneTicket:
-        """``GET /troubleTicket/{id}``."""
-        url = f"{self.settings.ticket_endpoint}/{ticket_id}"
-        response = self._request("GET", url, what="GET troubleTicket/{id}")
-        try:
-            return OceaneTicket.from_json(parse_json(response.content))
-        except ValueError as exc:
-            raise OceaneError(response.status_code, 0, "Malformed answer", f"get answered with {exc}") from None
+        Raises:
+            LookupIncomplete: none found, but the lookup could not see every ticket, so "none"
+                is not proven; the caller decides whether a create is still safe.
+            OceaneError: the lookup failed.
+        """
+        lookup = self.find_tickets(external_id)
+        found = lookup.open_ticket()
+        if found is None and not lookup.complete:
+            out_of = "" if lookup.total is None else f" of {lookup.total}"
+            raise LookupIncomplete(
+                200,
+                0,
+                "Lookup incomplete",
+                f"could not list every Oceane ticket to look externalId {external_id} up: {lookup.reason}; "
+                f"saw {lookup.seen}{out_of} tickets in {lookup.pages} requests, none of them this alarm's open ticket",
+                Action.RETRY,
+            )
+        return found
 
 
 def _json_bytes(data: dict[str, Any]) -> bytes:

@@ -59,6 +59,16 @@ class OceaneError(Exception):
         return self.action is Action.RETRY
 
 
+class LookupIncomplete(OceaneError):
+    """A lookup that could not see every ticket Oceane holds for an externalId, and found none open.
+
+    Oceane answered (``http_status`` is that answer's, usually 200), but its list ignored the
+    filter or the paging, so "not found" does not prove "not there". The caller decides whether a
+    create is still safe (see README, "When Oceane's lookup can't see everything"); by itself it
+    is transient, because the server, or the tickets it lists, may change.
+    """
+
+
 _ACTIONS: dict[tuple[int, int | None], Action] = {
     (401, 41): Action.REAUTHENTICATE_ONCE,
     (401, 42): Action.REFRESH_TOKEN,

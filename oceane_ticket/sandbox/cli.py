@@ -58,6 +58,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--fail-count", type=int, metavar="N", help="force only the next N calls")
     faults.add_argument("--retry-after", type=int, default=1, metavar="S", help="Retry-After of a forced 429")
     faults.add_argument("--after-create", choices=AFTER_CREATE_MODES, help="misbehave after storing each ticket")
+    faults.add_argument("--find-ignores-filter", action="store_true", help="list every ticket whatever the externalId")
+    faults.add_argument("--find-ignores-offset", action="store_true", help="start every list page at the first ticket")
+    faults.add_argument("--find-newest-first", action="store_true", help="list tickets newest first")
+    faults.add_argument(
+        "--hand-made-tickets",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start with N tickets opened by hand (no externalId)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,6 +118,8 @@ def _check_options(args: argparse.Namespace) -> str | None:
         return "--fail-code needs --fail-status"
     if not 0 <= args.port <= 65535:
         return f"--port must be 0..65535, got {args.port}"
+    if not 0 <= args.hand_made_tickets <= 10_000:
+        return f"--hand-made-tickets must be 0..10000, got {args.hand_made_tickets}"
     return None
 
 
@@ -134,6 +146,10 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
         fail_code=args.fail_code,
         fail_count=args.fail_count,
         after_create=args.after_create,
+        find_ignores_filter=args.find_ignores_filter,
+        find_ignores_offset=args.find_ignores_offset,
+        find_newest_first=args.find_newest_first,
+        hand_made_tickets=args.hand_made_tickets,
     )
 
 

@@ -1,4 +1,4 @@
-"""The ``/_sandbox/`` control API: inspect state, set faults, expire tokens, close tickets.
+"""The ``/_sandbox/`` control API: inspect state, set faults, expire tokens, close tickets, add tickets by hand.
 
 No authentication: the sandbox listens on loopback only unless told otherwise (see the CLI).
 """
@@ -36,6 +36,14 @@ def handle(state: SandboxState, request: Request) -> Response:
     if action == "expire-tokens":
         _allow(method, "POST")
         return json_response(200, {"expired": state.expire_tokens()})
+    if action == "hand-made-tickets":
+        _allow(method, "POST")
+        body = _json_object(request.body)
+        unknown = sorted(set(body) - {"count", "externalId", "status"})
+        if unknown:
+            raise ApiError(400, 24, f"Unknown keys {unknown}; allowed: count, externalId, status.")
+        made = state.add_hand_made(body.get("count", 1), body.get("externalId"), body.get("status", "acknowledged"))
+        return json_response(201, made)
     if action == "reset":
         _allow(method, "POST")
         state.reset()

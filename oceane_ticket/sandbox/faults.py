@@ -83,6 +83,10 @@ class Faults:
     token_lifetime: int = 3600
     expires_in_as_string: bool = False
     retry_after: int = 1
+    # How the list (GET /troubleTicket) behaves, as servers that are not Oceane sometimes do.
+    find_ignores_filter: bool = False  # list every ticket, whatever the externalId asked for
+    find_ignores_offset: bool = False  # every page starts at the first ticket
+    find_newest_first: bool = False  # list newest first (default: oldest first)
 
     def merged(self, changes: Mapping[str, Any]) -> Faults:
         """A copy with ``changes`` applied; raises :class:`FaultSpecError` and leaves ``self`` intact."""
@@ -290,10 +294,13 @@ def _apply_after_create(faults: Faults, value: Any) -> None:
     )
 
 
-def _apply_flag(faults: Faults, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise FaultSpecError("expires_in_as_string must be true or false")
-    faults.expires_in_as_string = value
+def _flag(name: str) -> Any:
+    def apply(faults: Faults, value: Any) -> None:
+        if not isinstance(value, bool):
+            raise FaultSpecError(f"{name} must be true or false, got {value!r}")
+        setattr(faults, name, value)
+
+    return apply
 
 
 def _set_token_lifetime(faults: Faults, value: Any) -> None:
@@ -311,6 +318,9 @@ _APPLIERS: dict[str, Any] = {
     "malformed": lambda f, v: _apply_per_group(f.malformed, "malformed", v, _parse_malformed, _is_spec(v)),
     "after_create": _apply_after_create,
     "token_lifetime": _set_token_lifetime,
-    "expires_in_as_string": _apply_flag,
+    "expires_in_as_string": _flag("expires_in_as_string"),
+    "find_ignores_filter": _flag("find_ignores_filter"),
+    "find_ignores_offset": _flag("find_ignores_offset"),
+    "find_newest_first": _flag("find_newest_first"),
     "retry_after": _set_retry_after,
 }

@@ -18,6 +18,9 @@ Control API (no authentication; loopback tool):
 * ``POST /_sandbox/reset``: forget tickets, tokens and counters, and clear faults.
 * ``POST /_sandbox/tickets/<id>/status`` ``{"status": "closed"}``: change a ticket's status; a ticket
   in ``cancelled``, ``closed``, ``resolved`` or ``rejected`` no longer blocks a create (409 code 29).
+* ``POST /_sandbox/hand-made-tickets`` ``{"count": 45, "externalId": null, "status": "acknowledged"}``:
+  store tickets as a person opens them in Oceane's interface (without ``externalId`` unless given);
+  answers 201 with them.
 
 Fault settings (the body of ``POST /_sandbox/faults`` and the arguments of :meth:`Sandbox.set_faults`).
 Groups are ``token``, ``create``, ``find`` and ``all``; a fault set for a group beats one set for
@@ -31,7 +34,8 @@ one group)::
                  "message": "...", "description": "..."},   # or {"create": {...}, "token": {...}}
       "malformed": {"group": "find", "status": 502, "kind": "html", "count": null},
       "after_create": {"mode": "hang", "seconds": 30, "count": 1},   # or just "hang"
-      "token_lifetime": 3600, "expires_in_as_string": true, "retry_after": 1
+      "token_lifetime": 3600, "expires_in_as_string": true, "retry_after": 1,
+      "find_ignores_filter": true, "find_ignores_offset": true, "find_newest_first": true
     }
 
 * ``forced``: answer ``status``/``code`` for the next ``count`` calls (default 1; ``null``: until
@@ -44,6 +48,10 @@ one group)::
 * ``after_create``: once a create has stored its ticket, ``hang`` (wait ``seconds`` before answering),
   ``reset`` (drop the connection with RST, no answer), ``close`` (FIN, no answer) or ``garbage``
   (201 with an HTML body); ``count`` defaults to 1.
+* ``find_ignores_filter``, ``find_ignores_offset``, ``find_newest_first``: the list behaves like some
+  servers that are not Oceane: every ticket whatever the ``externalId`` asked (``X-Total-Count``
+  counts them all), every page from the first ticket, newest first. Like the token settings they
+  describe the server, so ``DELETE /_sandbox/faults`` returns them to their start-up values.
 * Order on each call: latency, then forced, malformed, error_rate, then the real endpoint.
 
 Malformed requests (bad framing, bodies over ``max_body_bytes``, non-UTF-8, non-JSON) get a 400 with
@@ -88,6 +96,10 @@ class SandboxConfig:
         fail_code: App code of the forced answer (default from the status).
         fail_count: Number of forced answers; ``None`` means until cleared.
         after_create: ``hang``, ``reset``, ``close`` or ``garbage`` after every create.
+        find_ignores_filter: The list ignores ``externalId`` (every ticket matches).
+        find_ignores_offset: The list ignores ``offset`` (every page starts at the first ticket).
+        find_newest_first: The list is newest first.
+        hand_made_tickets: Tickets without ``externalId`` stored at start-up, as if opened by hand.
         faults: Extra fault settings in the control API's JSON form, merged last.
         max_body_bytes: Largest request body accepted.
         request_timeout: Socket read timeout per connection, in seconds.
@@ -104,6 +116,10 @@ class SandboxConfig:
     fail_code: int | None = None
     fail_count: int | None = None
     after_create: str | None = None
+    find_ignores_filter: bool = False
+    find_ignores_offset: bool = False
+    find_newest_first: bool = False
+    hand_made_tickets: int = 0
     faults: Mapping[str, Any] | None = None
     max_body_bytes: int = 1024 * 1024
     request_timeout: float = 15.0
@@ -118,6 +134,9 @@ class SandboxConfig:
             "retry_after": self.retry_after,
             "latency": {group: self.latency},
             "error_rate": {group: self.error_rate},
+            "find_ignores_filter": self.find_ignores_filter,
+            "find_ignores_offset": self.find_ignores_offset,
+            "find_newest_first": self.find_newest_first,
         }
         if self.fail_status is not None:
             changes["forced"] = {group: {"status": self.fail_status, "code": self.fail_code, "count": self.fail_count}}
@@ -149,6 +168,8 @@ class Sandbox:
         self._host = host
         self._port = port
         self._state = SandboxState(client_id, client_secret, self.config.initial_faults(), self.config.seed)
+        if self.config.hand_made_tickets:
+            self._state.add_hand_made(self.config.hand_made_tickets)
         self._stopping = threading.Event()
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -279,6 +300,16 @@ class Sandbox:
     def set_ticket_status(self, ticket_id: str, status: str) -> dict[str, Any]:
         """Change a ticket's status; raises ``ApiError`` for an unknown ticket or status."""
         return self._state.set_status(ticket_id, status)
+
+    def add_hand_made_tickets(
+        self, count: int, external_id: str | None = None, status: str = "acknowledged"
+    ) -> list[dict[str, Any]]:
+        """Store ``count`` tickets as a person opens them in Oceane (no ``externalId`` unless given).
+
+        Raises:
+            ApiError: for a bad count, externalId or status.
+        """
+        return self._state.add_hand_made(count, external_id, status)
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any] | None:
         """A copy of one ticket, or ``None``."""

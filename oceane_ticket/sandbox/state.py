@@ -50,7 +50,7 @@ class SandboxState:
             return self._faults.to_dict()
 
     def clear_faults(self) -> dict[str, Any]:
-        """Remove every fault; token settings go back to their start-up values."""
+        """Remove every fault; token and list settings go back to their start-up values."""
         with self._lock:
             self._faults = self._cleared()
             return self._faults.to_dict()
@@ -61,6 +61,9 @@ class SandboxState:
             token_lifetime=base.token_lifetime,
             expires_in_as_string=base.expires_in_as_string,
             retry_after=base.retry_after,
+            find_ignores_filter=base.find_ignores_filter,
+            find_ignores_offset=base.find_ignores_offset,
+            find_newest_first=base.find_newest_first,
         )
 
     def retry_after(self) -> int:
@@ -148,7 +151,7 @@ class SandboxState:
 
     def _open_ticket(self, external_id: str) -> dict[str, Any] | None:
         for ticket in self._tickets.values():
-            if ticket["externalId"] == external_id and ticket["status"] not in FINAL_STATUSES:
+            if ticket.get("externalId") == external_id and ticket["status"] not in FINAL_STATUSES:
                 return ticket
         return None
 
@@ -165,11 +168,61 @@ class SandboxState:
                 return candidate
         raise ApiError(500, 1, "The sandbox ran out of ticket ids for this month.")
 
-    def find_tickets(self, query: FindQuery) -> tuple[list[dict[str, Any]], int]:
-        """One page of matching tickets, oldest first, and the total number of matches."""
+    def add_hand_made(
+        self, count: int, external_id: str | None = None, status: str = "acknowledged"
+    ) -> list[dict[str, Any]]:
+        """Store ``count`` tickets as a person would open them in Oceane's own interface.
+
+        Without ``external_id`` they carry no ``externalId`` at all (the key is absent), as tickets
+        not opened through the API do. No 409 check: a person is not stopped by one.
+
+        Raises:
+            ApiError: 400 code 24 for a bad count, externalId or status.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
+            raise ApiError(400, 24, f"count must be an integer from 1 to 10000, got {count!r}.")
+        if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
+            raise ApiError(400, 24, "externalId must be a non-empty string when given.")
+        if status not in STATUSES:
+            raise ApiError(400, 24, f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
+        made = []
         with self._lock:
-            matches = [t for t in self._tickets.values() if query.matches(t)]
-            page = matches[query.offset : query.offset + query.limit]
+            for _ in range(count):
+                ticket_id = self._new_id()
+                stamp = now_iso()
+                ticket: dict[str, Any] = {"id": ticket_id, "href": f"{TICKETS_PATH}/{ticket_id}"}
+                if external_id is not None:
+                    ticket["externalId"] = external_id
+                ticket.update(
+                    ticketType="incident",
+                    description="opened by hand in Oceane",
+                    severity="Minor",
+                    priority="4",
+                    status=status,
+                    creationDate=stamp,
+                    lastUpdate=stamp,
+                )
+                self._tickets[ticket_id] = ticket
+                made.append(copy.deepcopy(ticket))
+        return made
+
+    def find_tickets(self, query: FindQuery) -> tuple[list[dict[str, Any]], int]:
+        """One page of matching tickets, oldest first, and the total number of matches.
+
+        The list faults change that: ``find_ignores_filter`` matches every ticket (the total
+        counts them all), ``find_ignores_offset`` starts every page at the first one, and
+        ``find_newest_first`` reverses the order.
+        """
+        with self._lock:
+            faults = self._faults
+            if faults.find_ignores_filter:
+                query = FindQuery(None, query.statuses, query.offset, query.limit)
+            offset = 0 if faults.find_ignores_offset else query.offset
+            tickets = list(self._tickets.values())
+            if faults.find_newest_first:
+                tickets.reverse()
+            matches = [t for t in tickets if query.matches(t)]
+            page = matches[offset : offset + query.limit]
             return copy.deepcopy(page), len(matches)
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any] | None:

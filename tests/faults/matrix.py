@@ -40,6 +40,7 @@ SCENARIOS = {
     "tests/faults/test_garbage.py": "8",
     "tests/faults/test_secrets.py": "9",
     "tests/faults/test_shutdown.py": "10",
+    "tests/faults/test_foreign_server.py": "i10",  # issue 10: a server that is not Oceane
 }
 UNITS = {
     "tests/unit/test_lock.py": "6",
