@@ -51,7 +51,7 @@ namespace OceaneAlarmPropertiesApi
 			}
 			catch (Exception e)
 			{
-				// The worker retries on 5xx; the message tells an operator which alarm and why.
+				// A 5xx tells the caller to try again later; the message tells an operator which alarm and why.
 				engine.Log("Oceane Alarm Properties API: setting properties on alarm " + update.Alarm + " failed: " + e.Message);
 				return Answer(StatusCode.InternalServerError, Error("DataMiner could not set the properties on alarm " + update.Alarm + ": " + e.Message));
 			}

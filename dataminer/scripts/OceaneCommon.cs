@@ -250,6 +250,23 @@ namespace Oceane.DataMiner
 			return serializer.DeserializeObject(text);
 		}
 
+		/// <summary>Parses an answer of the intake; not JSON is the intake's fault, reported as such.</summary>
+		public static object ParseAnswer(string text)
+		{
+			try
+			{
+				return Parse(text ?? string.Empty);
+			}
+			catch (ArgumentException)
+			{
+				throw new IntakeException(0, "the intake answered something that is not JSON");
+			}
+			catch (InvalidOperationException)
+			{
+				throw new IntakeException(0, "the intake answered something that is not JSON");
+			}
+		}
+
 		public static string Serialize(object value)
 		{
 			return new JavaScriptSerializer().Serialize(value);
@@ -337,7 +354,7 @@ namespace Oceane.DataMiner
 
 		public static TicketAnswer FromJson(string body)
 		{
-			var obj = Json.Parse(body) as IDictionary<string, object>;
+			var obj = Json.ParseAnswer(body) as IDictionary<string, object>;
 			if (obj == null)
 			{
 				throw new IntakeException(0, "the intake answered something that is not a JSON object");
@@ -370,7 +387,7 @@ namespace Oceane.DataMiner
 
 		public static FormSpec FromJson(string body)
 		{
-			var obj = Json.Parse(body) as IDictionary<string, object>;
+			var obj = Json.ParseAnswer(body) as IDictionary<string, object>;
 			if (obj == null)
 			{
 				throw new IntakeException(0, "the intake's /form answer is not a JSON object");
@@ -785,6 +802,27 @@ namespace Oceane.DataMiner
 				{ OceaneNames.TicketIdProperty, answer.TicketId },
 				{ OceaneNames.TicketUrlProperty, answer.TicketUrl },
 			});
+		}
+
+		/// <summary>Writes a created ticket onto its alarm; the reason it could not, or null.</summary>
+		public static string TryWriteTicket(IEngine engine, AlarmRef alarm, TicketAnswer answer)
+		{
+			try
+			{
+				ForTicket(alarm, answer).Apply(engine);
+				return null;
+			}
+			catch (ScriptAbortException)
+			{
+				throw;
+			}
+			catch (Exception e)
+			{
+				// E.g. the alarm cleared meanwhile, or the intake's answer had no ticket ID: report, do not crash.
+				string reason = "could not write the ticket onto alarm " + alarm + ": " + e.Message;
+				engine.Log("Oceane: " + reason);
+				return reason;
+			}
 		}
 
 		private static int IdMember(IDictionary<string, object> obj, string key)

@@ -79,7 +79,11 @@ namespace OceaneCreateTicket
 				engine.AddScriptOutput("ticketUrl", answer.TicketUrl);
 				if (settings.Writer == AlarmWriter.None)
 				{
-					PropertyUpdate.ForTicket(alarm.Alarm, answer).Apply(engine);
+					string writeProblem = PropertyUpdate.TryWriteTicket(engine, alarm.Alarm, answer);
+					if (writeProblem != null)
+					{
+						return "ticket " + answer.TicketId + " exists, but the script " + writeProblem;
+					}
 				}
 			}
 

@@ -116,16 +116,19 @@ namespace OrangeOceaneTicketingSystem
 			var lines = new List<string>();
 			if (answer.IsCreated)
 			{
-				if (settings.Writer == AlarmWriter.None)
-				{
-					// No worker write-back configured: this script is the one that marks the alarm.
-					PropertyUpdate.ForTicket(alarm.Alarm, answer).Apply(engine);
-				}
-
 				engine.AddScriptOutput("ticketId", answer.TicketId);
 				engine.AddScriptOutput("ticketUrl", answer.TicketUrl);
 				lines.Add((existing ? "This alarm already has Oceane ticket " : "Oceane ticket created: ") + answer.TicketId);
 				lines.Add(answer.TicketUrl);
+				if (settings.Writer == AlarmWriter.None)
+				{
+					// No worker write-back configured: this script is the one that marks the alarm.
+					string problem = PropertyUpdate.TryWriteTicket(engine, alarm.Alarm, answer);
+					if (problem != null)
+					{
+						lines.Add("The ticket exists, but it " + problem);
+					}
+				}
 			}
 			else if (answer.IsFailed)
 			{

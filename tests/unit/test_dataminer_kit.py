@@ -373,7 +373,7 @@ def intake() -> Iterator[FakeIntake]:
                 }
             )
             status, answer = fake.answers.get((self.command, parts.path), (404, {"detail": "not found"}))
-            data = json.dumps(answer).encode()
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -627,3 +627,23 @@ def test_interactive_script_reports_an_unreachable_intake(harness: Any, intake: 
     assert outcome["exit"] == "fail"
     assert re.search(r"intake at http://127\.0\.0\.1:9 is unreachable", outcome["reason"])
     assert TOKEN not in json.dumps(outcome)
+
+
+@pytest.mark.parametrize(("body", "reason"), [(b"<html>proxy error</html>", "not JSON"), ('"ok"', "not a JSON object")])
+def test_automatic_script_fails_cleanly_on_an_answer_that_is_not_a_ticket(
+    harness: Any, intake: FakeIntake, body: Any, reason: str
+) -> None:
+    intake.answer("POST", "/tickets", 201, body)
+    outcome = harness("OceaneCreateTicket.cs", {"entry": "run", "params": _params(intake, "none", **DETAILS)})
+
+    assert outcome["exit"] == "fail"
+    assert reason in outcome["reason"]
+
+
+def test_interactive_script_reports_a_created_ticket_it_cannot_write(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("GET", "/tickets", 200, _answer("created", ticketId=None, ticketUrl=None, existing=True))
+    outcome = harness("OrangeOceaneTicketingSystem.cs", {"entry": "run", "params": _params(intake, "none")})
+
+    assert outcome["exit"] == "completed"
+    assert "could not write the ticket onto alarm 12/345/67890" in _dialog_texts(outcome)[0]
+    assert outcome["properties"] == []
