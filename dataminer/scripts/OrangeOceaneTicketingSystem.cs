@@ -168,10 +168,10 @@ namespace OrangeOceaneTicketingSystem
 			};
 			int row = 0;
 			AddText(uib, row++, alarm.ElementName + " - " + alarm.AlarmValue + " (alarm " + alarm.Alarm + ")");
-			AddDropDown(uib, row++, "Priority *", "priority", form.Priorities, request.Priority);
-			AddDropDown(uib, row++, "Urgency *", "urgency", form.Urgencies, request.Urgency);
-			AddDropDown(uib, row++, "Technical Impact *", "technicalImpact", form.TechnicalImpacts, request.TechnicalImpact);
-			AddDropDown(uib, row++, "Client Impact", "clientImpact", form.ClientImpacts, request.ClientImpact);
+			AddDropDown(uib, row++, "Priority *", "priority", form.Priorities, request.Priority, true);
+			AddDropDown(uib, row++, "Urgency *", "urgency", form.Urgencies, request.Urgency, true);
+			AddDropDown(uib, row++, "Technical Impact *", "technicalImpact", form.TechnicalImpacts, request.TechnicalImpact, true);
+			AddDropDown(uib, row++, "Client Impact", "clientImpact", form.ClientImpacts, request.ClientImpact, false);
 			AddText(uib, row++, "Description (at most " + form.DescriptionMaxLength.ToString(CultureInfo.InvariantCulture) + " characters)");
 			uib.AppendBlock(new UIBlockDefinition
 			{
@@ -220,7 +220,7 @@ namespace OrangeOceaneTicketingSystem
 			uib.AppendBlock(new UIBlockDefinition { Type = UIBlockType.StaticText, Text = text, Row = row, Column = 0, ColumnSpan = 2 });
 		}
 
-		private static void AddDropDown(UIBuilder uib, int row, string label, string destVar, IList<string> options, string current)
+		private static void AddDropDown(UIBuilder uib, int row, string label, string destVar, IList<string> options, string current, bool required)
 		{
 			uib.AppendBlock(new UIBlockDefinition { Type = UIBlockType.StaticText, Text = label, Row = row, Column = 0 });
 			var dropDown = new UIBlockDefinition
@@ -231,6 +231,7 @@ namespace OrangeOceaneTicketingSystem
 				Row = row,
 				Column = 1,
 				Width = 340,
+				IsRequired = required, // marks the empty control invalid (DataMiner 10.0.5+); Check() decides
 			};
 			// An empty first choice: a required field is never silently pre-filled with the first value.
 			dropDown.AddDropDownOption(string.Empty);

@@ -14,15 +14,6 @@ namespace Skyline.DataMiner.Automation
 		/// <summary>Gets the login name of the user who runs the script.</summary>
 		string UserLoginName { get; }
 
-		/// <summary>Gets the display name of the user who runs the script.</summary>
-		string UserDisplayName { get; }
-
-		/// <summary>Gets a value indicating whether the script runs interactively.</summary>
-		bool IsInteractive { get; }
-
-		/// <summary>Gets or sets the script timeout.</summary>
-		TimeSpan Timeout { get; set; }
-
 		/// <summary>Retrieves a script parameter by name.</summary>
 		ScriptParam GetScriptParam(string name);
 
@@ -35,23 +26,17 @@ namespace Skyline.DataMiner.Automation
 		/// <summary>Adds a key and value to the script output.</summary>
 		void AddScriptOutput(string key, string value);
 
-		/// <summary>Generates an information event.</summary>
-		void GenerateInformation(string text);
-
 		/// <summary>Logs a message in the Automation log.</summary>
 		void Log(string message);
 
 		/// <summary>Aborts the script, failed.</summary>
 		void ExitFail(string reason);
-
-		/// <summary>Aborts the script, not failed.</summary>
-		void ExitSuccess(string reason);
 	}
 
 	/// <summary>A script parameter.</summary>
 	public class ScriptParam
 	{
-		/// <summary>Initializes a new instance of the <see cref="ScriptParam"/> class.</summary>
+		/// <summary>Initializes a new instance of the <see cref="ScriptParam"/> class (DataMiner builds these; the harness too).</summary>
 		public ScriptParam(int id, string description, string value)
 		{
 			ParameterId = id;
@@ -69,7 +54,7 @@ namespace Skyline.DataMiner.Automation
 		public string Value { get; private set; }
 	}
 
-	/// <summary>Thrown by ExitFail / ExitSuccess to stop the script.</summary>
+	/// <summary>Thrown by ExitFail to stop the script.</summary>
 	public class ScriptAbortException : Exception
 	{
 		/// <summary>Initializes a new instance of the <see cref="ScriptAbortException"/> class.</summary>
@@ -134,8 +119,8 @@ namespace Skyline.DataMiner.Automation
 		/// <summary>Gets or sets a value indicating whether a text box accepts several lines.</summary>
 		public bool IsMultiline { get; set; }
 
-		/// <summary>Gets or sets the tooltip.</summary>
-		public string TooltipText { get; set; }
+		/// <summary>Gets or sets a value indicating whether the control is marked invalid while empty (10.0.5+).</summary>
+		public bool IsRequired { get; set; }
 
 		/// <summary>Adds an option to a drop-down list.</summary>
 		public void AddDropDownOption(string option)

@@ -24,7 +24,6 @@ namespace OceaneHarness
 		public RecordingEngine(string user, Dictionary<string, string> parameters, IEnumerable<Dictionary<string, object>> uiAnswers)
 		{
 			UserLoginName = user;
-			UserDisplayName = user;
 			this.parameters = parameters;
 			this.uiAnswers = new Queue<Dictionary<string, object>>(uiAnswers);
 			Properties = new List<object[]>();
@@ -34,15 +33,6 @@ namespace OceaneHarness
 		}
 
 		public string UserLoginName { get; private set; }
-
-		public string UserDisplayName { get; private set; }
-
-		public bool IsInteractive
-		{
-			get { return true; }
-		}
-
-		public TimeSpan Timeout { get; set; }
 
 		public List<object[]> Properties { get; private set; }
 
@@ -73,12 +63,20 @@ namespace OceaneHarness
 		{
 			var texts = uiBuilder.StubBlocks.Where(b => b.Type == UIBlockType.StaticText).Select(b => b.Text).ToList();
 			var dropDowns = new Dictionary<string, object>();
+			var required = new List<string>();
 			foreach (UIBlockDefinition block in uiBuilder.StubBlocks.Where(b => b.Type == UIBlockType.DropDown))
 			{
 				dropDowns[block.DestVar] = block.StubOptions.ToList();
+				if (block.IsRequired)
+				{
+					required.Add(block.DestVar);
+				}
 			}
 
-			Dialogs.Add(new Dictionary<string, object> { { "title", uiBuilder.Title }, { "texts", texts }, { "dropDowns", dropDowns } });
+			Dialogs.Add(new Dictionary<string, object>
+			{
+				{ "title", uiBuilder.Title }, { "texts", texts }, { "dropDowns", dropDowns }, { "required", required },
+			});
 			var results = new UIResults();
 			if (uiAnswers.Count == 0)
 			{
@@ -110,11 +108,6 @@ namespace OceaneHarness
 			Outputs[key] = value;
 		}
 
-		public void GenerateInformation(string text)
-		{
-			Logs.Add("information: " + text);
-		}
-
 		public void Log(string message)
 		{
 			Logs.Add(message);
@@ -123,11 +116,6 @@ namespace OceaneHarness
 		public void ExitFail(string reason)
 		{
 			throw new ScriptAbortException("fail:" + reason);
-		}
-
-		public void ExitSuccess(string reason)
-		{
-			throw new ScriptAbortException("success:" + reason);
 		}
 	}
 

@@ -204,9 +204,13 @@ def test_go_to_ticket_link_opens_the_ticket_url_once_it_is_set() -> None:
 def harness(mcs: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
     """Run a script (by source file) on a scenario; compiled once per script."""
     built: dict[str, Path] = {}
+    offline: dict[str, dict[str, Any]] = {}  # runs that touch no network give the same answer every time
     workdir = tmp_path_factory.mktemp("harness")
 
     def run(source: str, scenario: dict[str, Any]) -> dict[str, Any]:
+        key = source + json.dumps(scenario, sort_keys=True)
+        if source in ("OceaneAlarmPropertiesApi.cs", "OceaneSetAlarmProperties.cs") and key in offline:
+            return json.loads(json.dumps(offline[key]))
         if source not in built:
             code = workdir / f"{source}.code.cs"
             code.write_text(_xml_code(_spec(source)), encoding="utf-8")
@@ -222,7 +226,8 @@ def harness(mcs: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str
         assert done.returncode == 0, done.stdout + done.stderr
         outcome: dict[str, Any] = json.loads(done.stdout)
         assert outcome["exit"] != "crashed", outcome["reason"]
-        return outcome
+        offline[key] = outcome
+        return json.loads(json.dumps(outcome))
 
     return run
 
@@ -571,6 +576,7 @@ def test_interactive_script_asks_the_details_and_creates_the_ticket(harness: Any
         "technicalImpact": ["", *FORM["technicalImpact"]],
         "clientImpact": ["", *FORM["clientImpact"]],
     }
+    assert form_dialog["required"] == ["priority", "urgency", "technicalImpact"]
     (post,) = _posts(intake)
     assert post["query"] == {"wait": "30"}
     assert {k: post["json"][k] for k in filled} == filled
