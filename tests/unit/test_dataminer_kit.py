@@ -653,3 +653,29 @@ def test_interactive_script_reports_a_created_ticket_it_cannot_write(harness: An
     assert outcome["exit"] == "completed"
     assert "could not write the ticket onto alarm 12/345/67890" in _dialog_texts(outcome)[0]
     assert outcome["properties"] == []
+
+
+def test_interactive_script_shows_a_pending_request_and_writes_nothing(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("GET", "/tickets", 200, _answer("processing", existing=True))
+    outcome = harness("OrangeOceaneTicketingSystem.cs", {"entry": "run", "params": _params(intake, "none")})
+
+    (text,) = _dialog_texts(outcome)
+    assert "already has a ticket request (inst-1, processing)" in text
+    assert "Use Create Ticket again later" in text
+    assert _posts(intake) == []
+    assert outcome["properties"] == []
+
+
+def test_interactive_script_asks_again_after_a_failed_request(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("GET", "/tickets", 200, _answer("failed", error="Oceane answered 400: bad urgency"))
+    intake.answer("GET", "/form", 200, FORM)
+    outcome = harness(
+        "OrangeOceaneTicketingSystem.cs",
+        {"entry": "run", "params": _params(intake, "udapi"), "ui": [{"press": "cancel"}]},
+    )
+
+    assert (
+        "previous ticket request for this alarm failed: Oceane answered 400: bad urgency" in _dialog_texts(outcome)[0]
+    )
+    assert outcome["dialogs"][0]["dropDowns"]["priority"] == ["", "1", "2", "3", "4"]
+    assert _posts(intake) == []
