@@ -88,10 +88,16 @@ class Stack:
         proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         return proxy, self.variant(database_url=proxied)
 
-    def worker(self, settings: Any | None = None, loglevel: str = "INFO", concurrency: int = 1) -> DebugWorker:
-        """Start a real ``celery -A worker worker`` and wait until it is ready."""
+    def worker(
+        self,
+        settings: Any | None = None,
+        loglevel: str = "INFO",
+        concurrency: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> DebugWorker:
+        """Start a real ``celery -A worker worker`` (``env``: extra variables) and wait until it is ready."""
         log = self.workdir / f"worker-{len(self.workers)}.log"
-        worker = DebugWorker(self.env(settings), log, concurrency=concurrency, loglevel=loglevel)
+        worker = DebugWorker(self.env(settings) | (env or {}), log, concurrency=concurrency, loglevel=loglevel)
         self.workers.append(worker)
         return worker.start()
 

@@ -646,3 +646,14 @@ def signal_delivered(pid: int, sig: int) -> bool:
             if line.startswith(("SigPnd:", "ShdPnd:")):
                 pending |= int(line.split()[1], 16)
     return not pending & bit
+
+
+def oceane_calls(metrics_dir: Path, operation: str, outcome: str = "ok") -> float:
+    """Oceane calls a worker made, from its metrics (started with PROMETHEUS_MULTIPROC_DIR=metrics_dir)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    labels = {"operation": operation, "outcome": outcome}
+    return registry.get_sample_value("oceane_call_duration_seconds_count", labels) or 0.0
