@@ -608,9 +608,10 @@ def lapse_lock(redis: Any, instance: str) -> None:
     wait_until(lambda: not redis.exists(keys.PROCESSING_LOCK), timeout=PATIENCE, message="the lock never lapsed")
 
 
-def _create_job_instance(raw: bytes | str) -> str | None:
+def _create_job(raw: bytes | str) -> tuple[str, int] | None:
     # A kombu message on the queue (or in "unacked", wrapped as [message, exchange, routing key]):
-    # the instance of a create job, None for any other message (beat's sweep shares the queue).
+    # (instance, Celery retries) of a create job, None for any other message (beat's sweep shares
+    # the queue).
     import base64
 
     from oceane_ticket import jobs
@@ -619,22 +620,27 @@ def _create_job_instance(raw: bytes | str) -> str | None:
         message = json.loads(raw)
         if isinstance(message, list):
             message = message[0]
-        if message["headers"]["task"] != jobs.TASK_CREATE:
+        headers = message["headers"]
+        if headers["task"] != jobs.TASK_CREATE:
             return None
         args = json.loads(base64.b64decode(message["body"]))[0]
-        return str(args[0])
+        return str(args[0]), int(headers.get("retries") or 0)
     except (ValueError, KeyError, IndexError, TypeError):
         return None
 
 
 def queued_creates(redis: Any, queue: str) -> list[str]:
     """Instances of the create jobs waiting on the queue."""
-    return [i for i in map(_create_job_instance, redis.lrange(queue, 0, -1)) if i is not None]
+    return [job[0] for job in map(_create_job, redis.lrange(queue, 0, -1)) if job is not None]
 
 
-def unacked_creates(redis: Any) -> list[str]:
-    """Instances of the create jobs delivered to a worker and not acknowledged (kombu's bookkeeping)."""
-    return [i for i in map(_create_job_instance, redis.hvals("unacked")) if i is not None]
+def unacked_creates(redis: Any, retries: bool = False) -> list[str]:
+    """Instances of the create jobs delivered to a worker and not acknowledged (kombu's bookkeeping).
+
+    ``retries``: only the jobs a task sent again for a retry (a worker holds them until their countdown).
+    """
+    jobs = [job for job in map(_create_job, redis.hvals("unacked")) if job is not None]
+    return [instance for instance, sent_again in jobs if sent_again or not retries]
 
 
 def signal_delivered(pid: int, sig: int) -> bool:
