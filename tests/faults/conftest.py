@@ -34,6 +34,19 @@ FAST = {
 }
 
 
+# pytest-timeout's 120 s guard is for hangs; a scenario starts several workers and beat, which
+# on a loaded machine takes far longer than usual, so the fault matrix gets a longer guard.
+SCENARIO_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give the fault scenarios their longer hang guard (unless a test sets its own)."""
+    here = str(Path(__file__).parent)
+    for item in items:
+        if str(item.fspath).startswith(here) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SCENARIO_TIMEOUT))
+
+
 @pytest.fixture(scope="session")
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server of the fault matrix's own."""
