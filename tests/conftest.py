@@ -181,8 +181,8 @@ class WorkerProcess:
         self.name = name or f"w{uuid.uuid4().hex[:6]}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> WorkerProcess:
-        """Start and wait until the worker says it is ready."""
+    def start(self, timeout: float = 120.0) -> WorkerProcess:
+        """Start and wait until the worker says it is ready (seconds cold, far more on a loaded machine)."""
         celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")

@@ -1,5 +1,10 @@
 """The ``/_sandbox/`` control API: inspect state, set faults, expire tokens, close tickets, add tickets by hand.
 
+``GET /_sandbox/gates`` shows the gates; ``POST /_sandbox/gates/<point>/close`` holds every call
+reaching ``<point>`` (``token``, ``create``, ``find``: on arrival; ``after_create``: once the ticket
+is stored, before the answer) until ``POST /_sandbox/gates/<point>/open``. ``create_conflicts`` in
+the state counts creates refused with 409 because the externalId already had an open ticket.
+
 No authentication: the sandbox listens on loopback only unless told otherwise (see the CLI).
 """
 
@@ -48,12 +53,27 @@ def handle(state: SandboxState, request: Request) -> Response:
         _allow(method, "POST")
         state.reset()
         return json_response(200, state.snapshot())
+    if action == "gates" or action.startswith("gates/"):
+        return _gates(state, request, action)
     parts = action.split("/")
     if len(parts) == 3 and parts[0] == "tickets" and parts[2] == "status":
         _allow(method, "POST")
         ticket_id = request.segment(CONTROL_PREFIX + "tickets/").rsplit("/status", 1)[0]
         return json_response(200, state.set_status(ticket_id, _json_object(request.body).get("status")))
     raise ApiError(404, 60, f"No control resource {action[:100]!r}.")
+
+
+def _gates(state: SandboxState, request: Request, action: str) -> Response:
+    if action == "gates":
+        _allow(request.method, "GET")
+        return json_response(200, state.gates())
+    parts = action.split("/")
+    if len(parts) != 3 or parts[2] not in ("close", "open"):
+        raise ApiError(404, 60, f"No control resource {action[:100]!r}; use gates/<point>/close or /open.")
+    _allow(request.method, "POST")
+    if parts[2] == "close":
+        return json_response(200, state.close_gate(parts[1]))
+    return json_response(200, state.open_gate(parts[1]))
 
 
 def _allow(method: str, *allowed: str) -> None:

@@ -16,9 +16,24 @@ from oceane_ticket.sandbox.faults import AfterCreate, Decision, Faults
 from oceane_ticket.sandbox.protocol import FINAL_STATUSES, STATUSES, TICKETS_PATH, ApiError
 from oceane_ticket.sandbox.tickets import FindQuery, now_iso
 
-COUNTERS = ("tickets_created", "create_calls", "find_calls", "token_calls", "tokens_issued")
+COUNTERS = ("tickets_created", "create_calls", "find_calls", "token_calls", "tokens_issued", "create_conflicts")
 MAX_REMEMBERED_TOKENS = 100_000
 _CALL_COUNTER = {"create": "create_calls", "find": "find_calls", "token": "token_calls"}
+# Where a test may hold a call (see close_gate): on arrival of a call of each group, or once a
+# create has stored its ticket and before it answers.
+GATE_POINTS = ("token", "create", "find", "after_create")
+# A held call gives up waiting after this long, so a test that forgot to open a gate cannot
+# leave server threads behind forever.
+GATE_HOLD_MAX = 600.0
+
+
+class _Gate:
+    """A closed gate holds every call reaching its point until it is opened."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.waiting = 0
+        self.passed = 0
 
 
 class SandboxState:
@@ -34,6 +49,7 @@ class SandboxState:
         self._tickets: dict[str, dict[str, Any]] = {}
         self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
         self._counters = dict.fromkeys(COUNTERS, 0)
+        self._gates: dict[str, _Gate] = {}
 
     # --- counters and faults ---
 
@@ -41,7 +57,9 @@ class SandboxState:
         """Count a call of ``group`` and pick the faults that apply to it."""
         with self._lock:
             self._counters[_CALL_COUNTER[group]] += 1
-            return self._faults.decide(group, self._rng)
+            decision = self._faults.decide(group, self._rng)
+        self.pass_gate(group)
+        return decision
 
     def set_faults(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Merge fault changes (raises ``FaultSpecError``); returns the resulting faults."""
@@ -73,6 +91,7 @@ class SandboxState:
 
     def take_after_create(self) -> AfterCreate | None:
         """The after-create fault of this create, if any."""
+        self.pass_gate("after_create")
         with self._lock:
             return self._faults.take_after_create()
 
@@ -83,6 +102,57 @@ class SandboxState:
             self._tokens.clear()
             self._counters = dict.fromkeys(COUNTERS, 0)
             self._faults = self._cleared()
+            gates, self._gates = self._gates, {}
+        for gate in gates.values():
+            gate.opened.set()
+
+    # --- gates: hold a call where a test wants it, until the test lets it go ---
+
+    def close_gate(self, point: str) -> dict[str, int | bool]:
+        """Hold every call reaching ``point`` (one of :data:`GATE_POINTS`) until :meth:`open_gate`.
+
+        A test thus stops a worker's call at a known step (a create received, a ticket stored and
+        not yet answered) and acts there, instead of racing an injected delay.
+        """
+        if point not in GATE_POINTS:
+            raise ApiError(404, 60, f"No gate {point[:50]!r}; gates: {', '.join(GATE_POINTS)}.")
+        with self._lock:
+            gate = self._gates.get(point)
+            if gate is None or gate.opened.is_set():
+                gate = self._gates[point] = _Gate()
+            return self._gate_info(gate)
+
+    def open_gate(self, point: str) -> dict[str, int | bool]:
+        """Let the calls held at ``point`` go on, and hold no more there."""
+        if point not in GATE_POINTS:
+            raise ApiError(404, 60, f"No gate {point[:50]!r}; gates: {', '.join(GATE_POINTS)}.")
+        with self._lock:
+            gate = self._gates.setdefault(point, _Gate())
+            gate.opened.set()
+            return self._gate_info(gate)
+
+    def gates(self) -> dict[str, dict[str, int | bool]]:
+        """Every gate used so far: ``{point: {"closed", "waiting", "passed"}}``."""
+        with self._lock:
+            return {point: self._gate_info(gate) for point, gate in self._gates.items()}
+
+    def pass_gate(self, point: str) -> None:
+        """Wait (outside the lock) while the gate at ``point`` is closed."""
+        with self._lock:
+            gate = self._gates.get(point)
+            if gate is None or gate.opened.is_set():
+                return
+            gate.waiting += 1
+        try:
+            gate.opened.wait(GATE_HOLD_MAX)
+        finally:
+            with self._lock:
+                gate.waiting -= 1
+                gate.passed += 1
+
+    @staticmethod
+    def _gate_info(gate: _Gate) -> dict[str, int | bool]:
+        return {"closed": not gate.opened.is_set(), "waiting": gate.waiting, "passed": gate.passed}
 
     # --- tokens ---
 
@@ -135,6 +205,7 @@ class SandboxState:
         with self._lock:
             open_ticket = self._open_ticket(fields["externalId"])
             if open_ticket is not None:
+                self._counters["create_conflicts"] += 1
                 raise ApiError(
                     409,
                     29,

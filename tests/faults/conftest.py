@@ -7,7 +7,6 @@ empty, flush it and hold its processing lock, none of which may disturb tests ru
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,20 +15,36 @@ from typing import Any
 import pytest
 
 from tests.conftest import settings_env
-from tests.faults.kit import REPORT_ENV, BeatProcess, DebugWorker, Ledger, RedisServer, SandboxCalls, TcpProxy
+from tests.faults.kit import REPORT_ENV, BeatProcess, DebugWorker, Ledger, RedisServer, TcpProxy
 
-# Small timings keep each scenario to seconds. The settings validator wants the lock to outlive
-# ten HTTP timeouts, so a one-second timeout gives a lock just over ten seconds: the time a dead
-# holder's lock takes to lapse in the crash scenarios.
+# Small timings keep each scenario to seconds. The HTTP timeout is the exception: the sandbox
+# answers from a thread of the test process, which on a loaded machine competes with everything
+# else for the CPU, so a short timeout would fire where no fault was injected (and spend a
+# retry). Scenarios that need a timeout hold the call in the sandbox (a hang, a gate) well past
+# it. The settings validator wants the lock to outlive ten HTTP timeouts; scenarios that need a
+# dead holder's lock gone make it lapse (kit.lapse_lock) instead of waiting for it.
 FAST = {
     "queue": "oceane.faults",
-    "http_timeout": 1.0,
-    "lock_timeout": 10.5,
+    "http_timeout": 5.0,
+    "lock_timeout": 50.5,
     "stale_after": 2.0,
     "sweep_interval": 0.5,
     "retry_backoff_max": 0.5,
     "retry_count": 1,
 }
+
+
+# pytest-timeout's 120 s guard is for hangs; a scenario starts several workers and beat, which
+# on a loaded machine takes far longer than usual, so the fault matrix gets a longer guard.
+SCENARIO_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give the fault scenarios their longer hang guard (unless a test sets its own)."""
+    here = str(Path(__file__).parent)
+    for item in items:
+        if str(item.fspath).startswith(here) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SCENARIO_TIMEOUT))
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +101,16 @@ class Stack:
         proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         return proxy, self.variant(database_url=proxied)
 
-    def worker(self, settings: Any | None = None, loglevel: str = "INFO", concurrency: int = 1) -> DebugWorker:
-        """Start a real ``celery -A worker worker`` and wait until it is ready."""
+    def worker(
+        self,
+        settings: Any | None = None,
+        loglevel: str = "INFO",
+        concurrency: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> DebugWorker:
+        """Start a real ``celery -A worker worker`` (``env``: extra variables) and wait until it is ready."""
         log = self.workdir / f"worker-{len(self.workers)}.log"
-        worker = DebugWorker(self.env(settings), log, concurrency=concurrency, loglevel=loglevel)
+        worker = DebugWorker(self.env(settings) | (env or {}), log, concurrency=concurrency, loglevel=loglevel)
         self.workers.append(worker)
         return worker.start()
 
@@ -134,6 +155,8 @@ class Stack:
             beat.stop()
         for proxy in self.proxies:
             proxy.close()
+        # Opens every gate a failed scenario left closed, so no sandbox thread stays held.
+        self.sandbox.reset()
 
 
 @pytest.fixture
@@ -150,26 +173,18 @@ def stack(
 
 
 @pytest.fixture
-def ledger(request: pytest.FixtureRequest, stack: Stack) -> Iterator[Callable[..., Ledger]]:
+def ledger(request: pytest.FixtureRequest, stack: Stack) -> Callable[..., Ledger]:
     """Factory of the scenario's :class:`Ledger` (one row of the matrix table per call)."""
-    sandbox_log = logging.getLogger("oceane_ticket.sandbox")
-    calls = SandboxCalls()
-    level = sandbox_log.level
-    sandbox_log.setLevel(logging.INFO)  # its per-request lines are what we count 409s from
-    sandbox_log.addHandler(calls)
 
     def make(name: str, expected_conflicts: int = 0, notes: str = "") -> Ledger:
         return Ledger(
             name=name,
             database_url=stack.pg_url,
             sandbox=stack.sandbox,
-            calls=calls,
             report_path=os.environ.get(REPORT_ENV),
             nodeid=request.node.nodeid,
             expected_conflicts=expected_conflicts,
             notes=notes,
         )
 
-    yield make
-    sandbox_log.removeHandler(calls)
-    sandbox_log.setLevel(level)
+    return make

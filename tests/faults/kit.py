@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import signal
 import socket
@@ -143,8 +142,9 @@ class TcpProxy:
     """Forwards a loopback port to ``target``; :meth:`cut` makes the target look down, :meth:`stall`
     makes it look hung, :meth:`restore` brings it back.
 
-    * cut: every open connection is reset (RST) and new connections are refused, as when
-      PostgreSQL stops or its host goes away.
+    * cut: every open connection is reset (RST) and every new one is reset as soon as it is
+      accepted, as when PostgreSQL stops or its host goes away; :attr:`rejected` counts those
+      new connections, which tells a test that a client is trying again.
     * stall: connections stay open and new ones are accepted, but nothing is forwarded in either
       direction; bytes a client sends meanwhile are counted in :attr:`stalled_bytes`, which tells
       a test that a client is now blocked waiting for the database.
@@ -154,6 +154,7 @@ class TcpProxy:
         self.target = target
         self.port = free_port()
         self.stalled_bytes = 0
+        self.rejected = 0
         self._mode = "open"
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket | None]] = []
@@ -195,6 +196,11 @@ class TcpProxy:
             client.settimeout(None)
             with self._lock:
                 mode = self._mode
+                if mode == "cut":
+                    self.rejected += 1
+            if mode == "cut":
+                _reset(client)
+                continue
             upstream = None
             if mode == "open":
                 try:
@@ -241,15 +247,10 @@ class TcpProxy:
                 _reset(upstream)
 
     def cut(self) -> None:
-        """Reset every connection and refuse new ones."""
+        """Reset every connection, and every new one as it comes (counted in :attr:`rejected`)."""
         with self._lock:
             self._mode = "cut"
-            listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.close()
-        if self._thread is not None:
-            self._thread.join(5)
+            self.rejected = 0
         self._drop_all()
 
     def stall(self) -> None:
@@ -264,12 +265,18 @@ class TcpProxy:
             previous, self._mode = self._mode, "open"
         if previous == "stall":
             self._drop_all()
-        if self._listener is None:
-            self._listen()
 
     def close(self) -> None:
         """Stop listening and drop everything."""
-        self.cut()
+        with self._lock:
+            self._mode = "cut"
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._drop_all()
 
 
 def _reset(sock: socket.socket) -> None:
@@ -341,8 +348,9 @@ class BeatProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        # Generous: a cold start takes a few seconds, many more on a loaded machine.
         wait_until(
-            lambda: "beat: Starting" in self.log_text() or self._died(), timeout=30, message="beat never started"
+            lambda: "beat: Starting" in self.log_text() or self._died(), timeout=120, message="beat never started"
         )
         assert not self._died(), self.log_text()[-2000:]
         return self
@@ -367,27 +375,6 @@ class BeatProcess:
 
 
 # --- the ledger of one scenario ---
-
-
-class SandboxCalls(logging.Handler):
-    """Counts the sandbox's answers by endpoint and status, from its own access log lines."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.answers: Counter[tuple[str, str]] = Counter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Parse ``<client> <METHOD> <target> -> <status> ...``."""
-        parts = record.getMessage().split()
-        if len(parts) >= 5 and parts[3] == "->":
-            method, target, outcome = parts[1], parts[2].split("?", 1)[0], parts[4]
-            what = "create" if method == "POST" and target.endswith("/troubleTicket") else f"{method} {target}"
-            self.answers[(what, outcome)] += 1
-
-    @property
-    def create_conflicts(self) -> int:
-        """Creates Oceane refused with 409: each would have been a duplicate where Oceane does not refuse."""
-        return self.answers[("create", "409")]
 
 
 @dataclass
@@ -423,7 +410,6 @@ class Ledger:
     name: str
     database_url: str
     sandbox: Any
-    calls: SandboxCalls
     report_path: str | None
     nodeid: str
     expected: dict[str, str] = field(default_factory=dict)  # instance -> "created" | "failed"
@@ -440,6 +426,14 @@ class Ledger:
         previous = self.expected.setdefault(instance, expect)
         assert previous == expect, f"{instance} expected both {previous} and {expect}"
         return str(instance)
+
+    @property
+    def create_conflicts(self) -> int:
+        """Creates Oceane refused with 409 (an open ticket had the externalId), from the sandbox's state.
+
+        Each would have been a duplicate where Oceane does not refuse.
+        """
+        return int(self.sandbox.state()["create_conflicts"])
 
     def rows(self) -> dict[str, dict[str, Any]]:
         """The scenario's requests as they stand in the database."""
@@ -466,8 +460,12 @@ class Ledger:
         return all(rows.get(i, {}).get("status") in ("created", "failed") for i in self.expected)
 
     def finish(self, timeout: float = 60.0, check: bool = True) -> Row:
-        """Wait until every accepted request is final (or ``timeout``), count, record, then assert."""
-        deadline = time.monotonic() + timeout
+        """Wait until every accepted request is final, count, record, then assert.
+
+        The wait lasts ``timeout`` seconds, but never less than :data:`PATIENCE`: it is a deadline
+        for a state, not a claim about speed, and a loaded machine is slow.
+        """
+        deadline = time.monotonic() + max(timeout, PATIENCE)
         while not self.settled() and time.monotonic() < deadline:
             time.sleep(0.1)
         rows = self.rows()
@@ -478,7 +476,8 @@ class Ledger:
         )
         duplicates = sum(n - 1 for n in per_alarm.values() if n > 1)
         duplicates += sum(n - 1 for n in created_rows.values() if n > 1)
-        duplicates += max(0, self.calls.create_conflicts - self.expected_conflicts)
+        counters = {k: v for k, v in self.sandbox.state().items() if k not in ("tickets", "faults")}
+        duplicates += max(0, counters["create_conflicts"] - self.expected_conflicts)
         failures = self.failures()
         lost = 0
         failed_expected = 0
@@ -512,7 +511,7 @@ class Ledger:
             with open(self.report_path, "a", encoding="utf-8") as out:
                 out.write(json.dumps(self.row.__dict__) + "\n")
         if check:
-            assert self.row.duplicates == 0, f"{self.name}: {self.row}\n{self.calls.answers}"
+            assert self.row.duplicates == 0, f"{self.name}: {self.row}\n{counters}"
             assert self.row.lost == 0, f"{self.name}: {self.row}\nrows: {rows}"
             assert self.row.failed_expected == self.row.failed_total, f"{self.name}: {self.row}\n{failures}"
         return self.row
@@ -525,3 +524,147 @@ def _filled(row: dict[str, Any], column: str) -> bool:
     # A transport failure has no HTTP answer and no app code: 0 is the documented value there.
     value = row.get(column)
     return value is not None and (not isinstance(value, str) or bool(value.strip()))
+
+
+# --- holding a step, and the states a scenario waits on ---
+
+# Settings for scenarios that hold a worker's call at a gate while they act (kill it, stop it,
+# freeze it, cut its database): the worker's HTTP timeout must not run out during the hold, so it
+# is far longer than any scenario takes. The lock must outlive ten of them (the settings
+# validator); scenarios that need a dead or frozen holder's lock gone make it lapse with
+# :func:`lapse_lock` rather than waiting ten minutes.
+PATIENT = {"http_timeout": 60.0, "lock_timeout": 601.0}
+
+# How long a scenario waits for a state it expects: generous, as the machine may be loaded.
+PATIENCE = 60.0
+
+
+class Gate:
+    """A gate of the sandbox (its control API): holds every call reaching ``point`` until opened.
+
+    Points: ``token``, ``create``, ``find`` (on arrival: Oceane has done nothing yet) and
+    ``after_create`` (the ticket is stored, the answer not yet sent).
+    """
+
+    def __init__(self, sandbox: Any, point: str) -> None:
+        self.base = f"{sandbox.base_url}/_sandbox/gates"
+        self.point = point
+
+    def _post(self, action: str) -> dict[str, Any]:
+        import requests
+
+        answer = requests.post(f"{self.base}/{self.point}/{action}", timeout=30)
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    def close(self) -> Gate:
+        """Hold every call that reaches the point from now on."""
+        self._post("close")
+        return self
+
+    def open(self) -> None:
+        """Let the held calls go on."""
+        self._post("open")
+
+    def status(self) -> dict[str, Any]:
+        """``{"closed", "waiting", "passed"}``."""
+        import requests
+
+        answer = requests.get(self.base, timeout=30)
+        answer.raise_for_status()
+        return dict(answer.json().get(self.point, {"closed": False, "waiting": 0, "passed": 0}))
+
+    def wait_held(self, count: int = 1, timeout: float = PATIENCE) -> None:
+        """Block until ``count`` calls are held at the gate."""
+        wait_until(
+            lambda: self.status()["waiting"] >= count,
+            timeout=timeout,
+            message=f"no call reached the sandbox's {self.point} gate",
+        )
+
+    def release(self, timeout: float = PATIENCE) -> None:
+        """Open the gate and wait until every held call went on."""
+        self.open()
+        wait_until(
+            lambda: self.status()["waiting"] == 0,
+            timeout=timeout,
+            message=f"the calls held at the {self.point} gate never went on",
+        )
+
+
+def lock_holder(redis: Any) -> Any:
+    """The processing lock's holder (a ``LockInfo``) or ``None``."""
+    from oceane_ticket.locking import ProcessingLock
+
+    return ProcessingLock(redis, 1.0).info()
+
+
+def lapse_lock(redis: Any, instance: str) -> None:
+    """Make the lock of a holder that is dead or frozen lapse now, as its TTL would later.
+
+    Only for a holder that can no longer renew or release it (killed, SIGSTOPped): then the key's
+    TTL running out is all that would happen until it goes, and the test only skips the wait.
+    """
+    from oceane_ticket import keys
+
+    holder = wait_until(lambda: lock_holder(redis), timeout=PATIENCE, message="nobody holds the lock")
+    assert holder.instance == instance, f"the lock is held for {holder.instance}, not {instance}"
+    redis.pexpire(keys.PROCESSING_LOCK, 1)
+    wait_until(lambda: not redis.exists(keys.PROCESSING_LOCK), timeout=PATIENCE, message="the lock never lapsed")
+
+
+def _create_job(raw: bytes | str) -> tuple[str, int] | None:
+    # A kombu message on the queue (or in "unacked", wrapped as [message, exchange, routing key]):
+    # (instance, Celery retries) of a create job, None for any other message (beat's sweep shares
+    # the queue).
+    import base64
+
+    from oceane_ticket import jobs
+
+    try:
+        message = json.loads(raw)
+        if isinstance(message, list):
+            message = message[0]
+        headers = message["headers"]
+        if headers["task"] != jobs.TASK_CREATE:
+            return None
+        args = json.loads(base64.b64decode(message["body"]))[0]
+        return str(args[0]), int(headers.get("retries") or 0)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def queued_creates(redis: Any, queue: str) -> list[str]:
+    """Instances of the create jobs waiting on the queue."""
+    return [job[0] for job in map(_create_job, redis.lrange(queue, 0, -1)) if job is not None]
+
+
+def unacked_creates(redis: Any, retries: bool = False) -> list[str]:
+    """Instances of the create jobs delivered to a worker and not acknowledged (kombu's bookkeeping).
+
+    ``retries``: only the jobs a task sent again for a retry (a worker holds them until their countdown).
+    """
+    jobs = [job for job in map(_create_job, redis.hvals("unacked")) if job is not None]
+    return [instance for instance, sent_again in jobs if sent_again or not retries]
+
+
+def signal_delivered(pid: int, sig: int) -> bool:
+    """Whether ``sig`` sent to ``pid`` has been delivered (no longer pending), from /proc."""
+    bit = 1 << (sig - 1)
+    pending = 0
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(("SigPnd:", "ShdPnd:")):
+                pending |= int(line.split()[1], 16)
+    return not pending & bit
+
+
+def oceane_calls(metrics_dir: Path, operation: str, outcome: str = "ok") -> float:
+    """Oceane calls a worker made, from its metrics (started with PROMETHEUS_MULTIPROC_DIR=metrics_dir)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    labels = {"operation": operation, "outcome": outcome}
+    return registry.get_sample_value("oceane_call_duration_seconds_count", labels) or 0.0

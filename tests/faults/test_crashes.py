@@ -1,16 +1,19 @@
 """Issue 3, item 3: a worker SIGKILLed at each step, then restarted, completes the request exactly once.
 
 The kill points are reached deterministically, by holding the worker where we want it rather than
-by timing: the processing lock held by someone else (before the claim), the token endpoint slowed
-(after the claim and the counted attempt, before the create is sent), the create slowed in the
-sandbox (during the call), the create stored but its answer held back (during the call, after
-Oceane acted), and PostgreSQL stalled behind a proxy once Oceane's answer is in (after the answer,
-before the commit: the worker's next database bytes are what the proxy reports).
+by timing: the processing lock held by someone else (before the claim), the sandbox's gates (see
+``kit.Gate``) holding the token call (after the claim and the counted attempt, before the create
+is sent), the create on arrival (during the call, Oceane not yet acting) and the create's answer
+once the ticket is stored (during the call, after Oceane acted), and PostgreSQL stalled behind a
+proxy before the held answer is let go (after the answer, before the commit: the worker's next
+database bytes are what the proxy reports). The worker's HTTP timeout is far longer than any hold
+(``kit.PATIENT``), so nothing but the kill ends its call.
 
-Recovery is the product's own: the dead holder's lock lapses after OCEANE_LOCK_TIMEOUT, beat's
-sweep re-enqueues the request the database still shows open, and the restarted worker looks the
-externalId up before creating. ``create_calls == 1`` proves the ticket was adopted rather than
-re-created (the sandbox would refuse a second create with 409, which the ledger also counts).
+Recovery is the product's own: the dead holder's lock lapses (made to lapse now rather than after
+its TTL, which is all that would happen meanwhile), beat's sweep puts the request the database
+still shows open back on the queue, and the restarted worker looks the externalId up before
+creating. ``create_calls == 1`` proves the ticket was adopted rather than re-created (the sandbox
+would refuse a second create with 409, which the ledger also counts).
 """
 
 from __future__ import annotations
@@ -21,26 +24,29 @@ import pytest
 
 from oceane_ticket.locking import ProcessingLock
 from tests.conftest import wait_until
-from tests.faults.kit import alarm_params
+from tests.faults.kit import PATIENCE, PATIENT, Gate, alarm_params, lapse_lock, unacked_creates
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-RECOVERY = 40.0  # lock TTL (10.5 s) + stale_after (2 s) + sweep interval, with room to spare
 
 
 def _recover(stack: Any, book: Any, instance: str, *, adopted: bool) -> None:
     stack.sandbox.clear_faults()
-    worker = stack.worker()
-    book.finish(timeout=RECOVERY)
+    # The killed worker's job stays unacknowledged in Redis, and nobody delivers it again for an
+    # hour (the visibility timeout); only the sweep (a task that beat queues and the new worker
+    # runs) can send the request again.
+    assert instance in unacked_creates(stack.redis)
+    stack.worker()
+    book.finish(timeout=PATIENCE)
+    assert instance in unacked_creates(stack.redis), "the dead worker's job was delivered again"
     done = stack.row(instance)
     assert done["adopted"] is adopted
     assert done["retries_used"] == 0, "a crash is not Oceane's failure and spends no retry"
     assert stack.sandbox.state()["create_calls"] == 1
-    assert "sweep re-enqueued" in worker.log_text()
 
 
 def test_killed_while_waiting_for_the_lock(stack: Any, ledger: Any) -> None:
     book = ledger("SIGKILL before the claim (waiting for the lock)")
+    stack.configure(**PATIENT)
     stack.beat()
     first = stack.worker()
     # Another holder is mid-ticket: the worker receives the job and waits for the lock.
@@ -48,7 +54,9 @@ def test_killed_while_waiting_for_the_lock(stack: Any, ledger: Any) -> None:
     token = other.try_acquire("someone-else")
     assert token
     instance = book.accept(stack.submit(alarm_params(100)))
-    first.wait_for_log("Task oceane.create_ticket[", timeout=10)
+    wait_until(
+        lambda: instance in unacked_creates(stack.redis), timeout=PATIENCE, message="the worker never took the job"
+    )
     assert stack.row(instance)["status"] == "queued"
     first.kill()
     assert other.release(token)
@@ -58,55 +66,73 @@ def test_killed_while_waiting_for_the_lock(stack: Any, ledger: Any) -> None:
 
 def test_killed_after_the_claim_before_the_create(stack: Any, ledger: Any) -> None:
     book = ledger("SIGKILL after the claim, before the create is sent")
+    stack.configure(**PATIENT)
     stack.beat()
     first = stack.worker()
-    stack.sandbox.set_faults(latency={"token": 30})  # the worker's first create fetches a token first
+    gate = Gate(stack.sandbox, "token").close()  # the worker's first create fetches a token first
     instance = book.accept(stack.submit(alarm_params(101)))
-    wait_until(lambda: stack.sandbox.state()["token_calls"] == 1, timeout=10)
+    gate.wait_held()
     claimed = stack.row(instance)
     assert (claimed["status"], claimed["attempts"]) == ("processing", 1)
     first.kill()
+    lapse_lock(stack.redis, instance)
+    gate.release()
     assert stack.sandbox.state()["create_calls"] == 0
     _recover(stack, book, instance, adopted=False)
 
 
 def test_killed_during_the_create(stack: Any, ledger: Any) -> None:
     book = ledger("SIGKILL during the create call (Oceane still working)")
+    stack.configure(**PATIENT)
     stack.beat()
     first = stack.worker()
-    stack.sandbox.set_faults(latency={"create": 3})  # Oceane stores the ticket once the 3 s are up
+    gate = Gate(stack.sandbox, "create").close()  # received, nothing stored yet
     instance = book.accept(stack.submit(alarm_params(102)))
-    wait_until(lambda: stack.sandbox.state()["create_calls"] == 1, timeout=10, interval=0.01)
+    gate.wait_held()
+    assert stack.sandbox.state()["tickets_created"] == 0
     first.kill()
+    lapse_lock(stack.redis, instance)
+    # Oceane finishes the create its caller no longer waits for: the ticket exists, unrecorded.
+    gate.release()
+    wait_until(lambda: stack.sandbox.state()["tickets_created"] == 1, timeout=PATIENCE)
+    assert stack.row(instance)["status"] == "processing"
     _recover(stack, book, instance, adopted=True)
 
 
 def test_killed_after_oceane_stored_the_ticket_before_it_answered(stack: Any, ledger: Any) -> None:
     book = ledger("SIGKILL during the create call (ticket stored, answer pending)")
+    stack.configure(**PATIENT)
     stack.beat()
     first = stack.worker()
-    stack.sandbox.set_faults(after_create={"mode": "hang", "seconds": 30})
+    gate = Gate(stack.sandbox, "after_create").close()
     instance = book.accept(stack.submit(alarm_params(103)))
-    wait_until(lambda: stack.sandbox.state()["tickets_created"] == 1, timeout=10, interval=0.01)
+    gate.wait_held()
+    assert stack.sandbox.state()["tickets_created"] == 1
     first.kill()
+    lapse_lock(stack.redis, instance)
+    gate.release()
+    assert stack.row(instance)["status"] == "processing"
     _recover(stack, book, instance, adopted=True)
 
 
 def test_killed_after_oceane_answered_before_the_database_commit(stack: Any, ledger: Any) -> None:
     book = ledger("SIGKILL after Oceane answered, before the DB commit")
+    stack.configure(**PATIENT)
     stack.beat()  # beat and the producer use PostgreSQL directly; only the worker goes through the proxy
     proxy, proxied = stack.proxied_database()
     first = stack.worker(proxied)
-    # The answer is held back a moment after the ticket is stored, so that the proxy can stall the
-    # database first: the worker then receives the 201 and blocks on its commit.
-    stack.sandbox.set_faults(after_create={"mode": "hang", "seconds": 0.5})
+    # The answer is held once the ticket is stored, so that the proxy can stall the database
+    # first: the worker then receives the 201 and blocks on its commit.
+    gate = Gate(stack.sandbox, "after_create").close()
     instance = book.accept(stack.submit(alarm_params(104)))
-    wait_until(lambda: stack.sandbox.state()["tickets_created"] == 1, timeout=10, interval=0.01)
+    gate.wait_held()
     proxy.stall()
+    gate.release()
     wait_until(
-        lambda: proxy.stalled_bytes > 0, timeout=10, interval=0.01, message="the worker never reached its commit"
+        lambda: proxy.stalled_bytes > 0, timeout=PATIENCE, interval=0.01, message="the worker never reached its commit"
     )
     first.kill()
     proxy.restore()
     assert stack.row(instance)["status"] == "processing"  # the commit never happened
+    lapse_lock(stack.redis, instance)
     _recover(stack, book, instance, adopted=True)

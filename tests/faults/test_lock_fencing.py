@@ -1,9 +1,11 @@
 """Issue 3, item 6, with real processes: a holder that outlived its lock cannot commit a second ticket.
 
 Worker A is frozen (SIGSTOP, as a GC pause or a suspended VM would) while its create is in flight
-and Oceane has stored the ticket. Its lock lapses; the sweep hands the request to worker B, which
-looks the externalId up and adopts the ticket. When A wakes with Oceane's 201 in hand, the fence
-(the lock token stored on the row) refuses its commit, and its release leaves B's state alone.
+and Oceane has stored the ticket (the sandbox holds the answer at its ``after_create`` gate). Its
+lock lapses (made to lapse now: a frozen holder cannot renew it, so its TTL running out is all
+that would happen meanwhile); the sweep hands the request to worker B, which looks the externalId
+up and adopts the ticket. Then Oceane's 201 is let go and A wakes with it in hand: the fence (the
+lock token stored on the row) refuses its commit, and its release leaves B's state alone.
 The unit-level lock and fencing cases are in tests/unit/test_lock.py and test_processing.py.
 """
 
@@ -13,33 +15,57 @@ from typing import Any
 
 import pytest
 
-from oceane_ticket.locking import ProcessingLock
 from tests.conftest import wait_until
-from tests.faults.kit import alarm_params
+from tests.faults.kit import (
+    PATIENCE,
+    PATIENT,
+    Gate,
+    alarm_params,
+    lapse_lock,
+    lock_holder,
+    oceane_calls,
+    unacked_creates,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def test_a_holder_that_outlived_its_lock_cannot_commit(stack: Any, ledger: Any) -> None:
     book = ledger("lock holder frozen past its TTL; a second worker takes over")
+    # A's HTTP timeout never runs out while it is frozen with the answer on its way.
+    stack.configure(**PATIENT)
     stack.beat()
-    a = stack.worker()
-    stack.sandbox.set_faults(after_create={"mode": "hang", "seconds": 0.6})
+    # A counts its Oceane calls: how the test knows A received Oceane's answer.
+    a_metrics = stack.workdir / "metrics-a"
+    a_metrics.mkdir()
+    a = stack.worker(env={"PROMETHEUS_MULTIPROC_DIR": str(a_metrics)})
+    gate = Gate(stack.sandbox, "after_create").close()
     instance = book.accept(stack.submit(alarm_params(600)))
-    wait_until(lambda: stack.sandbox.state()["tickets_created"] == 1, timeout=10, interval=0.01)
+    gate.wait_held()  # Oceane stored the ticket; A waits for the answer
+    held_by_a = lock_holder(stack.redis)
+    assert held_by_a is not None and held_by_a.instance == instance
     a.pause()
     try:
-        lock = ProcessingLock(stack.redis, stack.settings.lock_timeout)
-        held_by_a = lock.info()
-        assert held_by_a is not None and held_by_a.instance == instance
-        b = stack.worker()
-        book.finish(timeout=40)  # A's lock lapses, the sweep re-enqueues, B adopts
-        assert "sweep re-enqueued" in b.log_text()
+        lapse_lock(stack.redis, instance)
+        stack.worker()  # B
+        book.finish(timeout=PATIENCE)  # the sweep re-enqueues, B adopts
+        taken_over = stack.row(instance)
+        assert (taken_over["status"], taken_over["adopted"]) == ("created", True)
+        gate.release()  # Oceane's 201 to A, which is still frozen
     finally:
         a.resume()
-    a.wait_for_log("lost ownership before recording ticket", timeout=20)
+    # A wakes, reads the 201, is refused its commit and finishes its job (acknowledged).
+    wait_until(lambda: oceane_calls(a_metrics, "create") == 1, timeout=PATIENCE, message="A never read the 201")
+    wait_until(
+        lambda: instance not in unacked_creates(stack.redis),
+        timeout=PATIENCE,
+        message="worker A never finished its job",
+    )
+    assert a.proc is not None and a.proc.poll() is None
     done = stack.row(instance)
+    # A's commit would have recorded its own create (adopted False) over B's adoption.
     assert (done["status"], done["adopted"], done["lock_token"]) == ("created", True, None)
     assert done["ticket_id"] == stack.sandbox.tickets[0]["id"]
     assert stack.sandbox.state()["create_calls"] == 1
-    assert lock.info() is None or lock.info().token != held_by_a.token
+    after = lock_holder(stack.redis)
+    assert after is None or after.token != held_by_a.token

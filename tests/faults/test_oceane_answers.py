@@ -39,7 +39,6 @@ def test_429_waits_its_retry_after(stack: Any, ledger: Any) -> None:
     done = stack.row(instance)
     waited = (done["updated_at"] - failure["failed_at"]).total_seconds()
     assert waited >= 1.9, f"retried after {waited:.2f} s although Oceane asked for 2 s"
-    assert "in 2.0 s" in stack.logs()
 
 
 @pytest.mark.parametrize("how", ["expired-token", "forced-401-42"])
@@ -88,16 +87,17 @@ def test_5xx_retries_with_backoff_then_fails_with_the_four_columns(
 
 @pytest.mark.faults
 def test_timeouts_retry_then_fail(stack: Any, ledger: Any) -> None:
-    book = ledger("timeouts (no answer within 1 s) -> retried, failed")
+    timeout = stack.settings.http_timeout
+    book = ledger(f"timeouts (no answer within {timeout:g} s) -> retried, failed")
     stack.worker()
-    # The create is held past the worker's read timeout and then refused, so no ticket ever exists:
-    # every attempt is a timeout, and each retry looks the externalId up first and finds nothing.
-    stack.sandbox.set_faults(latency={"create": 2.0}, forced={"create": {"status": 503, "count": None}})
+    # The create is held well past the worker's read timeout and then refused, so no ticket ever
+    # exists: every attempt is a timeout, and each retry looks the externalId up first and finds nothing.
+    stack.sandbox.set_faults(latency={"create": 6 * timeout}, forced={"create": {"status": 503, "count": None}})
     instance = book.accept(stack.submit(alarm_params(40)), expect="failed")
     book.finish(timeout=40)
     rows = _failures(stack, instance)
     assert [(r["http_error_code"], r["app_error_code"], r["error_message"]) for r in rows] == [(0, 0, "Timeout")] * 2
-    assert "no answer from Oceane within 1 s" in rows[-1]["error_description"]
+    assert f"within {timeout:g} s" in rows[-1]["error_description"]  # the stored error says how long we waited
     state = stack.sandbox.state()
     assert state["create_calls"] == 2 and state["find_calls"] == 1  # the retry looked up first
 

@@ -33,7 +33,9 @@ def test_lost_create_answer_is_adopted_not_repeated(stack: Any, ledger: Any, mod
     }[mode]
     book = ledger(f"create stored, answer lost ({what}) -> lookup, adopt")
     stack.worker()
-    stack.sandbox.set_faults(after_create={"mode": mode, "seconds": 3, "count": 1})
+    # A hang lasts well past the worker's read timeout (the sandbox ends it when it stops).
+    hang = 6 * stack.settings.http_timeout
+    stack.sandbox.set_faults(after_create={"mode": mode, "seconds": hang, "count": 1})
     instance = book.accept(stack.submit(alarm_params(1)))
     row = book.finish(timeout=30)
     assert row.tickets == 1
@@ -64,7 +66,7 @@ def test_409_for_an_existing_open_ticket_is_adopted(stack: Any, ledger: Any) -> 
     stack.worker()
     instance = book.accept(stack.submit(alarm_params(2)))
     book.finish(timeout=30)
-    assert book.calls.create_conflicts == 1  # the ledger saw the 409 it counts duplicates by
+    assert book.create_conflicts == 1  # the ledger saw the 409 it counts duplicates by
     stored = stack.row(instance)
     assert stored["ticket_id"] == existing["id"] and stored["adopted"] is True
     assert stored["retries_used"] == 0

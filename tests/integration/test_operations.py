@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from oceane_ticket import metrics, operations
 from oceane_ticket.storage import db, queries
@@ -40,17 +41,19 @@ def status_of(settings: Any, instance: str) -> str | None:
 def test_status_shows_the_lock_held_during_a_slow_oceane_call_and_free_after(
     stack: Any, start_worker: Any, sandbox: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s = stack(http_timeout=5.0, lock_timeout=60.0)  # the call takes 3 s; it must not time out
+    # The sandbox holds the create (its "create" gate) until the test has looked: the call must
+    # not time out meanwhile, however loaded the machine.
+    s = stack(http_timeout=60.0, lock_timeout=601.0)
     start_worker(s)
-    sandbox.set_faults(latency={"create": 3})
+    gates = f"{sandbox.base_url}/_sandbox/gates/create"
+    requests.post(f"{gates}/close", timeout=30).raise_for_status()
     request = core.create_ticket(alarm(1), settings=s, **DETAILS)
 
     def in_the_call() -> bool:
-        # The worker takes the lock, then claims the row: wait for both, the call lasts 3 s.
-        now = operations.collect_status(s)
-        return now["lock"].get("instance") == request.instance and now["queue"]["processing"] == 1
+        held = requests.get(f"{sandbox.base_url}/_sandbox/gates", timeout=30).json()["create"]["waiting"]
+        return bool(held == 1)
 
-    wait_until(in_the_call, timeout=20, message="the worker never took the lock")
+    wait_until(in_the_call, timeout=60, message="the worker never sent its create")
     assert run(s, "status", "--json") == 0
     during = json.loads(capsys.readouterr().out)
     assert during["lock"]["state"] == "held"
@@ -60,9 +63,10 @@ def test_status_shows_the_lock_held_during_a_slow_oceane_call_and_free_after(
     assert during["queue"]["redis_unacked"] == 1 and during["queue"]["redis_messages"] == 0
     assert run(s, "status") == 0
     table = capsys.readouterr().out
-    assert "held" in table and request.instance in table and "Time left" in table
+    assert "held" in table and request.instance in table
 
-    wait_until(lambda: operations.collect_status(s)["lock"]["state"] == "free", timeout=30)
+    requests.post(f"{gates}/open", timeout=30).raise_for_status()
+    wait_until(lambda: operations.collect_status(s)["lock"]["state"] == "free", timeout=60)
     assert status_of(s, request.instance) == "created"
     assert run(s, "status", "--json") == 0
     after = json.loads(capsys.readouterr().out)
@@ -154,9 +158,12 @@ def test_retry_is_refused_by_the_unique_index_when_the_alarm_got_another_request
     second = core.create_ticket(alarm(3), settings=s, **DETAILS)
     assert not second.existing
 
-    assert run(s, "retry", first.instance) == 1
-    out = capsys.readouterr().out
-    assert "refused" in out and second.instance in out
+    assert run(s, "retry", first.instance, "--json") == 1
+    [result] = json.loads(capsys.readouterr().out)["results"]
+    assert (result["instance"], result["result"]) == (first.instance, "refused")
+    assert second.instance in result["detail"]  # the operator is told which request holds the alarm
+    assert run(s, "retry", first.instance) == 1  # the same, as a table
+    assert second.instance in capsys.readouterr().out
     assert status_of(s, first.instance) == "failed" and status_of(s, second.instance) == "queued"
     assert run(s, "retry", "--all-failed", "--json") == 0
     assert json.loads(capsys.readouterr().out)["results"] == []

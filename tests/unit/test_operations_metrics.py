@@ -166,7 +166,7 @@ def test_queue_gauges_read_redis_and_the_database_at_scrape(
     assert run(s, "metrics", "--once") == 0
     captured = capsys.readouterr()
     got = samples(captured.out)
-    assert "PROMETHEUS_MULTIPROC_DIR is not set" in captured.err
+    assert "PROMETHEUS_MULTIPROC_DIR" in captured.err  # the operator is told which setting is missing
     assert got[("oceane_queue_messages", (("queue", s.queue),))] == 3
     assert got[("oceane_queue_unacked_messages", (("queue", s.queue),))] == 1
     assert got[("oceane_processing_lock_held", ())] == 1

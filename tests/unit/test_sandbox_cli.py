@@ -53,8 +53,9 @@ def test_busy_port_returns_1(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        assert cli.run(parse(["--port", str(busy.getsockname()[1])])) == 1
-    assert "cannot listen" in capsys.readouterr().err
+        port = busy.getsockname()[1]
+        assert cli.run(parse(["--port", str(port)])) == 1
+    assert str(port) in capsys.readouterr().err  # the message names the port it could not take
 
 
 def test_run_serves_with_its_faults_until_sigterm(
