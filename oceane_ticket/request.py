@@ -33,6 +33,15 @@ MAX_USER = 255
 MAX_ID = 2**31 - 1
 
 
+def external_id(dma_id: object, element_id: object, alarm_id: object) -> str:
+    """The alarm tree id ``DMA/Element/RootKey``: Oceane's ``externalId``, one alarm, one ticket.
+
+    Also how every table, message and the debug page name an alarm, so an operator can search
+    Oceane for what the command line shows.
+    """
+    return f"{dma_id}/{element_id}/{alarm_id}"
+
+
 class InputError(ValueError):
     """Invalid operator input; ``field`` names the offending field for the message and the JSON."""
 
@@ -55,8 +64,8 @@ class Alarm:
 
     @property
     def external_id(self) -> str:
-        """The alarm tree id ``DMA/Element/RootKey``: Oceane's ``externalId``, one alarm, one ticket."""
-        return f"{self.dma_id}/{self.element_id}/{self.alarm_id}"
+        """Oceane's ``externalId`` for this alarm (see :func:`external_id`)."""
+        return external_id(self.dma_id, self.element_id, self.alarm_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +126,8 @@ def parse_alarm_params(text: str) -> dict[str, str]:
     return {PARAM_NAMES[k]: v for k, v in values.items()}
 
 
-def _clean_text(field: str, value: str | None, *, max_len: int, multiline: bool = False) -> str | None:
+def clean_text(field: str, value: str | None, *, max_len: int, multiline: bool = False) -> str | None:
+    """``value`` stripped, or None when empty; raises :class:`InputError` on control characters or length."""
     if value is None:
         return None
     if "\x00" in value:
@@ -161,7 +171,7 @@ def parse_root_time(value: str | None) -> datetime | None:
 
 def build_alarm(raw: Mapping[str, Any]) -> Alarm:
     """Validate raw alarm fields (from the parameter string, flags or JSON) into an :class:`Alarm`."""
-    name = _clean_text("element_name", _opt_str(raw.get("element_name")), max_len=MAX_ELEMENT_NAME)
+    name = clean_text("element_name", _opt_str(raw.get("element_name")), max_len=MAX_ELEMENT_NAME)
     if not name:
         raise InputError("element_name", "is required")
     return Alarm(
@@ -169,7 +179,7 @@ def build_alarm(raw: Mapping[str, Any]) -> Alarm:
         element_id=_parse_id("element_id", raw.get("element_id")),
         alarm_id=_parse_id("alarm_id", raw.get("alarm_id")),
         element_name=name,
-        alarm_value=_clean_text("alarm_value", _opt_str(raw.get("alarm_value")), max_len=MAX_ALARM_VALUE),
+        alarm_value=clean_text("alarm_value", _opt_str(raw.get("alarm_value")), max_len=MAX_ALARM_VALUE),
         root_time=parse_root_time(_opt_str(raw.get("root_time"))),
     )
 
@@ -178,7 +188,8 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _choose(field: str, value: str | None, allowed: Sequence[str], *, required: bool) -> str | None:
+def choose(field: str, value: str | None, allowed: Sequence[str], *, required: bool) -> str | None:
+    """One of ``allowed`` (matched case-insensitively, returned as configured), or None when empty and optional."""
     text = (value or "").strip()
     if not text:
         if required:
@@ -192,26 +203,24 @@ def _choose(field: str, value: str | None, allowed: Sequence[str], *, required: 
 
 def build_details(raw: Mapping[str, Any], allowed: AllowedValues) -> TicketDetails:
     """Validate the form's fields against the configured allowed values."""
-    priority = _choose("priority", _opt_str(raw.get("priority")), allowed.priorities, required=True)
-    urgency = _choose("urgency", _opt_str(raw.get("urgency")), allowed.urgencies, required=True)
-    impact = _choose(
-        "technical_impact", _opt_str(raw.get("technical_impact")), allowed.technical_impacts, required=True
-    )
+    priority = choose("priority", _opt_str(raw.get("priority")), allowed.priorities, required=True)
+    urgency = choose("urgency", _opt_str(raw.get("urgency")), allowed.urgencies, required=True)
+    impact = choose("technical_impact", _opt_str(raw.get("technical_impact")), allowed.technical_impacts, required=True)
     assert priority and urgency and impact  # required=True guarantees it; narrows for mypy
     return TicketDetails(
         priority=priority,
         urgency=urgency,
         technical_impact=impact,
-        client_impact=_choose(
+        client_impact=choose(
             "client_impact", _opt_str(raw.get("client_impact")), allowed.client_impacts, required=False
         ),
-        description=_clean_text(
+        description=clean_text(
             "description",
             _opt_str(raw.get("description")),
             max_len=allowed.description_max_length,
             multiline=True,
         ),
-        user=_clean_text("user", _opt_str(raw.get("user")), max_len=MAX_USER),
+        user=clean_text("user", _opt_str(raw.get("user")), max_len=MAX_USER),
     )
 
 

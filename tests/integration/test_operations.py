@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from oceane_ticket import metrics, operations
+from oceane_ticket import metrics, queue_state
 from oceane_ticket.storage import db, queries
 from producer import core
 from tests.conftest import settings_env, wait_until
@@ -47,7 +47,7 @@ def test_status_shows_the_lock_held_during_a_slow_oceane_call_and_free_after(
 
     def in_the_call() -> bool:
         # The worker takes the lock, then claims the row: wait for both, the call lasts 3 s.
-        now = operations.collect_status(s)
+        now = queue_state.collect_status(s)
         return now["lock"].get("instance") == request.instance and now["queue"]["processing"] == 1
 
     wait_until(in_the_call, timeout=20, message="the worker never took the lock")
@@ -62,7 +62,7 @@ def test_status_shows_the_lock_held_during_a_slow_oceane_call_and_free_after(
     table = capsys.readouterr().out
     assert "held" in table and request.instance in table and "Time left" in table
 
-    wait_until(lambda: operations.collect_status(s)["lock"]["state"] == "free", timeout=30)
+    wait_until(lambda: queue_state.collect_status(s)["lock"]["state"] == "free", timeout=30)
     assert status_of(s, request.instance) == "created"
     assert run(s, "status", "--json") == 0
     after = json.loads(capsys.readouterr().out)
