@@ -79,7 +79,7 @@ def test_a_too_long_description_is_asked_again(monkeypatch: pytest.MonkeyPatch) 
     answers = iter(["x" * 20, "short"])
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
-    details: dict[str, Any] = {"priority": "1", "urgency": "Major", "technical_impact": "Major", "client_impact": "None",
-                               "description": None}  # fmt: skip
+    details: dict[str, Any] = {"priority": "1", "urgency": "Major", "technical_impact": "Major",
+                               "client_impact": "None", "description": None}  # fmt: skip
     cli._prompt_missing(details, make_settings(description_max_length=10))
     assert details["description"] == "short"
