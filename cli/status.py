@@ -12,6 +12,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from cli.common import OK, UNAVAILABLE, Add, print_json
+from oceane_ticket.statuses import Status
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -85,9 +86,9 @@ def _print_queue(console: Console, q: dict[str, Any]) -> None:
                 ("Redis queue", q["redis_queue"]),
                 ("Messages waiting in Redis", q["redis_messages"]),
                 ("Delivered, not acknowledged", q["redis_unacked"]),
-                ("Requests queued (database)", q.get("queued")),
-                ("Requests processing (database)", q.get("processing")),
-                ("Oldest open request", oldest or ("none" if "queued" in q else None)),
+                ("Requests queued (database)", q.get(Status.QUEUED)),
+                ("Requests processing (database)", q.get(Status.PROCESSING)),
+                ("Oldest open request", oldest or ("none" if Status.QUEUED in q else None)),
             ],
         )
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from oceane_ticket import connections, keys
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.rendering import iso
-from oceane_ticket.statuses import Status
+from oceane_ticket.statuses import PENDING_STATUSES
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
@@ -134,8 +134,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         writeback = dbv["writeback_counts"]
         latest = dbv["latest_failure"]
         queue.update(
-            queued=counts[Status.QUEUED],
-            processing=counts[Status.PROCESSING],
+            {status.value: counts[status] for status in PENDING_STATUSES},
             oldest_open_instance=dbv["oldest_open_instance"],
             oldest_open_since=dbv["oldest_open_since"],
             oldest_open_age_s=dbv["oldest_open_age_s"],

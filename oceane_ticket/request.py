@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,6 +89,75 @@ class AllowedValues:
     technical_impacts: Sequence[str]
     client_impacts: Sequence[str]
     description_max_length: int = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRequest:
+    """A validated request as it crosses the database boundary.
+
+    What the producer records, and what the Oceane payload is built from; field names are the
+    ``tickets`` column names.
+
+    The row's bookkeeping (status, attempts, timestamps of the worker) is not the request's: the
+    storage layer sets it for a new row, and the worker reads it from the model.
+    """
+
+    instance: str
+    dma_id: int
+    element_id: int
+    alarm_id: int
+    element_name: str
+    alarm_value: str | None
+    root_time: datetime | None
+    priority: str
+    urgency: str
+    technical_impact: str
+    client_impact: str | None
+    # The description sent to Oceane: the operator's text, or a generated summary of the alarm.
+    root_cause: str
+    user: str | None
+    oceane_user_id: str
+    created_at: datetime
+
+    @classmethod
+    def new(
+        cls, instance: str, alarm: Alarm, details: TicketDetails, *, oceane_user_id: str, now: datetime
+    ) -> TicketRequest:
+        """The request for a validated alarm and form (an empty description becomes a summary)."""
+        return cls(
+            instance=instance,
+            dma_id=alarm.dma_id,
+            element_id=alarm.element_id,
+            alarm_id=alarm.alarm_id,
+            element_name=alarm.element_name,
+            alarm_value=alarm.alarm_value,
+            root_time=alarm.root_time,
+            priority=details.priority,
+            urgency=details.urgency,
+            technical_impact=details.technical_impact,
+            client_impact=details.client_impact,
+            root_cause=details.description or summary(alarm),
+            user=details.user,
+            oceane_user_id=oceane_user_id,
+            created_at=now,
+        )
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any] | object) -> TicketRequest:
+        """The request a ``tickets`` row records (a dict, or a model with the column attributes)."""
+        if isinstance(row, Mapping):
+            return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    @property
+    def external_id(self) -> str:
+        """Oceane's ``externalId`` for the alarm (see :func:`external_id`)."""
+        return external_id(self.dma_id, self.element_id, self.alarm_id)
+
+
+def column_names(record: type[TicketRequest]) -> tuple[str, ...]:
+    """The ``tickets`` columns a record type carries, in field order."""
+    return tuple(f.name for f in fields(record))
 
 
 def parse_alarm_params(text: str) -> dict[str, str]:

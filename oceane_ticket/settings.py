@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///oceane-tickets.db"
     queue: str = keys.DEFAULT_QUEUE
 
-    # --- Reliability knobs (see worker/app.py for why each is what it is) ---
+    # --- Reliability knobs (see worker/celery_app.py for why each is what it is) ---
     lock_timeout: float = Field(default=120.0, gt=0)
     retry_backoff_max: float = Field(default=300.0, gt=0)
     retry_after_max: float = Field(default=900.0, gt=0)

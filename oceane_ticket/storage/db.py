@@ -36,7 +36,7 @@ _ENGINES: dict[str, sa.Engine] = {}
 
 
 def get_engine(url: str) -> sa.Engine:
-    """One pooled engine per URL per process (reset in forked workers, see worker/app.py)."""
+    """One pooled engine per URL per process (reset in forked workers, see worker/celery_app.py)."""
     url = sqlalchemy_url(url)
     if url not in _ENGINES:
         _ENGINES[url] = _create_engine(url)

@@ -223,16 +223,6 @@ def list_failed(session: Session, limit: int = 50) -> Sequence[tuple[FailedTicke
     return [(row[0], row[1]) for row in session.execute(query).all()]
 
 
-def failures_for(session: Session, instance: str) -> Sequence[FailedTicketRequest]:
-    """One request's failed attempts, oldest first."""
-    query = (
-        select(FailedTicketRequest)
-        .where(FailedTicketRequest.instance == instance)
-        .order_by(col(FailedTicketRequest.id))
-    )
-    return session.exec(query).all()
-
-
 # --- Operations: ``oceane-ticket status``, ``retry`` and the metrics gauges ---
 
 def count_by_status(session: Session) -> dict[str, int]:

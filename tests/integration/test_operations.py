@@ -15,6 +15,7 @@ from oceane_ticket import metrics, queue_state
 from oceane_ticket.storage import db, queries
 from producer import core
 from tests.conftest import settings_env, wait_until
+from tests.rows import failures_for
 from tests.unit.test_operations import run
 
 CLI = str(Path(sys.executable).with_name("oceane-ticket"))
@@ -136,7 +137,7 @@ def test_retry_requeues_a_failed_request_and_it_then_completes_once(
     with db.session(s.database_url) as session:
         row = queries.get(session, request.instance)
         assert row is not None and row.ticket_id == tickets[0]["id"]
-        assert len(queries.failures_for(session, request.instance)) == 1  # the history stays
+        assert len(failures_for(session, request.instance)) == 1  # the history stays
     assert run(s, "status", "--json") == 0
     latest = json.loads(capsys.readouterr().out)["latest_failure"]
     assert (latest["instance"], latest["request_status"]) == (request.instance, "created")
