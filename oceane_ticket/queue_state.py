@@ -15,6 +15,7 @@ from oceane_ticket import connections, keys
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.rendering import iso
 from oceane_ticket.statuses import PENDING_STATUSES
+from oceane_ticket.storage.schema import schema_problem
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
@@ -128,7 +129,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     try:
         dbv = database_view(settings)
     except Exception as exc:
-        errors.append(f"database unavailable: {describe_exception(exc)}")
+        errors.append(schema_problem(exc) or f"database unavailable: {describe_exception(exc)}")
     else:
         counts = dbv["counts"]
         writeback = dbv["writeback_counts"]

@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 TICKET_REPORT_COLUMNS = (*TICKETS_TABLE, "writeback_state", "oceane_status")
 
 # column -> header. NARROW: what an operator needs; values are short, so none is ever folded but
-# the element name (it may be long). WIDE: everything, for a wide terminal or a pipe.
+# the element name (it may be long: at 80 columns up to 18 characters stay on one line, the rest
+# folds). WIDE: everything, for a wide terminal or a pipe.
 NARROW_TICKET_COLUMNS = {
     "ticket_id": "Ticket ID",
     "alarm": "Alarm",
     "element_name": "Element",
     "status": "Status",
-    "created_at": "Created At",
+    "created": "Created (UTC)",
 }
 WIDE_TICKET_COLUMNS = {
     "instance": "Instance",
@@ -96,7 +97,16 @@ def _table(title: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> T
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    # No outer edge and one space of padding (plus the blank separator): two characters between
+    # columns, which is what lets the operator's columns fit 80.
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
     for name, header in columns.items():
         if name in _FOLDED:
             table.add_column(header, overflow="fold", max_width=60, min_width=min(len(header), 10))
@@ -109,7 +119,15 @@ def _table(title: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> T
 
 def tickets_table(rows: list[dict[str, Any]], *, wide: bool = False) -> Table:
     """The Tickets table: the operator's columns, or with ``wide`` every column."""
-    shown = [row | {"alarm": external_id(row["dma_id"], row["element_id"], row["alarm_id"])} for row in rows]
+    shown = [
+        row
+        | {
+            "alarm": external_id(row["dma_id"], row["element_id"], row["alarm_id"]),
+            # To the minute, without the "T" and "Z" (the header says UTC): what the narrow view has room for.
+            "created": (row["created_at"] or "")[:16].replace("T", " "),
+        }
+        for row in rows
+    ]
     columns = WIDE_TICKET_COLUMNS if wide else NARROW_TICKET_COLUMNS
     hint = "" if wide else "; --wide for every column"
     return _table(f"Tickets ({len(rows)} shown, newest first{hint})", shown, columns)

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
 
     # --- Plumbing ---
     redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = "sqlite:///oceane-tickets.db"
+    database_url: str = Field(default_factory=lambda: default_database_url())
     queue: str = keys.DEFAULT_QUEUE
 
     # --- Reliability knobs (see worker/celery_app.py for why each is what it is) ---
@@ -186,6 +186,20 @@ class Settings(BaseSettings):
         if dataminer_user and dataminer_user in self.user_map:
             return self.user_map[dataminer_user]
         return self.user_id
+
+
+def default_database_url() -> str:
+    """A SQLite file in the per-user data directory, so every command finds it wherever it runs from.
+
+    ``$XDG_DATA_HOME/oceane-ticket/oceane-tickets.db``, by default
+    ``~/.local/share/oceane-ticket/oceane-tickets.db`` (the XDG base directory convention). A path
+    relative to the current directory would give each directory its own empty database.
+    """
+    import os
+    from pathlib import Path
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(base).absolute() / 'oceane-ticket' / 'oceane-tickets.db'}"
 
 
 def mask_url(url: Any) -> Any:

@@ -178,9 +178,7 @@ def stale_requests(session: Session, now: datetime, stale_after: float, limit: i
     due = sa.func.coalesce(col(Ticket.not_before), col(Ticket.updated_at))
     query = (
         select(Ticket.instance)
-        .where(
-            col(Ticket.status).in_(PENDING_STATUSES), col(Ticket.updated_at) < cutoff, due < cutoff
-        )
+        .where(col(Ticket.status).in_(PENDING_STATUSES), col(Ticket.updated_at) < cutoff, due < cutoff)
         .order_by(col(Ticket.updated_at))
         .limit(limit)
     )
@@ -224,6 +222,7 @@ def list_failed(session: Session, limit: int = 50) -> Sequence[tuple[FailedTicke
 
 
 # --- Operations: ``oceane-ticket status``, ``retry`` and the metrics gauges ---
+
 
 def count_by_status(session: Session) -> dict[str, int]:
     """How many requests are in each status; every status is present, zero when none."""

@@ -53,7 +53,7 @@ def schema_problem(exc: BaseException) -> str | None:
         ),
         "schema not found",
     )
-    return f"the database has no tables yet or an older schema ({detail}): {FIX}"
+    return f"the database is not set up or not at the newest schema ({detail}): {FIX}"
 
 
 def missing_file_error(path: str) -> sqlite3.OperationalError:
