@@ -74,7 +74,7 @@ class Settings(BaseSettings):
 
     # --- Plumbing ---
     redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = Field(default_factory=lambda: default_database_url())
+    database_url: str = ""  # empty: default_database_url(), a per-user file
     queue: str = keys.DEFAULT_QUEUE
 
     # --- Reliability knobs (see worker/celery_app.py for why each is what it is) ---
@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
+        if not value.strip():  # empty: the per-user default file
+            return default_database_url()
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         if value.startswith("postgres://"):
