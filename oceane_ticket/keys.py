@@ -34,3 +34,24 @@ ENQUEUED_MARKER = PREFIX + "enqueued:"  # + instance
 def enqueued_marker(instance: str) -> str:
     """The marker key for one request."""
     return ENQUEUED_MARKER + instance
+
+
+# --- kombu's Redis transport: keys we do not name but read (``status`` and the metrics gauges) ---
+
+# Every message delivered to a worker and not yet acknowledged sits in this hash until the ack, as
+# JSON ``[message, exchange, routing_key]``. acks_late keeps a running job there, and a retry's
+# message stays there for its whole countdown, so "unacked" counts jobs in hand, not only running.
+# kombu's own name (``Channel.unacked_key``), shared by every queue of the Redis database.
+KOMBU_UNACKED = "unacked"
+
+# kombu emulates message priorities with one list per priority band: the queue name itself for
+# band 0, and queue + this separator + the band for the others. We send at priority 0, but a
+# message re-published with a priority would land in one of these lists, so the queue depth sums
+# them all. Separator and bands are kombu's (``PRIORITY_STEPS`` and ``sep`` of its Redis Channel).
+KOMBU_PRIORITY_SEP = "\x06\x16"
+KOMBU_PRIORITY_STEPS = (3, 6, 9)
+
+
+def queue_lists(queue: str) -> list[str]:
+    """Every Redis list kombu may hold ``queue``'s waiting messages in (one per priority band)."""
+    return [queue, *(f"{queue}{KOMBU_PRIORITY_SEP}{step}" for step in KOMBU_PRIORITY_STEPS)]

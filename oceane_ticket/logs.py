@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 _PATTERNS = [
     re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
@@ -62,9 +61,3 @@ def protect(handlers: list[logging.Handler] | None = None, secrets: list[str] | 
     for handler in targets:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
             handler.addFilter(RedactSecrets(secrets))
-
-
-def setup(level: str | int = "INFO", secrets: list[str] | None = None, **kwargs: Any) -> None:
-    """Basic logging for the CLI commands, protected."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", **kwargs)
-    protect(secrets=secrets)

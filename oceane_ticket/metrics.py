@@ -28,6 +28,7 @@ Metrics (all prefixed ``oceane_``):
   ``timeout``);
 * gauges: ``queue_messages`` (waiting in the Redis list), ``queue_unacked_messages`` (delivered to
   a worker and not acknowledged: running, or held for a retry's countdown), ``requests{status}``,
+  ``requests_writeback{writeback_state}``,
   ``oldest_open_request_age_seconds``, ``processing_lock_held``, ``scrape_source_up{source}``.
 """
 
@@ -182,12 +183,12 @@ class QueueCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """One reading of the queue, the requests and the lock."""
-        from oceane_ticket import operations
+        from oceane_ticket import queue_state
 
         up = GaugeMetricFamily("oceane_scrape_source_up", "Whether the source answered this scrape", labels=["source"])
         queue = self.settings.queue
         try:
-            redis_view = operations.redis_view(self.settings)
+            redis_view = queue_state.redis_view(self.settings)
         except Exception as exc:
             log.warning("metrics: redis unavailable: %s", type(exc).__name__)
             up.add_metric(["redis"], 0)
@@ -208,7 +209,7 @@ class QueueCollector(Collector):
                 value=0 if redis_view["lock"] is None else 1,
             )
         try:
-            db_view = operations.database_view(self.settings)
+            db_view = queue_state.database_view(self.settings)
         except Exception as exc:
             log.warning("metrics: database unavailable: %s", type(exc).__name__)
             up.add_metric(["database"], 0)
@@ -218,6 +219,12 @@ class QueueCollector(Collector):
             for status, count in db_view["counts"].items():
                 requests.add_metric([status], count)
             yield requests
+            writeback = GaugeMetricFamily(
+                "oceane_requests_writeback", "Requests per write-back state", labels=["writeback_state"]
+            )
+            for state, count in db_view["writeback_counts"].items():
+                writeback.add_metric([state], count)
+            yield writeback
             yield GaugeMetricFamily(
                 "oceane_oldest_open_request_age_seconds",
                 "Age of the oldest queued or processing request (0 when none)",

@@ -1,37 +1,89 @@
-"""What people look at: the two tables, and the result of the Authenticate check."""
+"""What people look at: the connector's Tickets and Failed Ticket Requests tables.
+
+The rows come from the database as dicts with the snake_case column names (what ``--json``
+prints); the tables are rich tables drawn by :mod:`oceane_ticket.rendering`. The default Tickets
+view holds what an operator needs to find a ticket (ticket, alarm, element, status, created) and
+keeps it whole at 80 columns; ``wide`` adds every other column.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-
-from oceane_ticket.settings import Settings
-from oceane_ticket.storage import db, queries
+from oceane_ticket import rendering
+from oceane_ticket.request import external_id
 from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE, TICKETS_TABLE
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from oceane_ticket.settings import Settings
+    from oceane_ticket.statuses import Status
+
+# The connector's columns, then ours: where the ticket's write-back and Oceane status stand.
+TICKET_REPORT_COLUMNS = (*TICKETS_TABLE, "writeback_state", "oceane_status")
+
+# column -> header. NARROW: what an operator needs; values are short, so none is ever folded but
+# the element name (it may be long: at 80 columns up to 18 characters stay on one line, the rest
+# folds). WIDE: everything, for a wide terminal or a pipe.
+NARROW_TICKET_COLUMNS = {
+    "ticket_id": "Ticket ID",
+    "alarm": "Alarm",
+    "element_name": "Element",
+    "status": "Status",
+    "created": "Created (UTC)",
+}
+WIDE_TICKET_COLUMNS = {
+    "instance": "Instance",
+    "ticket_id": "Ticket ID",
+    "alarm": "DMA/Element/Alarm",
+    "element_name": "Element Name",
+    "created_at": "Created At",
+    "priority": "Priority",
+    "urgency": "Urgency",
+    "technical_impact": "Technical Impact",
+    "client_impact": "Client Impact",
+    "status": "Status",
+    "writeback_state": "Write-back",
+    "oceane_status": "Oceane Status",
+    "ticket_url": "Ticket URL",
+    "root_cause": "Root Cause",
+}
+FAILED_COLUMNS = {
+    "instance": "Instance",
+    "ticket_id": "Ticket ID",
+    "http_error_code": "HTTP Error Code",
+    "app_error_code": "App Error Code",
+    "error_message": "Error Message",
+    "error_description": "Error Description",
+    "failed_at": "Failed At",
+    "attempt": "Attempt",
+}
+# Free text that may be long: folded within a bounded width instead of widening the table.
+_FOLDED = {"element_name", "root_cause", "error_message", "error_description", "ticket_url"}
 
 
 def _value(value: Any) -> Any:
     if isinstance(value, datetime):
-        moment = queries.as_utc(value)
-        assert moment is not None
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rendering.iso(value)
     return value
 
 
-def ticket_rows(settings: Settings, limit: int, status: str | None = None) -> list[dict[str, Any]]:
-    """The Tickets table as dicts with the snake_case column names."""
+def ticket_rows(settings: Settings, limit: int, status: Status | None = None) -> list[dict[str, Any]]:
+    """The Tickets table, newest first, as dicts with the snake_case column names."""
+    from oceane_ticket.storage import db, queries
+
     with db.session(settings.database_url) as s:
-        return [{c: _value(getattr(t, c)) for c in TICKETS_TABLE} for t in queries.list_tickets(s, limit, status)]
+        return [
+            {c: _value(getattr(t, c)) for c in TICKET_REPORT_COLUMNS} for t in queries.list_tickets(s, limit, status)
+        ]
 
 
 def failed_rows(settings: Settings, limit: int) -> list[dict[str, Any]]:
-    """The Failed Ticket Requests table as dicts with the snake_case column names."""
+    """The Failed Ticket Requests table, newest first, as dicts with the snake_case column names."""
+    from oceane_ticket.storage import db, queries
+
     with db.session(settings.database_url) as s:
         rows = []
         for failure, ticket_id in queries.list_failed(s, limit):
@@ -41,107 +93,51 @@ def failed_rows(settings: Settings, limit: int) -> list[dict[str, Any]]:
         return rows
 
 
-def _table(title: str, rows: list[dict[str, Any]], columns: dict[str, str], wrap: tuple[str, ...] = ()) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+def _table(title: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    # No outer edge and one space of padding (plus the blank separator): two characters between
+    # columns, which is what lets the operator's columns fit 80.
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
     for name, header in columns.items():
-        table.add_column(header, no_wrap=name not in wrap, overflow="fold", max_width=60 if name in wrap else None)
+        if name in _FOLDED:
+            table.add_column(header, overflow="fold", max_width=60, min_width=min(len(header), 10))
+        else:
+            table.add_column(header, no_wrap=True)
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
     return table
 
 
-def _console() -> Console:
-    # Not a terminal (a pipe, a log): wide enough that no column is cut.
-    return Console() if sys.stdout.isatty() else Console(width=250)
-
-
-def show_tickets(settings: Settings, *, limit: int, as_json: bool, status: str | None = None) -> int:
-    """Print the Tickets table (``--json``: every column)."""
-    rows = ticket_rows(settings, limit, status)
-    if as_json:
-        print(json.dumps(rows, ensure_ascii=False))
-        return 0
-    for row in rows:
-        row["alarm"] = f"{row['dma_id']}/{row['element_id']}/{row['alarm_id']}"
-    columns = {
-        "instance": "Instance",
-        "ticket_id": "Ticket ID",
-        "alarm": "DMA/Element/Alarm",
-        "element_name": "Element Name",
-        "created_at": "Created At",
-        "priority": "Priority",
-        "urgency": "Urgency",
-        "technical_impact": "Technical Impact",
-        "client_impact": "Client Impact",
-        "status": "Status",
-        "ticket_url": "Ticket URL",
-        "root_cause": "Root Cause",
-    }
-    _console().print(_table(f"Tickets ({len(rows)} shown, newest first)", rows, columns, ("root_cause",)))
-    return 0
-
-
-def show_failed(settings: Settings, *, limit: int, as_json: bool) -> int:
-    """Print the Failed Ticket Requests table."""
-    rows = failed_rows(settings, limit)
-    if as_json:
-        print(json.dumps(rows, ensure_ascii=False))
-        return 0
-    columns = {
-        "instance": "Instance",
-        "ticket_id": "Ticket ID",
-        "http_error_code": "HTTP Error Code",
-        "app_error_code": "App Error Code",
-        "error_message": "Error Message",
-        "error_description": "Error Description",
-        "failed_at": "Failed At",
-        "attempt": "Attempt",
-    }
-    _console().print(
-        _table(f"Failed Ticket Requests ({len(rows)} shown, newest first)", rows, columns, ("error_description",))
-    )
-    return 0
-
-
-def authenticate(settings: Settings, *, as_json: bool) -> int:
-    """Fetch a token with the configured credentials and say how it went (never the token)."""
-    import time
-
-    from oceane_ticket.oceane.client import OceaneClient
-    from oceane_ticket.oceane.errors import OceaneError
-
-    client = OceaneClient(settings)
-    try:
-        token = client.fetch_token()
-    except OceaneError as exc:
-        result = {
-            "ok": False,
-            "token_url": settings.effective_token_url,
-            "http_error_code": exc.http_status,
-            "app_error_code": exc.code,
-            "error_message": exc.message,
-            "error_description": exc.description,
+def tickets_table(rows: list[dict[str, Any]], *, wide: bool = False) -> Table:
+    """The Tickets table: the operator's columns, or with ``wide`` every column."""
+    shown = [
+        row
+        | {
+            "alarm": external_id(row["dma_id"], row["element_id"], row["alarm_id"]),
+            # To the minute, without the "T" and "Z" (the header says UTC): what the narrow view has room for.
+            "created": (row["created_at"] or "")[:16].replace("T", " "),
         }
-        if as_json:
-            print(json.dumps(result))
-        else:
-            print(f"authentication FAILED at {settings.effective_token_url}: {exc}")
-        return 1
-    finally:
-        client.close()
-    expires = datetime.fromtimestamp(token.expires_at).astimezone()
-    result = {
-        "ok": True,
-        "token_url": settings.effective_token_url,
-        "client_id": settings.client_id,
-        "expires_in": round(token.expires_at - time.time()),
-        "expires_at": expires.isoformat(timespec="seconds"),
-    }
-    if as_json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"authenticated as {settings.client_id} at {settings.effective_token_url}; "
-            f"token valid for {result['expires_in']} s (until {result['expires_at']})"
-        )
-    return 0
+        for row in rows
+    ]
+    columns = WIDE_TICKET_COLUMNS if wide else NARROW_TICKET_COLUMNS
+    hint = "" if wide else "; --wide for every column"
+    return _table(f"Tickets ({len(rows)} shown, newest first{hint})", shown, columns)
+
+
+def failed_table(rows: list[dict[str, Any]]) -> Table:
+    """The Failed Ticket Requests table."""
+    return _table(f"Failed Ticket Requests ({len(rows)} shown, newest first)", rows, FAILED_COLUMNS)
+
+
+def print_table(table: Table) -> None:
+    """Print a table on stdout (a terminal's width; wide enough for every column in a pipe)."""
+    rendering.console().print(table)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,15 @@ MAX_ELEMENT_NAME = 500
 MAX_ALARM_VALUE = 2000
 MAX_USER = 255
 MAX_ID = 2**31 - 1
+
+
+def external_id(dma_id: object, element_id: object, alarm_id: object) -> str:
+    """The alarm tree id ``DMA/Element/RootKey``: Oceane's ``externalId``, one alarm, one ticket.
+
+    Also how every table, message and the debug page name an alarm, so an operator can search
+    Oceane for what the command line shows.
+    """
+    return f"{dma_id}/{element_id}/{alarm_id}"
 
 
 class InputError(ValueError):
@@ -55,8 +64,8 @@ class Alarm:
 
     @property
     def external_id(self) -> str:
-        """The alarm tree id ``DMA/Element/RootKey``: Oceane's ``externalId``, one alarm, one ticket."""
-        return f"{self.dma_id}/{self.element_id}/{self.alarm_id}"
+        """Oceane's ``externalId`` for this alarm (see :func:`external_id`)."""
+        return external_id(self.dma_id, self.element_id, self.alarm_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,75 @@ class AllowedValues:
     technical_impacts: Sequence[str]
     client_impacts: Sequence[str]
     description_max_length: int = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRequest:
+    """A validated request as it crosses the database boundary.
+
+    What the producer records, and what the Oceane payload is built from; field names are the
+    ``tickets`` column names.
+
+    The row's bookkeeping (status, attempts, timestamps of the worker) is not the request's: the
+    storage layer sets it for a new row, and the worker reads it from the model.
+    """
+
+    instance: str
+    dma_id: int
+    element_id: int
+    alarm_id: int
+    element_name: str
+    alarm_value: str | None
+    root_time: datetime | None
+    priority: str
+    urgency: str
+    technical_impact: str
+    client_impact: str | None
+    # The description sent to Oceane: the operator's text, or a generated summary of the alarm.
+    root_cause: str
+    user: str | None
+    oceane_user_id: str
+    created_at: datetime
+
+    @classmethod
+    def new(
+        cls, instance: str, alarm: Alarm, details: TicketDetails, *, oceane_user_id: str, now: datetime
+    ) -> TicketRequest:
+        """The request for a validated alarm and form (an empty description becomes a summary)."""
+        return cls(
+            instance=instance,
+            dma_id=alarm.dma_id,
+            element_id=alarm.element_id,
+            alarm_id=alarm.alarm_id,
+            element_name=alarm.element_name,
+            alarm_value=alarm.alarm_value,
+            root_time=alarm.root_time,
+            priority=details.priority,
+            urgency=details.urgency,
+            technical_impact=details.technical_impact,
+            client_impact=details.client_impact,
+            root_cause=details.description or summary(alarm),
+            user=details.user,
+            oceane_user_id=oceane_user_id,
+            created_at=now,
+        )
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any] | object) -> TicketRequest:
+        """The request a ``tickets`` row records (a dict, or a model with the column attributes)."""
+        if isinstance(row, Mapping):
+            return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    @property
+    def external_id(self) -> str:
+        """Oceane's ``externalId`` for the alarm (see :func:`external_id`)."""
+        return external_id(self.dma_id, self.element_id, self.alarm_id)
+
+
+def column_names(record: type[TicketRequest]) -> tuple[str, ...]:
+    """The ``tickets`` columns a record type carries, in field order."""
+    return tuple(f.name for f in fields(record))
 
 
 def parse_alarm_params(text: str) -> dict[str, str]:
@@ -117,7 +195,8 @@ def parse_alarm_params(text: str) -> dict[str, str]:
     return {PARAM_NAMES[k]: v for k, v in values.items()}
 
 
-def _clean_text(field: str, value: str | None, *, max_len: int, multiline: bool = False) -> str | None:
+def clean_text(field: str, value: str | None, *, max_len: int, multiline: bool = False) -> str | None:
+    """``value`` stripped, or None when empty; raises :class:`InputError` on control characters or length."""
     if value is None:
         return None
     if "\x00" in value:
@@ -161,7 +240,7 @@ def parse_root_time(value: str | None) -> datetime | None:
 
 def build_alarm(raw: Mapping[str, Any]) -> Alarm:
     """Validate raw alarm fields (from the parameter string, flags or JSON) into an :class:`Alarm`."""
-    name = _clean_text("element_name", _opt_str(raw.get("element_name")), max_len=MAX_ELEMENT_NAME)
+    name = clean_text("element_name", _opt_str(raw.get("element_name")), max_len=MAX_ELEMENT_NAME)
     if not name:
         raise InputError("element_name", "is required")
     return Alarm(
@@ -169,7 +248,7 @@ def build_alarm(raw: Mapping[str, Any]) -> Alarm:
         element_id=_parse_id("element_id", raw.get("element_id")),
         alarm_id=_parse_id("alarm_id", raw.get("alarm_id")),
         element_name=name,
-        alarm_value=_clean_text("alarm_value", _opt_str(raw.get("alarm_value")), max_len=MAX_ALARM_VALUE),
+        alarm_value=clean_text("alarm_value", _opt_str(raw.get("alarm_value")), max_len=MAX_ALARM_VALUE),
         root_time=parse_root_time(_opt_str(raw.get("root_time"))),
     )
 
@@ -178,7 +257,8 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _choose(field: str, value: str | None, allowed: Sequence[str], *, required: bool) -> str | None:
+def choose(field: str, value: str | None, allowed: Sequence[str], *, required: bool) -> str | None:
+    """One of ``allowed`` (matched case-insensitively, returned as configured), or None when empty and optional."""
     text = (value or "").strip()
     if not text:
         if required:
@@ -192,26 +272,24 @@ def _choose(field: str, value: str | None, allowed: Sequence[str], *, required: 
 
 def build_details(raw: Mapping[str, Any], allowed: AllowedValues) -> TicketDetails:
     """Validate the form's fields against the configured allowed values."""
-    priority = _choose("priority", _opt_str(raw.get("priority")), allowed.priorities, required=True)
-    urgency = _choose("urgency", _opt_str(raw.get("urgency")), allowed.urgencies, required=True)
-    impact = _choose(
-        "technical_impact", _opt_str(raw.get("technical_impact")), allowed.technical_impacts, required=True
-    )
+    priority = choose("priority", _opt_str(raw.get("priority")), allowed.priorities, required=True)
+    urgency = choose("urgency", _opt_str(raw.get("urgency")), allowed.urgencies, required=True)
+    impact = choose("technical_impact", _opt_str(raw.get("technical_impact")), allowed.technical_impacts, required=True)
     assert priority and urgency and impact  # required=True guarantees it; narrows for mypy
     return TicketDetails(
         priority=priority,
         urgency=urgency,
         technical_impact=impact,
-        client_impact=_choose(
+        client_impact=choose(
             "client_impact", _opt_str(raw.get("client_impact")), allowed.client_impacts, required=False
         ),
-        description=_clean_text(
+        description=clean_text(
             "description",
             _opt_str(raw.get("description")),
             max_len=allowed.description_max_length,
             multiline=True,
         ),
-        user=_clean_text("user", _opt_str(raw.get("user")), max_len=MAX_USER),
+        user=clean_text("user", _opt_str(raw.get("user")), max_len=MAX_USER),
     )
 
 

@@ -74,10 +74,10 @@ class Settings(BaseSettings):
 
     # --- Plumbing ---
     redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = "sqlite:///oceane-tickets.db"
+    database_url: str = ""  # empty: default_database_url(), a per-user file
     queue: str = keys.DEFAULT_QUEUE
 
-    # --- Reliability knobs (see worker/app.py for why each is what it is) ---
+    # --- Reliability knobs (see worker/celery_app.py for why each is what it is) ---
     lock_timeout: float = Field(default=120.0, gt=0)
     retry_backoff_max: float = Field(default=300.0, gt=0)
     retry_after_max: float = Field(default=900.0, gt=0)
@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
+        if not value.strip():  # empty: the per-user default file
+            return default_database_url()
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         if value.startswith("postgres://"):
@@ -186,6 +188,20 @@ class Settings(BaseSettings):
         if dataminer_user and dataminer_user in self.user_map:
             return self.user_map[dataminer_user]
         return self.user_id
+
+
+def default_database_url() -> str:
+    """A SQLite file in the per-user data directory, so every command finds it wherever it runs from.
+
+    ``$XDG_DATA_HOME/oceane-ticket/oceane-tickets.db``, by default
+    ``~/.local/share/oceane-ticket/oceane-tickets.db`` (the XDG base directory convention). A path
+    relative to the current directory would give each directory its own empty database.
+    """
+    import os
+    from pathlib import Path
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(base).absolute() / 'oceane-ticket' / 'oceane-tickets.db'}"
 
 
 def mask_url(url: Any) -> Any:

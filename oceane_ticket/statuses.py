@@ -20,6 +20,8 @@ class Status(StrEnum):
 
 # Requests the worker still has to finish: never deleted by retention, re-sent by the sweep.
 PENDING_STATUSES = (Status.QUEUED, Status.PROCESSING)
+# Requests that will not change any more (until an operator's `retry`).
+FINAL_STATUSES = (Status.CREATED, Status.FAILED)
 
 
 class WritebackState(StrEnum):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-from oceane_ticket.request import InputError, parse_alarm_params
+from oceane_ticket.request import InputError, choose, clean_text, external_id, parse_alarm_params
 from oceane_ticket.settings import Settings
+from oceane_ticket.statuses import Status
 
 # Exit codes, for the hook script.
 OK = 0
@@ -26,8 +29,12 @@ DETAIL_FIELDS = (
 )
 
 
-def add_alarm_arguments(parser: argparse.ArgumentParser) -> None:
-    """The alarm, as the hyperlink's parameter string or as separate flags."""
+def add_alarm_arguments(parser: argparse.ArgumentParser, *, element_name: bool = True) -> None:
+    """The alarm, as the hyperlink's parameter string or as separate flags.
+
+    ``element_name=False`` (``lookup``): the alarm is found by its ids alone, so the element name
+    and the other descriptive flags are not offered.
+    """
     group = parser.add_argument_group("alarm")
     group.add_argument(
         "--alarm",
@@ -38,9 +45,10 @@ def add_alarm_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dma-id")
     group.add_argument("--element-id")
     group.add_argument("--alarm-id", help="the alarm's root key")
-    group.add_argument("--element-name")
-    group.add_argument("--alarm-value")
-    group.add_argument("--root-time", help="yyyy-MM-ddTHH:mm:ssZ")
+    if element_name:
+        group.add_argument("--element-name")
+        group.add_argument("--alarm-value")
+        group.add_argument("--root-time", help="yyyy-MM-ddTHH:mm:ssZ")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -59,7 +67,7 @@ def configure_create(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def alarm_fields(args: argparse.Namespace) -> dict[str, Any]:
+def alarm_fields(args: argparse.Namespace, *, needs_name: bool = True) -> dict[str, Any]:
     """The raw alarm fields from ``--alarm`` and the flags (flags win)."""
     raw: dict[str, Any] = parse_alarm_params(args.alarm) if args.alarm else {}
     for name in ("dma_id", "element_id", "alarm_id", "element_name", "alarm_value", "root_time"):
@@ -67,10 +75,26 @@ def alarm_fields(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             raw[name] = value
     if not raw:
-        raise InputError(
-            "alarm", "is required: give --alarm 'DMA ID=..;...' or --dma-id/--element-id/--alarm-id/--element-name"
-        )
+        flags = "--dma-id/--element-id/--alarm-id" + ("/--element-name" if needs_name else "")
+        raise InputError("alarm", f"is required: give --alarm 'DMA ID=..;...' or {flags}")
     return raw
+
+
+def _ask(label: str, check: Callable[[str], Any]) -> str | None:
+    # Re-ask until the answer passes ``check``: a typo costs one line, not the whole form. The
+    # answer itself goes on to the same validation as the flags, which also normalises it.
+    while True:
+        answer = input(label).strip()
+        try:
+            check(answer)
+        except InputError as exc:
+            print(f"  {exc.message}", file=sys.stderr)
+            continue
+        return answer or None
+
+
+def _choice(name: str, allowed: Sequence[str], required: bool, answer: str) -> str | None:
+    return choose(name, answer, allowed, required=required)
 
 
 def _prompt_missing(details: dict[str, Any], settings: Settings) -> None:
@@ -82,13 +106,12 @@ def _prompt_missing(details: dict[str, Any], settings: Settings) -> None:
             continue
         allowed = getattr(settings, allowed_attr)
         suffix = "" if required else " (Enter to skip)"
-        while True:
-            answer = input(f"{label} [{'/'.join(allowed)}]{suffix}: ").strip()
-            if answer or not required:
-                details[name] = answer or None
-                break
+        details[name] = _ask(f"{label} [{'/'.join(allowed)}]{suffix}: ", partial(_choice, name, allowed, required))
     if details.get("description") is None:
-        details["description"] = input("Description (Enter for a summary of the alarm): ").strip() or None
+        details["description"] = _ask(
+            "Description (Enter for a summary of the alarm): ",
+            lambda answer: clean_text("description", answer, max_len=settings.description_max_length, multiline=True),
+        )
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
@@ -107,11 +130,11 @@ def _error(args: argparse.Namespace, code: int, message: str, **extra: Any) -> i
 
 def _describe(status: Any) -> str:
     alarm = status.alarm
-    where = f"alarm {alarm['dma_id']}/{alarm['element_id']}/{alarm['alarm_id']} ({alarm['element_name']})"
+    where = f"alarm {external_id(alarm['dma_id'], alarm['element_id'], alarm['alarm_id'])} ({alarm['element_name']})"
     prefix = "existing request" if status.existing else "request"
-    if status.status == "created":
+    if status.status == Status.CREATED:
         return f"{prefix} {status.instance}: ticket {status.ticket_id} for {where}\n{status.ticket_url}"
-    if status.status == "failed":
+    if status.status == Status.FAILED:
         return f"{prefix} {status.instance}: FAILED for {where}: {status.error or 'see oceane-ticket failed'}"
     return f"{prefix} {status.instance}: {status.status} for {where}"
 
@@ -135,9 +158,17 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
     except core.Unavailable as exc:
         return _error(args, UNAVAILABLE, str(exc), service=exc.service)
     _emit(args, status.as_dict(), _describe(status))
-    if args.wait and status.status == "failed":
+    if args.wait and status.status == Status.FAILED:
         return TICKET_FAILED
     if args.wait and not status.final:
+        alarm = status.alarm
+        print(
+            f"oceane-ticket: request {status.instance} still {status.status} after --wait {args.wait:g} s; "
+            "the worker goes on with it, and `oceane-ticket lookup "
+            f"--dma-id {alarm['dma_id']} --element-id {alarm['element_id']} --alarm-id {alarm['alarm_id']}` "
+            "shows how it ends",
+            file=sys.stderr,
+        )
         return STILL_PENDING
     return OK
 
@@ -148,7 +179,7 @@ def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
     from producer import core
 
     try:
-        raw = alarm_fields(args)
+        raw = alarm_fields(args, needs_name=False)
         raw.setdefault("element_name", "-")  # not needed to find the alarm
         alarm = build_alarm(raw)
     except InputError as exc:

@@ -13,21 +13,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from oceane_ticket import jobs
+from oceane_ticket import connections, jobs
 from oceane_ticket.request import (
     Alarm,
     AllowedValues,
     TicketDetails,
+    TicketRequest,
     alarm_dict,
     build_alarm,
     build_details,
     format_time,
-    summary,
 )
 from oceane_ticket.settings import Settings
+from oceane_ticket.statuses import FINAL_STATUSES, Status
 from oceane_ticket.storage import direct
-
-FINAL = ("created", "failed")
 
 
 class Unavailable(Exception):
@@ -89,7 +88,7 @@ class TicketStatus:
     @property
     def final(self) -> bool:
         """Whether the request is created or failed."""
-        return self.status in FINAL
+        return self.status in FINAL_STATUSES
 
 
 def allowed_values(settings: Settings) -> AllowedValues:
@@ -111,7 +110,7 @@ def validate(settings: Settings, alarm: Mapping[str, Any], details: Mapping[str,
 def _redis(settings: Settings) -> Any:
     import redis  # deferred: `lookup` and input errors never need it
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+    client = connections.redis_client(settings.redis_url, purpose="producer")
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -131,30 +130,14 @@ def submit(settings: Settings, alarm: Alarm, details: TicketDetails) -> TicketSt
     Raises:
         Unavailable: Redis or the database is down. Nothing is left recorded or queued.
     """
-    now = datetime.now(UTC)
-    instance = uuid.uuid4().hex
-    values = {
-        "instance": instance,
-        "alarm_id": alarm.alarm_id,
-        "dma_id": alarm.dma_id,
-        "element_id": alarm.element_id,
-        "element_name": alarm.element_name,
-        "created_at": now,
-        "priority": details.priority,
-        "urgency": details.urgency,
-        "technical_impact": details.technical_impact,
-        "client_impact": details.client_impact,
-        "root_cause": details.description or summary(alarm),
-        "status": "queued",
-        "user": details.user,
-        "oceane_user_id": settings.oceane_user_for(details.user),
-        "alarm_value": alarm.alarm_value,
-        "root_time": alarm.root_time,
-        "updated_at": now,
-        "attempts": 0,
-        "retries_used": 0,
-        "adopted": False,
-    }
+    request = TicketRequest.new(
+        uuid.uuid4().hex,
+        alarm,
+        details,
+        oceane_user_id=settings.oceane_user_for(details.user),
+        now=datetime.now(UTC),
+    )
+    instance = request.instance
     try:
         with direct.connect(settings.database_url) as conn:
             # The connector's first step: an alarm with an open request gets that one reported.
@@ -165,7 +148,7 @@ def submit(settings: Settings, alarm: Alarm, details: TicketDetails) -> TicketSt
             try:
                 # The unique index decides, not the read above: a racing caller that loses the
                 # insert gets the winner's row.
-                direct.insert_request(conn, values)
+                direct.insert_request(conn, request)
             except direct.DuplicateOpenRequest:
                 row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
                 if row is None:  # the open one failed in between: the operator may try again
@@ -178,7 +161,7 @@ def submit(settings: Settings, alarm: Alarm, details: TicketDetails) -> TicketSt
                 raise Unavailable("redis", f"{type(exc).__name__} while queueing") from None
     except direct.DatabaseUnavailable as exc:
         raise Unavailable("database", str(exc)) from None
-    return TicketStatus(instance, "queued", None, None, existing=False, alarm=alarm_dict(alarm))
+    return TicketStatus(instance, Status.QUEUED, None, None, existing=False, alarm=alarm_dict(alarm))
 
 
 def lookup(settings: Settings, dma_id: int, element_id: int, alarm_id: int) -> TicketStatus | None:

@@ -40,3 +40,17 @@ def failure_row(n: int, at: datetime, *, http: int = 500, code: int = 1, final: 
         "attempt": 1,
         "final": final,
     }
+
+
+def failures_for(session: Any, instance: str) -> list[Any]:
+    """One request's Failed Ticket Requests rows, oldest first (what the tests check the history with)."""
+    from sqlmodel import col, select
+
+    from oceane_ticket.storage.models import FailedTicketRequest
+
+    query = (
+        select(FailedTicketRequest)
+        .where(FailedTicketRequest.instance == instance)
+        .order_by(col(FailedTicketRequest.id))
+    )
+    return list(session.exec(query).all())

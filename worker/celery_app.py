@@ -12,6 +12,7 @@ from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
 from oceane_ticket import jobs, logs
+from oceane_ticket.connections import TIMEOUTS
 from oceane_ticket.settings import SettingsError, get_settings
 from worker import transport
 
@@ -45,11 +46,12 @@ app.conf.update(
     # Take one message at a time per process: the processing lock serialises the work anyway,
     # and prefetched messages would sit unacked in one worker while another is idle.
     worker_prefetch_multiplier=1,
+    # The broker's connections time out like the worker's own Redis clients (connections.py).
     broker_transport_options={
         "visibility_timeout": VISIBILITY_TIMEOUT,
-        "socket_timeout": 10,
-        "socket_connect_timeout": 5,
-        "health_check_interval": 25,
+        "socket_timeout": TIMEOUTS["worker"][1],
+        "socket_connect_timeout": TIMEOUTS["worker"][0],
+        "health_check_interval": TIMEOUTS["worker"][2],
     },
     broker_connection_retry_on_startup=True,
     # No result backend: outcomes live in PostgreSQL, and results would only duplicate them.

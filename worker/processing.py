@@ -32,6 +32,7 @@ from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.client import OceaneClient, OceaneTicket
 from oceane_ticket.oceane.errors import Action, LookupIncomplete, OceaneError
 from oceane_ticket.oceane.payload import ticket_payload
+from oceane_ticket.request import TicketRequest
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import queries
 from oceane_ticket.storage.models import Ticket
@@ -110,7 +111,8 @@ def _process_locked(ctx: Context, session: Session, instance: str, token: str) -
     row = queries.claim(session, instance, token, ctx.now())
     if row is None:
         return Outcome.NOTHING_TO_DO
-    external_id = f"{row.dma_id}/{row.element_id}/{row.alarm_id}"
+    request = TicketRequest.from_row(row)
+    external_id = request.external_id
     attempt = row.attempts
     try:
         if row.attempts > 0:
@@ -125,7 +127,7 @@ def _process_locked(ctx: Context, session: Session, instance: str, token: str) -
         attempt = counted
         ctx.on_event("oceane_call", {"instance": instance, "attempt": attempt})
         try:
-            ticket = ctx.client.create_ticket(ticket_payload(row))
+            ticket = ctx.client.create_ticket(ticket_payload(request))
         except OceaneError as error:
             if error.action is Action.ADOPT or (error.may_have_reached and not error.transient):
                 found = ctx.client.find_open_ticket(external_id)

@@ -9,7 +9,7 @@ from typing import Any
 import redis
 from celery import Task
 
-from oceane_ticket import jobs, metrics
+from oceane_ticket import connections, jobs, metrics
 from oceane_ticket.oceane.tokens import RedisTokenStore
 from oceane_ticket.storage import db
 from worker import processing, sweep
@@ -21,9 +21,7 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def redis_client() -> redis.Redis:
     """This process's Redis connection pool."""
-    return redis.Redis.from_url(
-        settings.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=25
-    )
+    return connections.redis_client(settings.redis_url, purpose="worker")
 
 
 @lru_cache(maxsize=1)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from oceane_ticket.request import format_time
+from oceane_ticket.request import TicketRequest, format_time
 
 
-def ticket_payload(row: Mapping[str, Any] | object) -> dict[str, Any]:
-    """The TMF621 body for a ``tickets`` row (a dict or a model: anything with its column names)."""
+def ticket_payload(request: TicketRequest) -> dict[str, Any]:
+    """The TMF621 body for a recorded request (``TicketRequest.from_row`` reads one from a row)."""
 
     def get(name: str) -> Any:
-        return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
+        return getattr(request, name)
 
     characteristic = [
         {"name": "urgency", "value": get("urgency")},
@@ -24,11 +22,11 @@ def ticket_payload(row: Mapping[str, Any] | object) -> dict[str, Any]:
     if get("alarm_value"):
         characteristic.append({"name": "alarmValue", "value": get("alarm_value")})
     root_time = get("root_time")
-    if isinstance(root_time, datetime):
+    if root_time is not None:
         characteristic.append({"name": "rootTime", "value": format_time(root_time)})
     dma, element = get("dma_id"), get("element_id")
     return {
-        "externalId": f"{dma}/{element}/{get('alarm_id')}",
+        "externalId": request.external_id,
         "ticketType": "incident",
         "description": get("root_cause"),
         "priority": str(get("priority")),

@@ -36,7 +36,7 @@ _ENGINES: dict[str, sa.Engine] = {}
 
 
 def get_engine(url: str) -> sa.Engine:
-    """One pooled engine per URL per process (reset in forked workers, see worker/app.py)."""
+    """One pooled engine per URL per process (reset in forked workers, see worker/celery_app.py)."""
     url = sqlalchemy_url(url)
     if url not in _ENGINES:
         _ENGINES[url] = _create_engine(url)
@@ -46,6 +46,16 @@ def get_engine(url: str) -> sa.Engine:
 def _create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
+        from oceane_ticket.storage import direct, schema
+
+        path = direct.sqlite_path(url)
+
+        @event.listens_for(engine, "do_connect")
+        def _existing_file_only(*_: Any) -> None:
+            # sqlite3 would create an empty file wherever we run; only `db upgrade` (Alembic's
+            # own engine) creates the database.
+            if path != ":memory:" and not Path(path).exists():
+                raise schema.missing_file_error(path)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

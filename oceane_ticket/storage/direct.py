@@ -1,7 +1,7 @@
 """The producer's database access: plain DB-API (psycopg or sqlite3), no SQLAlchemy.
 
 The producer runs once per operator click, so its cold start is its latency; importing SQLAlchemy
-and SQLModel would triple it. It needs four statements, kept here next to the models they write;
+and SQLModel would triple it. It needs five statements, kept here next to the models they write;
 ``tests/integration/test_storage.py`` checks that rows written here read back through SQLModel.
 Statements use ``:name`` placeholders; :func:`_sql` adapts them to psycopg's ``%(name)s``.
 """
@@ -15,9 +15,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from oceane_ticket.logs import describe_exception
+from oceane_ticket.request import TicketRequest, column_names
+from oceane_ticket.statuses import Status, WritebackState
+from oceane_ticket.storage import schema
 from oceane_ticket.storage.columns import TICKETS_TABLE
 
 # Every column of ``tickets``: the connector's Tickets table first, then ours.
@@ -36,12 +40,16 @@ TICKET_COLUMNS = (
     "adopted",
     "error",
 )
-# What a new request sets; the rest stays at its default until the worker gets to it.
-_INSERT_COLUMNS = tuple(
-    c
-    for c in TICKET_COLUMNS
-    if c not in {"ticket_id", "ticket_url", "ticket_created_at", "not_before", "lock_token", "error"}
-)
+# What a new request sets: the request itself, and the bookkeeping of a row nobody worked on yet
+# (NEW_ROW). The rest stays at its default until the worker gets to it.
+NEW_ROW: dict[str, Any] = {
+    "status": Status.QUEUED.value,
+    "attempts": 0,
+    "retries_used": 0,
+    "adopted": False,
+    "writeback_state": WritebackState.NONE.value,
+}
+_INSERT_COLUMNS = (*column_names(TicketRequest), "updated_at", *NEW_ROW)
 
 # "user" is a reserved word in PostgreSQL, so every column name is quoted.
 _SELECT = "SELECT " + ", ".join(f'"{c}"' for c in TICKET_COLUMNS) + " FROM tickets"
@@ -54,7 +62,8 @@ INSERT_REQUEST = (
     + ")"
 )
 FIND_OPEN_FOR_ALARM = (
-    _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id AND status <> 'failed'"
+    _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id"
+    f" AND status <> '{Status.FAILED.value}'"
 )
 FIND_LATEST_FOR_ALARM = (
     _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id"
@@ -62,7 +71,9 @@ FIND_LATEST_FOR_ALARM = (
 )
 GET_BY_INSTANCE = _SELECT + " WHERE instance = :instance"
 # Compensation when the job could not be queued: only a row nobody has started on yet.
-DELETE_UNSTARTED = "DELETE FROM tickets WHERE instance = :instance AND status = 'queued' AND attempts = 0"
+DELETE_UNSTARTED = (
+    f"DELETE FROM tickets WHERE instance = :instance AND status = '{Status.QUEUED.value}' AND attempts = 0"
+)
 
 _NAMED = re.compile(r"(?<!:):([a-z_]+)")
 
@@ -122,7 +133,11 @@ def connect(url: str, *, connect_timeout: int = 5) -> Iterator[Connection]:
     """Open a short-lived connection; operational failures become :class:`DatabaseUnavailable`."""
     try:
         if url.startswith("sqlite"):
-            raw: Any = sqlite3.connect(sqlite_path(url), timeout=30, isolation_level=None)
+            path = sqlite_path(url)
+            if path != ":memory:" and not Path(path).exists():
+                # sqlite3 would create an empty file here (in whatever directory we run from).
+                raise schema.missing_file_error(path)
+            raw: Any = sqlite3.connect(path, timeout=30, isolation_level=None)
             raw.row_factory = sqlite3.Row
             raw.execute("PRAGMA foreign_keys = ON")
             conn = Connection(raw, "sqlite")
@@ -135,14 +150,14 @@ def connect(url: str, *, connect_timeout: int = 5) -> Iterator[Connection]:
             )
             conn = Connection(raw, "postgresql")
     except Exception as exc:
-        raise DatabaseUnavailable(describe_exception(exc)) from None
+        raise DatabaseUnavailable(schema.schema_problem(exc) or describe_exception(exc)) from None
     try:
         yield conn
     except (DuplicateOpenRequest, DatabaseUnavailable):
         raise
     except Exception as exc:
         if _is_operational(exc):
-            raise DatabaseUnavailable(describe_exception(exc)) from None
+            raise DatabaseUnavailable(schema.schema_problem(exc) or describe_exception(exc)) from None
         raise
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing to do
@@ -183,14 +198,15 @@ def _row(row: Any) -> dict[str, Any] | None:
     return data
 
 
-def insert_request(conn: Connection, values: Mapping[str, Any]) -> None:
-    """Record a new request (autocommit: it is durable when this returns).
+def insert_request(conn: Connection, request: TicketRequest) -> None:
+    """Record a new request, queued (autocommit: it is durable when this returns).
 
     Raises:
         DuplicateOpenRequest: the alarm already has a request that is not failed.
     """
+    values = {f: getattr(request, f) for f in column_names(TicketRequest)}
     try:
-        conn.execute(INSERT_REQUEST, {c: values.get(c) for c in _INSERT_COLUMNS})
+        conn.execute(INSERT_REQUEST, values | {"updated_at": request.created_at} | NEW_ROW)
     except Exception as exc:
         if _is_unique_violation(exc):
             raise DuplicateOpenRequest() from None

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from oceane_ticket.statuses import PENDING_STATUSES, WritebackState
 from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
 
 
@@ -44,7 +45,7 @@ def claim(session: Session, instance: str, lock_token: str, now: datetime) -> Ti
         sa.update(Ticket)
         .where(
             col(Ticket.instance) == instance,
-            col(Ticket.status).in_([Status.QUEUED, Status.PROCESSING]),
+            col(Ticket.status).in_(PENDING_STATUSES),
             sa.or_(col(Ticket.not_before).is_(None), col(Ticket.not_before) <= now + timedelta(seconds=1)),
         )
         .values(status=Status.PROCESSING, lock_token=lock_token, updated_at=now)
@@ -177,9 +178,7 @@ def stale_requests(session: Session, now: datetime, stale_after: float, limit: i
     due = sa.func.coalesce(col(Ticket.not_before), col(Ticket.updated_at))
     query = (
         select(Ticket.instance)
-        .where(
-            col(Ticket.status).in_([Status.QUEUED, Status.PROCESSING]), col(Ticket.updated_at) < cutoff, due < cutoff
-        )
+        .where(col(Ticket.status).in_(PENDING_STATUSES), col(Ticket.updated_at) < cutoff, due < cutoff)
         .order_by(col(Ticket.updated_at))
         .limit(limit)
     )
@@ -203,7 +202,7 @@ def requeue_failed(session: Session, instance: str, now: datetime) -> Ticket | N
     return session.get(Ticket, instance)
 
 
-def list_tickets(session: Session, limit: int = 50, status: str | None = None) -> Sequence[Ticket]:
+def list_tickets(session: Session, limit: int = 50, status: Status | None = None) -> Sequence[Ticket]:
     """The Tickets table, newest first."""
     query = select(Ticket).order_by(col(Ticket.created_at).desc(), col(Ticket.instance)).limit(limit)
     if status:
@@ -222,19 +221,7 @@ def list_failed(session: Session, limit: int = 50) -> Sequence[tuple[FailedTicke
     return [(row[0], row[1]) for row in session.execute(query).all()]
 
 
-def failures_for(session: Session, instance: str) -> Sequence[FailedTicketRequest]:
-    """One request's failed attempts, oldest first."""
-    query = (
-        select(FailedTicketRequest)
-        .where(FailedTicketRequest.instance == instance)
-        .order_by(col(FailedTicketRequest.id))
-    )
-    return session.exec(query).all()
-
-
 # --- Operations: ``oceane-ticket status``, ``retry`` and the metrics gauges ---
-
-OPEN_WORK = (Status.QUEUED, Status.PROCESSING)
 
 
 def count_by_status(session: Session) -> dict[str, int]:
@@ -246,11 +233,20 @@ def count_by_status(session: Session) -> dict[str, int]:
     return counts
 
 
+def count_by_writeback_state(session: Session) -> dict[str, int]:
+    """How many requests are in each write-back state; every state is present, zero when none."""
+    counts = {state.value: 0 for state in WritebackState}
+    query = select(Ticket.writeback_state, sa.func.count()).group_by(col(Ticket.writeback_state))
+    for state, count in session.execute(query).all():
+        counts[str(state)] = int(count)
+    return counts
+
+
 def oldest_open(session: Session) -> Ticket | None:
     """The queued or processing request waiting longest (the head of the pending queue)."""
     query = (
         select(Ticket)
-        .where(col(Ticket.status).in_(OPEN_WORK))
+        .where(col(Ticket.status).in_(PENDING_STATUSES))
         .order_by(col(Ticket.created_at), col(Ticket.instance))
         .limit(1)
     )

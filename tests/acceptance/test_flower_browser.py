@@ -1,7 +1,7 @@
 """Issue 4 item 8: headless Chromium logs into Flower after a ticket was created and finds the task.
 
 The real Redis, PostgreSQL, sandbox and worker; Flower as ``make run`` starts it
-(:func:`oceane_ticket.flower.flower_command`) with ``FLOWER_BASIC_AUTH``; Debian's Chromium driven by
+(:func:`cli.flower.flower_command`) with ``FLOWER_BASIC_AUTH``; Debian's Chromium driven by
 Playwright (never a downloaded browser). Screenshots go to ``artifacts/``. Skips without Chromium
 locally, fails in CI.
 
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from oceane_ticket.flower import flower_command
+from cli.flower import flower_command
 from tests.conftest import ARTIFACTS, service_missing, settings_env, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]

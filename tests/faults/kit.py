@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oceane_ticket.run import redis_server_binary
+from cli.run import redis_server_binary
 from tests.conftest import ROOT, WorkerProcess, children, service_missing, wait_until
 
 # The runner (tests/faults/matrix.py) sets this; each scenario appends one JSON row to the file.

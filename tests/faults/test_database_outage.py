@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from oceane_ticket import cli
+from cli import main as cli
 from tests.conftest import settings_env, wait_until
 from tests.faults.kit import CLI, CLI_DETAILS, PATIENCE, PATIENT, Gate, alarm_params
 

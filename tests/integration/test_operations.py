@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 import requests
 
-from oceane_ticket import metrics, operations
+from oceane_ticket import metrics, queue_state
 from oceane_ticket.storage import db, queries
 from producer import core
 from tests.conftest import settings_env, wait_until
+from tests.rows import failures_for
 from tests.unit.test_operations import run
 
 CLI = str(Path(sys.executable).with_name("oceane-ticket"))
@@ -66,7 +67,7 @@ def test_status_shows_the_lock_held_during_a_slow_oceane_call_and_free_after(
     assert "held" in table and request.instance in table
 
     requests.post(f"{gates}/open", timeout=30).raise_for_status()
-    wait_until(lambda: operations.collect_status(s)["lock"]["state"] == "free", timeout=60)
+    wait_until(lambda: queue_state.collect_status(s)["lock"]["state"] == "free", timeout=60)
     assert status_of(s, request.instance) == "created"
     assert run(s, "status", "--json") == 0
     after = json.loads(capsys.readouterr().out)
@@ -140,7 +141,7 @@ def test_retry_requeues_a_failed_request_and_it_then_completes_once(
     with db.session(s.database_url) as session:
         row = queries.get(session, request.instance)
         assert row is not None and row.ticket_id == tickets[0]["id"]
-        assert len(queries.failures_for(session, request.instance)) == 1  # the history stays
+        assert len(failures_for(session, request.instance)) == 1  # the history stays
     assert run(s, "status", "--json") == 0
     latest = json.loads(capsys.readouterr().out)["latest_failure"]
     assert (latest["instance"], latest["request_status"]) == (request.instance, "created")

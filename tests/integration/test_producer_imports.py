@@ -12,7 +12,7 @@ HEAVY = ("celery", "kombu", "sqlalchemy", "sqlmodel", "alembic", "requests", "re
 
 SCRIPT = """
 import json, sys
-from oceane_ticket.cli import main
+from cli.main import main
 code = main(["create", "--alarm", "DMA ID=1;Element ID=2;Alarm ID=3;Element Name=n", "--priority", "1",
              "--urgency", "Major", "--technical-impact", "Major", "--json"])
 print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}))

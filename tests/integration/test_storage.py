@@ -9,36 +9,30 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel
 
+from oceane_ticket.request import TicketRequest
 from oceane_ticket.storage import db, direct, queries
 from oceane_ticket.storage.models import Ticket
 
 
-def request_values(instance: str, alarm_id: int = 3, **extra: object) -> dict:
+def request_values(instance: str, alarm_id: int = 3) -> TicketRequest:
     now = datetime.now(UTC)
-    values = {
-        "instance": instance,
-        "alarm_id": alarm_id,
-        "dma_id": 1,
-        "element_id": 2,
-        "element_name": "Enc ;=é",
-        "created_at": now,
-        "priority": "2",
-        "urgency": "Major",
-        "technical_impact": "Major",
-        "client_impact": None,
-        "root_cause": "because",
-        "status": "queued",
-        "user": "op",
-        "oceane_user_id": "U1",
-        "alarm_value": "LOS",
-        "root_time": now,
-        "updated_at": now,
-        "attempts": 0,
-        "retries_used": 0,
-        "adopted": False,
-    }
-    values.update(extra)
-    return values
+    return TicketRequest(
+        instance=instance,
+        alarm_id=alarm_id,
+        dma_id=1,
+        element_id=2,
+        element_name="Enc ;=é",
+        created_at=now,
+        priority="2",
+        urgency="Major",
+        technical_impact="Major",
+        client_impact=None,
+        root_cause="because",
+        user="op",
+        oceane_user_id="U1",
+        alarm_value="LOS",
+        root_time=now,
+    )
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

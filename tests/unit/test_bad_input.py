@@ -1,6 +1,6 @@
 """Issue 3, item 8: bad input to the producer gives exit 2, names the field, stores and queues nothing.
 
-The producer runs in-process through the real command line (``oceane_ticket.cli.main`` and
+The producer runs in-process through the real command line (``cli.main.main`` and
 ``producer.cli.run_create``) against a migrated SQLite file and a fakeredis standing in for the
 queue, so each case checks the database and the queue afterwards. Table-driven cases cover what
 the issue lists; hypothesis covers what nobody thought to list. The same through the real console
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from oceane_ticket import cli
+from cli import main as cli
 from oceane_ticket.request import PARAM_NAMES
 from oceane_ticket.storage import db
 from oceane_ticket.storage.direct import sqlite_path

@@ -83,7 +83,7 @@ def healthcheck_argv(service: dict[str, Any]) -> list[str]:
 
 
 def check_oceane_ticket(argv: list[str]) -> Any:
-    from oceane_ticket.cli import build_parser
+    from cli.main import build_parser
 
     try:
         return build_parser().parse_args(argv[1:])
@@ -175,7 +175,7 @@ def test_exactly_one_beat(services: dict[str, Any]) -> None:
 
 
 def test_flower_only_in_the_debug_profile_and_it_needs_auth(services: dict[str, Any]) -> None:
-    from oceane_ticket import flower
+    from worker import flower
 
     runs_flower = [n for n, s in services.items() if "flower" in as_argv(s.get("command") or [])]
     assert runs_flower == ["flower"]

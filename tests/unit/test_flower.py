@@ -1,7 +1,7 @@
 """``oceane-ticket flower``: the refusal rules, the arguments given to Flower, readable task rows.
 
-Nothing here starts Flower: the decision is :func:`oceane_ticket.flower.check_access`, and
-:func:`~oceane_ticket.flower.run` is checked up to the point where it would hand over to Celery.
+Nothing here starts Flower: the decision is :func:`worker.flower.check_access`, and
+:func:`~worker.flower.run` is checked up to the point where it would hand over to Celery.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from oceane_ticket import flower
-from oceane_ticket.cli import build_parser
+from cli import flower as flower_cli
+from cli.main import build_parser
 from tests.conftest import make_settings
+from worker import flower
 
 ANY = "0.0.0.0"  # noqa: S104 - the address under test
 REMOTE = [ANY, "", "::", "10.1.2.3", "192.168.0.10", "flower.example.com", "fe80::1"]
@@ -122,7 +123,7 @@ def test_run_refuses_malformed_auth(
 
 
 def test_the_cli_exits_2_when_it_refuses(no_auth: None, celery_start: list[list[str]]) -> None:
-    from oceane_ticket.cli import main
+    from cli.main import main
 
     assert main(["flower", "--address", ANY]) == 2
     assert celery_start == []
@@ -164,13 +165,13 @@ def test_every_argument_is_a_flower_option() -> None:
 
 def test_flower_command_for_make_run(no_auth: None, tmp_path: Path) -> None:
     settings = make_settings(queue="oceane.debug")
-    cmd, env = flower.flower_command(settings, "127.0.0.1", 5566)
-    assert cmd[:3] == [sys.executable, "-m", "oceane_ticket.cli"]
+    cmd, env = flower_cli.flower_command(settings, "127.0.0.1", 5566)
+    assert cmd[:3] == [sys.executable, "-m", "cli.main"]
     args = build_parser().parse_args(cmd[3:])
     assert (args.command, args.address, args.port) == ("flower", "127.0.0.1", 5566)
     assert env["OCEANE_QUEUE"] == "oceane.debug" and "FLOWER_BASIC_AUTH" not in env
     (tmp_path / ".env").write_text("FLOWER_BASIC_AUTH=ops:pw\n")
-    assert flower.flower_command(settings)[1]["FLOWER_BASIC_AUTH"] == "ops:pw"
+    assert flower_cli.flower_command(settings)[1]["FLOWER_BASIC_AUTH"] == "ops:pw"
 
 
 # --- what the task list shows ---

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -13,7 +12,9 @@ import fakeredis
 import pytest
 import sqlalchemy as sa
 
-from oceane_ticket import jobs, operations
+from cli import common, health
+from cli.main import build_parser
+from oceane_ticket import connections, jobs
 from oceane_ticket.locking import ProcessingLock
 from oceane_ticket.storage import db, retention
 from tests.conftest import make_settings
@@ -25,17 +26,8 @@ FAILURES = retention.FAILURES
 
 
 def run(settings: Any, *argv: str) -> int:
-    """Parse ``argv`` as `oceane-ticket` would (the same `add` contract as cli.build_parser) and run it."""
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def add(name: str, handler: Any, help_text: str, *, needs_settings: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text)
-        p.set_defaults(handler=handler, needs_settings=needs_settings)
-        return p
-
-    operations.register(add)
-    args = parser.parse_args(argv)
+    """Parse ``argv`` with the real `oceane-ticket` parser and run the command with ``settings``."""
+    args = build_parser().parse_args(argv)
     return int(args.handler(args, settings))
 
 
@@ -63,7 +55,7 @@ def status_of(url: str, n: int) -> dict[str, Any]:
 def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Every Redis client the commands open talks to one fakeredis server."""
     server = fakeredis.FakeServer()
-    monkeypatch.setattr(operations, "_redis", lambda settings: fakeredis.FakeRedis(server=server))
+    monkeypatch.setattr(connections, "redis_client", lambda url, *, purpose: fakeredis.FakeRedis(server=server))
     return fakeredis.FakeRedis(server=server)
 
 
@@ -116,6 +108,7 @@ def test_status_shows_the_lock_holder_the_queue_counts_and_the_latest_failure(
     assert (q["queued"], q["processing"], q["oldest_open_instance"]) == (1, 1, f"{1:032x}")
     assert 290 < q["oldest_open_age_s"] < 330
     assert data["counts"] == {"queued": 1, "processing": 1, "created": 2, "failed": 1}
+    assert data["writeback_counts"] == {"none": 5, "pending": 0, "done": 0, "failed": 0}
     assert data["latest_failure"]["error_message"] == "busy" and data["latest_failure"]["http_error_code"] == 503
     assert data["latest_failure"]["request_status"] == "failed"
     assert data["errors"] == []
@@ -131,6 +124,7 @@ def test_status_shows_the_lock_holder_the_queue_counts_and_the_latest_failure(
         "Messages waiting in Redis",
         "5.0 min old",
         "Requests by status",
+        "Requests by write-back state",
         "Latest failure",
         "try later",
     ):
@@ -149,11 +143,11 @@ def test_status_without_redis_still_shows_the_database_and_exits_4(
 ) -> None:
     s = make_settings(database_url=sqlite_url, redis_url=CLOSED_REDIS)
     insert(sqlite_url, row(1, "created"))
-    assert run(s, "status", "--json") == operations.UNAVAILABLE
+    assert run(s, "status", "--json") == common.UNAVAILABLE
     data = json.loads(capsys.readouterr().out)
     assert data["lock"]["state"] == "unknown" and data["counts"]["created"] == 1
     assert data["errors"] and data["errors"][0].startswith("redis unavailable")
-    assert run(s, "status") == operations.UNAVAILABLE
+    assert run(s, "status") == common.UNAVAILABLE
     assert "redis unavailable" in capsys.readouterr().out
 
 
@@ -175,7 +169,7 @@ def test_health_fails_when_redis_is_unreachable(sqlite_url: str, capsys: pytest.
 def test_health_passes_with_what_a_single_service_probe_checks(
     s: Any, monkeypatch: pytest.MonkeyPatch, sandbox: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(operations, "check_redis", lambda settings: "PONG")
+    monkeypatch.setattr(health, "check_redis", lambda settings: "PONG")
     s = make_settings(database_url=s.database_url, base_url=sandbox.base_url)
     assert run(s, "health", "--json", "--skip-worker") == 0
     data = json.loads(capsys.readouterr().out)
@@ -188,7 +182,7 @@ def test_health_passes_with_what_a_single_service_probe_checks(
 def test_health_fails_on_an_unmigrated_database_and_a_refused_token(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, sandbox: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(operations, "check_redis", lambda settings: "PONG")
+    monkeypatch.setattr(health, "check_redis", lambda settings: "PONG")
     s = make_settings(
         database_url=f"sqlite:///{tmp_path / 'empty.db'}", base_url=sandbox.base_url, client_secret="wrong"
     )
@@ -221,7 +215,7 @@ def test_cleanup_says_what_it_removed(s: Any, capsys: pytest.CaptureFixture[str]
 
 def test_cleanup_reports_an_unreachable_database(capsys: pytest.CaptureFixture[str]) -> None:
     s = make_settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
-    assert run(s, "cleanup", "--json") == operations.UNAVAILABLE
+    assert run(s, "cleanup", "--json") == common.UNAVAILABLE
     assert json.loads(capsys.readouterr().out)["error"].startswith("database unavailable")
 
 
@@ -288,10 +282,10 @@ def test_retry_needs_instances_or_all_failed_and_touches_nothing_without_redis(
 ) -> None:
     s = make_settings(database_url=sqlite_url, redis_url=CLOSED_REDIS)
     insert(sqlite_url, row(1, "failed"))
-    assert run(s, "retry") == operations.USAGE
-    assert run(s, "retry", "x", "--all-failed") == operations.USAGE
+    assert run(s, "retry") == common.USAGE
+    assert run(s, "retry", "x", "--all-failed") == common.USAGE
     capsys.readouterr()
-    assert run(s, "retry", f"{1:032x}") == operations.UNAVAILABLE
+    assert run(s, "retry", f"{1:032x}") == common.UNAVAILABLE
     assert status_of(sqlite_url, 1)["status"] == "failed"
     err = capsys.readouterr().err
     assert err.strip() and "Traceback" not in err  # a message for the operator, not a crash
@@ -301,9 +295,7 @@ def test_retry_needs_instances_or_all_failed_and_touches_nothing_without_redis(
 
 
 def test_the_real_parser_has_the_commands() -> None:
-    from oceane_ticket import cli
-
-    parser = cli.build_parser()
+    parser = build_parser()
     for argv in (
         ["cleanup", "--dry-run", "--json"],
         ["status", "--json"],
@@ -315,9 +307,9 @@ def test_the_real_parser_has_the_commands() -> None:
         assert args.needs_settings is True and callable(args.handler)
 
 
-def test_importing_operations_loads_nothing_heavy() -> None:
-    # cli.py imports it for every `create`: it must stay stdlib-only at import time.
+def test_importing_the_command_line_loads_nothing_heavy() -> None:
+    # The console script imports every command module for every `create`: stdlib-only at import time.
     heavy = {"rich", "redis", "sqlalchemy", "sqlmodel", "celery", "prometheus_client", "alembic", "requests"}
-    code = f"import sys, oceane_ticket.operations; print(sorted({heavy!r} & {{m.split('.')[0] for m in sys.modules}}))"
+    code = f"import sys, cli.main; print(sorted({heavy!r} & {{m.split('.')[0] for m in sys.modules}}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from oceane_ticket import jobs, metrics, operations
+from oceane_ticket import connections, jobs, metrics
 from oceane_ticket.locking import LockTimeout, ProcessingLock
 from oceane_ticket.oceane.errors import OceaneError
 from tests.conftest import ROOT, make_settings
@@ -153,7 +153,7 @@ def test_queue_gauges_read_redis_and_the_database_at_scrape(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = fakeredis.FakeServer()
-    monkeypatch.setattr(operations, "_redis", lambda settings: fakeredis.FakeRedis(server=server))
+    monkeypatch.setattr(connections, "redis_client", lambda url, *, purpose: fakeredis.FakeRedis(server=server))
     monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
     redis = fakeredis.FakeRedis(server=server)
     s = make_settings(database_url=sqlite_url, queue="oceane.unit")
@@ -171,6 +171,8 @@ def test_queue_gauges_read_redis_and_the_database_at_scrape(
     assert got[("oceane_queue_unacked_messages", (("queue", s.queue),))] == 1
     assert got[("oceane_processing_lock_held", ())] == 1
     assert got[("oceane_requests", (("status", "queued"),))] == 2
+    assert got[("oceane_requests_writeback", (("writeback_state", "none"),))] == 3
+    assert got[("oceane_requests_writeback", (("writeback_state", "pending"),))] == 0
     assert got[("oceane_oldest_open_request_age_seconds", ())] >= 0
     assert got[("oceane_scrape_source_up", (("source", "database"),))] == 1
 

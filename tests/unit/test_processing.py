@@ -27,6 +27,7 @@ from oceane_ticket.storage import db, queries
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer import core
 from tests.conftest import make_settings
+from tests.rows import failures_for
 from worker import processing
 from worker.processing import Context, Outcome, RetryLater
 
@@ -142,7 +143,7 @@ class World:
 
     def failures(self, instance: str) -> list[FailedTicketRequest]:
         with Session(db.get_engine(self.url)) as s:
-            return list(queries.failures_for(s, instance))
+            return list(failures_for(s, instance))
 
     def claim_as_another_worker(self, instance: str) -> str:
         """What a second worker does once this one's lock has lapsed: take the lock and the row."""

@@ -48,3 +48,38 @@ def test_no_prompt_without_a_terminal_and_the_missing_field_is_named(
     code = cli.run_create(_args(priority="1", urgency="Major"), make_settings())
     assert code == cli.INVALID_INPUT
     assert "technical_impact: is required; allowed: Critical, Major, Minor, None" in capsys.readouterr().err
+
+
+def test_a_bad_answer_is_refused_as_it_is_typed_and_asked_again(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked: list[str] = []
+    answers = iter(["7", "2", "Majr", "Major", "Mnior", "Minor", "", ""])
+
+    def fake_input(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", fake_input)
+    details: dict[str, Any] = {"priority": None, "urgency": None, "technical_impact": None, "client_impact": None,
+                               "description": None}  # fmt: skip
+    cli._prompt_missing(details, make_settings())
+    assert details == {"priority": "2", "urgency": "Major", "technical_impact": "Minor", "client_impact": None,
+                       "description": None}  # fmt: skip
+    # Each bad answer was re-asked straight away, with the allowed values, before the next field.
+    assert [p.split(" [")[0] for p in asked[:6]] == ["Priority", "Priority", "Urgency", "Urgency",
+                                                     "Technical Impact", "Technical Impact"]  # fmt: skip
+    err = capsys.readouterr().err
+    assert "'7' is not allowed; allowed: 1, 2, 3, 4" in err
+    assert "'Majr' is not allowed; allowed: Critical, Major, Minor, None" in err
+
+
+def test_a_too_long_description_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter(["x" * 20, "short"])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    details: dict[str, Any] = {"priority": "1", "urgency": "Major", "technical_impact": "Major",
+                               "client_impact": "None", "description": None}  # fmt: skip
+    cli._prompt_missing(details, make_settings(description_max_length=10))
+    assert details["description"] == "short"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oceane_ticket.cli import BAD_SETTING, main
+from cli.main import BAD_SETTING, main
 from oceane_ticket.settings import SettingsError, load_settings
 from tests.conftest import make_settings
 

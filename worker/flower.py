@@ -1,4 +1,4 @@
-"""``oceane-ticket flower``: the connector's debug page is Flower, with authentication enforced.
+"""The connector's debug page is Flower, beside the Celery app it serves, with authentication enforced.
 
 Flower shows every ticket job (``oceane.create_ticket``, the beat's ``oceane.sweep`` and
 ``oceane.cleanup``) with its state, retries and worker, and the broker page shows the length of
@@ -18,7 +18,7 @@ for; the broker URL is shown with its password masked (Celery and kombu censor i
 started read-only unless ``--allow-control``: a debug page should not be able to revoke ticket jobs
 or shut workers down.
 
-This module is imported when the command line is built, so its top-level imports stay stdlib-only.
+``oceane-ticket flower`` (:mod:`cli.flower`) parses the options and calls :func:`run`.
 """
 
 from __future__ import annotations
@@ -32,12 +32,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oceane_ticket.request import external_id
+from oceane_ticket.statuses import FINAL_STATUSES
+
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
 
 AUTH_ENV = "FLOWER_BASIC_AUTH"
 DEFAULT_ADDRESS = "127.0.0.1"
-DEFAULT_PORT = 5555
 # Flower's default columns leave out the arguments and retries, the two things we debug with.
 TASK_COLUMNS = "name,uuid,state,args,retries,received,started,runtime,worker,exception"
 EXIT_REFUSED = 2
@@ -45,34 +47,6 @@ EXIT_REFUSED = 2
 # How long the debug page stops asking the database for alarm details after a failed lookup, so a
 # database outage does not stall every page load on connect timeouts.
 LOOKUP_BACKOFF = 30.0
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the ``flower`` subcommand's options to ``parser``."""
-    parser.description = (
-        "Serve Flower, the debug page: ticket jobs with their state and arguments, workers, and the "
-        f"queue length. Off loopback it requires Flower's basic auth, {AUTH_ENV}=user:password "
-        "(read from the environment or the .env file)."
-    )
-    parser.add_argument(
-        "--address", default=DEFAULT_ADDRESS, help=f"listen address (default {DEFAULT_ADDRESS}; others need {AUTH_ENV})"
-    )
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"listen port (default {DEFAULT_PORT})")
-    parser.add_argument(
-        "--allow-control",
-        action="store_true",
-        help="let Flower revoke tasks and control workers (read-only by default)",
-    )
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"port must be 1..65535, not {value}")
-    return value
 
 
 def is_loopback(address: str) -> bool:
@@ -160,30 +134,13 @@ def flower_arguments(address: str, port: int, *, allow_control: bool = False) ->
     ]
 
 
-def flower_command(
-    settings: Settings, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT
-) -> tuple[list[str], dict[str, str]]:
-    """The command that serves the debug page and the environment it needs, for ``make run``.
-
-    The command runs this module's :func:`run` (refusal rules, readable arguments) in a fresh
-    interpreter; start it with ``os.environ | env``. ``env`` carries ``settings`` as ``OCEANE_*``
-    variables and, when the ``.env`` file holds one, ``FLOWER_BASIC_AUTH`` (needed for a
-    non-loopback ``address``). The child exits with 2 when it refuses to start.
-    """
-    env = settings.as_env()
-    basic_auth = read_basic_auth()
-    if basic_auth is not None:
-        env[AUTH_ENV] = basic_auth
-    cmd = [sys.executable, "-m", "oceane_ticket.cli", "flower", "--address", address, "--port", str(port)]
-    return cmd, env
-
-
 def describe_instance(row: Mapping[str, Any]) -> str:
     """A ticket request as the debug page shows it: the alarm and its ticket, no operator text.
 
     The alarm comes first because Flower's argument column is narrow and cuts the end off.
     """
-    text = f"alarm {row['dma_id']}/{row['element_id']}/{row['alarm_id']} on {row['element_name']}: {row['status']}"
+    alarm = external_id(row["dma_id"], row["element_id"], row["alarm_id"])
+    text = f"alarm {alarm} on {row['element_name']}: {row['status']}"
     if row.get("ticket_id"):
         text += f" as {row['ticket_id']}"
     return f"{text} (instance {row['instance']})"
@@ -219,7 +176,7 @@ def make_task_formatter(
         if row is None:
             return f"instance {instance} (not in the database)"
         text = describe_instance(row)
-        if row.get("status") in ("created", "failed") and len(described) < 10_000:
+        if row.get("status") in FINAL_STATUSES and len(described) < 10_000:
             described[instance] = text  # final: it will not change any more
         return text
 

