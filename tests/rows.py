@@ -44,13 +44,6 @@ def failure_row(n: int, at: datetime, *, http: int = 500, code: int = 1, final: 
 
 def failures_for(session: Any, instance: str) -> list[Any]:
     """One request's Failed Ticket Requests rows, oldest first (what the tests check the history with)."""
-    from sqlmodel import col, select
+    from oceane_ticket.storage import queries
 
-    from oceane_ticket.storage.models import FailedTicketRequest
-
-    query = (
-        select(FailedTicketRequest)
-        .where(FailedTicketRequest.instance == instance)
-        .order_by(col(FailedTicketRequest.id))
-    )
-    return list(session.exec(query).all())
+    return list(queries.failures_for(session, instance))

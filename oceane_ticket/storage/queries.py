@@ -221,6 +221,16 @@ def list_failed(session: Session, limit: int = 50) -> Sequence[tuple[FailedTicke
     return [(row[0], row[1]) for row in session.execute(query).all()]
 
 
+def failures_for(session: Session, instance: str) -> Sequence[FailedTicketRequest]:
+    """One request's failed attempts, oldest first (the worker reads them to judge an incomplete lookup)."""
+    query = (
+        select(FailedTicketRequest)
+        .where(FailedTicketRequest.instance == instance)
+        .order_by(col(FailedTicketRequest.id))
+    )
+    return session.exec(query).all()
+
+
 # --- Operations: ``oceane-ticket status``, ``retry`` and the metrics gauges ---
 
 
