@@ -64,10 +64,17 @@ def check_database(settings: Settings) -> str:
     from oceane_ticket.storage import db, schema
 
     head = ScriptDirectory(str(db.MIGRATIONS)).get_current_head()
-    with db.get_engine(settings.database_url).connect() as conn:
-        conn.execute(sa.text("SELECT 1"))
-        current = MigrationContext.configure(conn).get_current_revision()
-        dialect = conn.dialect.name
+    try:
+        with db.get_engine(settings.database_url).connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            current = MigrationContext.configure(conn).get_current_revision()
+            dialect = conn.dialect.name
+    except Exception as exc:
+        # A database not set up yet (no SQLite file, no tables) gets the same fix as every command.
+        problem = schema.schema_problem(exc)
+        if problem is None:
+            raise
+        raise RuntimeError(problem) from exc
     if current != head:
         raise RuntimeError(f"schema at {current or 'nothing'}, newest is {head}: {schema.FIX}")
     return f"{dialect}, schema at {head} (newest)"
