@@ -478,3 +478,15 @@ def record_oceane_status(
         )
     session.commit()
     return changed == 1
+
+
+def failed_writebacks(session: Session, limit: int | None = None) -> list[str]:
+    """Created tickets whose write-back ran out of budget (``retry --writeback --all-failed``), oldest first."""
+    query = (
+        select(Ticket.instance)
+        .where(col(Ticket.status) == Status.CREATED, col(Ticket.writeback_state) == WritebackState.FAILED)
+        .order_by(col(Ticket.created_at), col(Ticket.instance))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
