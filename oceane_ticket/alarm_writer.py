@@ -248,16 +248,18 @@ class WebServicesWriter(_HttpWriter):
             return
 
     def _check_result(self, result: Any) -> None:
-        # The script's result: {"HadError": bool, "Errors": [...], ...}; a script that refused its
-        # input (a bad parameter) will refuse it again, so that is not worth a retry.
-        if isinstance(result, dict) and result.get("HadError"):
-            errors = result.get("Errors") or []
-            text = "; ".join(str(e) for e in errors) if isinstance(errors, list) else str(errors)
-            raise WritebackError(
-                f"script {self.script!r} failed: {self._scrub(text)[:300] or 'no message'}",
-                transient=False,
-                http_status=200,
-            )
+        # The script's result: {"HadErrors": bool, "ErrorMessages": [...], "ScriptOutput": [...]}
+        # (older Agents spell them HadError / Errors). A script that refused its input (a bad
+        # parameter) will refuse it again, so that is not worth a retry.
+        if not isinstance(result, dict) or not (result.get("HadErrors") or result.get("HadError")):
+            return
+        errors = result.get("ErrorMessages") or result.get("Errors") or []
+        text = "; ".join(str(e) for e in errors) if isinstance(errors, list) else str(errors)
+        raise WritebackError(
+            f"script {self.script!r} failed: {self._scrub(text)[:300] or 'no message'}",
+            transient=False,
+            http_status=200,
+        )
 
 
 def _unwrap(response: requests.Response) -> Any:

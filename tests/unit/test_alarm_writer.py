@@ -27,7 +27,7 @@ ALARM = AlarmRef(12, 345, 67890)
 PROPS = {"Oceane Ticket ID": "2611M80375", "Oceane Ticket URL": "https://oceane.example/ticket/2611M80375"}
 CONNECT = DMA + "/API/v1/Json.asmx/ConnectApp"
 EXECUTE = DMA + "/API/v1/Json.asmx/ExecuteAutomationScriptWithOutput"
-SCRIPT_OK = {"d": {"HadError": False, "Errors": [], "Output": []}}
+SCRIPT_OK = {"d": {"HadErrors": False, "ErrorMessages": [], "ScriptOutput": []}}
 
 
 def udapi(**overrides: Any) -> UdapiWriter:
@@ -155,7 +155,7 @@ def test_webservices_gives_up_for_now_when_a_fresh_connection_is_refused_too() -
 @responses.activate
 def test_webservices_script_error_is_final_and_bad_login_is_not_retried_at_once() -> None:
     responses.post(CONNECT, json={"d": CONNECTION})
-    responses.post(EXECUTE, json={"d": {"HadError": True, "Errors": ["Alarm ID: expected a number"]}})
+    responses.post(EXECUTE, json={"d": {"HadErrors": True, "ErrorMessages": ["Alarm ID: expected a number"]}})
     with pytest.raises(WritebackError) as caught:
         webservices().write(ALARM, PROPS)
     assert not caught.value.transient and "Alarm ID" in str(caught.value)
