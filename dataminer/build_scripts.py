@@ -1,0 +1,150 @@
+"""Build the importable Automation script XML files from the C# sources in dataminer/scripts.
+
+Each script's C# block is its own file followed by OceaneCommon.cs (both keep their ``using`` lines inside
+their namespace, so the two concatenate into one valid compilation unit). One XML per script means one
+import per script in Cube, with no script library to precompile and reference.
+
+    python dataminer/build_scripts.py          # rewrite dataminer/scripts/*.xml
+    python dataminer/build_scripts.py --check  # exit 1 if a committed XML is out of date
+
+tests/unit/test_dataminer_kit.py runs the check and compiles the code inside each XML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
+COMMON = "OceaneCommon.cs"
+FOLDER = "Oceane"
+# .NET Framework assemblies the shared code uses (HttpClient, JavaScriptSerializer); both are in the GAC of
+# every DataMiner Agent, so no DLL has to be copied.
+REFERENCES = ("System.Net.Http.dll", "System.Web.Extensions.dll")
+
+ALARM_PARAMS = ("DMA ID", "Element ID", "Alarm ID", "Element Name", "Alarm Value", "Root Time")
+INTAKE_PARAMS = ("Intake URL", "Intake Token", "Alarm Writer")
+DETAIL_PARAMS = ("Priority", "Urgency", "Technical Impact", "Client Impact", "Description")
+PROPERTY_PARAMS = (
+    "DMA ID",
+    "Element ID",
+    "Alarm ID",
+    "Oceane Ticket ID",
+    "Oceane Ticket URL",
+    "Oceane Ticket Status",
+)
+
+
+@dataclass(frozen=True)
+class ScriptSpec:
+    """One Automation script: its DataMiner name, its C# file and its script parameters."""
+
+    name: str
+    source: str
+    description: str
+    parameters: tuple[str, ...]
+
+    @property
+    def xml_name(self) -> str:
+        """The XML file written next to the C# source."""
+        return Path(self.source).with_suffix(".xml").name
+
+
+SCRIPTS: tuple[ScriptSpec, ...] = (
+    ScriptSpec(
+        "Orange Oceane Ticketing System",
+        "OrangeOceaneTicketingSystem.cs",
+        "Create Ticket hyperlink: shows the alarm's Oceane ticket or asks the ticket details (interactive).",
+        ALARM_PARAMS + INTAKE_PARAMS,
+    ),
+    ScriptSpec(
+        "Oceane Create Ticket",
+        "OceaneCreateTicket.cs",
+        "Creates the alarm's Oceane ticket without a dialog, for Correlation rules and alarm templates.",
+        ALARM_PARAMS + INTAKE_PARAMS + DETAIL_PARAMS,
+    ),
+    ScriptSpec(
+        "Oceane Alarm Properties API",
+        "OceaneAlarmPropertiesApi.cs",
+        "User-Defined API (OnApiTrigger) that sets Oceane Ticket ID / URL / Status on an alarm.",
+        (),
+    ),
+    ScriptSpec(
+        "Oceane Set Alarm Properties",
+        "OceaneSetAlarmProperties.cs",
+        "Sets Oceane Ticket ID / URL / Status on an alarm; run by the worker through Web Services.",
+        PROPERTY_PARAMS,
+    ),
+)
+
+
+def code_of(spec: ScriptSpec, scripts_dir: Path = SCRIPTS_DIR) -> str:
+    """The C# block of a script: its own file, then the shared code."""
+    own = (scripts_dir / spec.source).read_text(encoding="utf-8").rstrip("\n")
+    common = (scripts_dir / COMMON).read_text(encoding="utf-8").rstrip("\n")
+    code = f"{own}\n\n{common}\n"
+    if "]]>" in code:  # would end the CDATA section early
+        raise ValueError(f"{spec.source} or {COMMON} contains ']]>'")
+    return code
+
+
+def render(spec: ScriptSpec, scripts_dir: Path = SCRIPTS_DIR) -> str:
+    """The DMSScript XML of one script, as Cube's Automation module imports it."""
+    params = "".join(
+        f'\t\t<ScriptParameter id="{i}" type="string" values="">\n'
+        f"\t\t\t<Description>{escape(name)}</Description>\n"
+        "\t\t</ScriptParameter>\n"
+        for i, name in enumerate(spec.parameters, start=1)
+    )
+    refs = "".join(f'\t\t\t<Param type="ref">{escape(ref)}</Param>\n' for ref in REFERENCES)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<DMSScript options="272" xmlns="http://www.skyline.be/automation">\n'
+        f"\t<Name>{escape(spec.name)}</Name>\n"
+        f"\t<Description>{escape(spec.description)}</Description>\n"
+        "\t<Type>Automation</Type>\n"
+        "\t<Author>oceane-ticket</Author>\n"
+        "\t<CheckSets>FALSE</CheckSets>\n"
+        f"\t<Folder>{FOLDER}</Folder>\n"
+        "\t<Protocols>\n\t</Protocols>\n"
+        "\t<Memory>\n\t</Memory>\n"
+        f"\t<Parameters>\n{params}\t</Parameters>\n"
+        "\t<Script>\n"
+        '\t\t<Exe id="1" type="csharp">\n'
+        f"\t\t\t<Value><![CDATA[{code_of(spec, scripts_dir)}]]></Value>\n"
+        f"{refs}"
+        "\t\t\t<Message></Message>\n"
+        "\t\t</Exe>\n"
+        "\t</Script>\n"
+        "</DMSScript>\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the XML files, or with --check report the stale ones."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a committed XML differs")
+    args = parser.parse_args(argv)
+    stale = []
+    for spec in SCRIPTS:
+        target = SCRIPTS_DIR / spec.xml_name
+        text = render(spec)
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(target.name)
+        else:
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target}")
+    if stale:
+        print("out of date (run python dataminer/build_scripts.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

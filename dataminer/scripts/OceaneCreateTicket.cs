@@ -1,0 +1,90 @@
+// Automation script "Oceane Create Ticket": the non-interactive variant, for Correlation rules and alarm
+// templates (no dialog). Same alarm and intake parameters as the interactive script, plus the ticket
+// details as script parameters: Priority, Urgency, Technical Impact (required), Client Impact, Description.
+// An alarm that already has an open request gets that request back (the intake's exactly-once rule).
+namespace OceaneCreateTicket
+{
+	using Oceane.DataMiner;
+
+	using Skyline.DataMiner.Automation;
+
+	/// <summary>The script's entry point.</summary>
+	public class Script
+	{
+		/// <summary>How long the intake may hold the request open for Oceane's answer.</summary>
+		private const int WaitSeconds = 30;
+
+		/// <summary>Runs the script.</summary>
+		/// <param name="engine">Link with SLAutomation.</param>
+		public void Run(IEngine engine)
+		{
+			string failure = null;
+			try
+			{
+				failure = Create(engine);
+			}
+			catch (InputException e)
+			{
+				failure = e.Message;
+			}
+			catch (IntakeException e)
+			{
+				failure = e.Message;
+			}
+
+			if (failure != null)
+			{
+				engine.Log("Oceane Create Ticket: " + failure);
+				engine.ExitFail(failure);
+			}
+		}
+
+		/// <summary>Creates (or finds) the alarm's ticket request; the failure text, or null.</summary>
+		private static string Create(IEngine engine)
+		{
+			AlarmDetails alarm = AlarmDetails.FromScript(engine);
+			IntakeSettings settings = IntakeSettings.FromScript(engine);
+			var request = new TicketRequest
+			{
+				Priority = ScriptParams.Get(engine, "Priority"),
+				Urgency = ScriptParams.Get(engine, "Urgency"),
+				TechnicalImpact = ScriptParams.Get(engine, "Technical Impact"),
+				ClientImpact = ScriptParams.Optional(engine, "Client Impact"),
+				Description = ScriptParams.Optional(engine, "Description"),
+				User = engine.UserLoginName,
+			};
+			string problem = request.Check(null);
+			if (problem != null)
+			{
+				return problem;
+			}
+
+			TicketAnswer answer;
+			using (var intake = new IntakeClient(settings))
+			{
+				answer = intake.CreateTicket(alarm, request, WaitSeconds);
+			}
+
+			engine.AddScriptOutput("instance", answer.Instance);
+			engine.AddScriptOutput("status", answer.Status);
+			engine.AddScriptOutput("existing", answer.Existing ? "true" : "false");
+			if (answer.IsFailed)
+			{
+				return "Oceane did not create the ticket for alarm " + alarm.Alarm + ": " + answer.Error;
+			}
+
+			if (answer.IsCreated)
+			{
+				engine.AddScriptOutput("ticketId", answer.TicketId);
+				engine.AddScriptOutput("ticketUrl", answer.TicketUrl);
+				if (settings.Writer == AlarmWriter.None)
+				{
+					PropertyUpdate.ForTicket(alarm.Alarm, answer).Apply(engine);
+				}
+			}
+
+			engine.Log("Oceane Create Ticket: alarm " + alarm.Alarm + " -> request " + answer.Instance + " (" + answer.Status + ")");
+			return null;
+		}
+	}
+}

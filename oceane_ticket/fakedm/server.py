@@ -1,0 +1,498 @@
+"""A fake DataMiner Agent on loopback: the two ways the worker writes a ticket onto an alarm.
+
+It implements what ``/work/shared/oceane-api.md`` section 5 and dataminer/README.md describe, and answers
+the way the kit's C# scripts do (``dataminer/scripts``):
+
+- **User-Defined API** ``POST /api/custom/{route}`` (route ``oceane/alarm-properties``), header
+  ``Authorization: Bearer {token}``, body ``{"dmaId", "elementId", "rootAlarmId", "properties": {...}}``.
+  401 ``{"error"}`` on a missing or wrong token (DataMiner's endpoint checks it), 404 for another route,
+  405 for another method, 400 ``{"error": "<field>: ..."}`` for a bad body, else 200 with
+  ``{"dmaId", "elementId", "rootAlarmId", "properties"}`` (what was set).
+- **Web Services v1** ``POST /API/v1/Json.asmx/<Method>``, answers wrapped as ``{"d": ...}``:
+  ``ConnectApp`` (login + password) answers ``{"d": "<connection>"}``; ``ExecuteAutomationScriptWithOutput``
+  runs the script ``Oceane Set Alarm Properties`` and answers ``{"d": {"HadErrors": false, "ErrorMessages": [],
+  "ScriptOutput": [{"Key": "result", "Value": ...}]}}`` (``HadErrors: true`` and the message naming the
+  parameter for a bad one). Faults are ASP.NET's JSON fault: HTTP 500 ``{"Message", "ExceptionType",
+  "StackTrace"}``; an unknown or expired connection's message contains "No connection available".
+
+Alarm properties are stored per (dmaId, elementId, rootAlarmId). Every call is logged (method, path, body with
+the password masked, answer status). Test controls: :meth:`FakeDataMiner.expire_connections`,
+:meth:`FakeDataMiner.set_down` (503 or a closed connection).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal
+
+from oceane_ticket.sandbox.httpio import read_body, split_target
+from oceane_ticket.sandbox.protocol import ApiError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ROUTE = "oceane/alarm-properties"
+SCRIPT_NAME = "Oceane Set Alarm Properties"
+PROPERTY_NAMES = ("Oceane Ticket ID", "Oceane Ticket URL", "Oceane Ticket Status")
+MAX_PROPERTY_LENGTH = 2048  # as OceaneNames.MaxPropertyLength in the C# scripts
+MAX_BODY_BYTES = 1024 * 1024
+WS_PREFIX = "/API/v1/Json.asmx/"
+MASK = "***"
+
+AlarmKey = tuple[int, int, int]
+DownMode = Literal["503", "close"]
+
+
+class BadInput(Exception):
+    """A request field the real script would refuse; the message names it."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received.
+
+    Attributes:
+        method: HTTP method.
+        path: Path and query as sent.
+        body: The JSON body (passwords masked), or the raw text when it is not JSON.
+        status: The HTTP status answered (0 when the connection was closed instead).
+        authorized: Whether a UDAPI call carried the right bearer token (None for other calls).
+    """
+
+    method: str
+    path: str
+    body: Any
+    status: int
+    authorized: bool | None = None
+
+
+@dataclass
+class _State:
+    token: str
+    user: str
+    password: str
+    route: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    properties: dict[AlarmKey, dict[str, str]] = field(default_factory=dict)
+    connections: set[str] = field(default_factory=set)
+    calls: list[Call] = field(default_factory=list)
+    down: DownMode | None = None
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: Any
+    close: bool = False
+
+
+class FakeDataMiner:
+    """A fake DataMiner Agent's UDAPI and Web Services endpoints, served on a daemon thread.
+
+    Use as a context manager::
+
+        with FakeDataMiner(token="t", user="oceane", password="pw") as dm:
+            requests.post(f"{dm.url}/api/custom/oceane/alarm-properties", ...)
+            dm.properties(12, 345, 67890)
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        token: str = "fake-udapi-token",  # noqa: S107 - a fake server's default, not a secret
+        user: str = "oceane",
+        password: str = "fake-password",  # noqa: S107 - a fake server's default, not a secret
+        route: str = DEFAULT_ROUTE,
+    ) -> None:
+        """Configure; nothing listens until :meth:`start` (or ``with``).
+
+        Args:
+            host: Address to bind (loopback by default).
+            port: Port; 0 picks a free one.
+            token: The bearer token the UDAPI route accepts.
+            user: The Web Services login.
+            password: The Web Services password.
+            route: The UDAPI route (after ``/api/custom/``).
+        """
+        self._host = host
+        self._port = port
+        self._state = _State(token=token, user=user, password=password, route=route.strip("/"))
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        """Address only: the token and password stay out of logs and test reports."""
+        return f"FakeDataMiner(url={self.url!r})"
+
+    # --- life cycle ---
+
+    def start(self) -> FakeDataMiner:
+        """Bind and serve on a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("the fake DataMiner is already started")
+        self._server = _Server((self._host, self._port), self._state)
+        self._port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-dataminer", daemon=True
+        )
+        self._thread.start()
+        logger.info("fake DataMiner listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close open connections. Safe to call twice."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeDataMiner:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- what tests look at ---
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:41234`` (the DATAMINER_URL to configure)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
+
+    @property
+    def route(self) -> str:
+        """The UDAPI route."""
+        return self._state.route
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every request so far, oldest first (a copy)."""
+        with self._state.lock:
+            return list(self._state.calls)
+
+    def properties(self, dma_id: int, element_id: int, root_alarm_id: int) -> dict[str, str]:
+        """The Oceane properties set on one alarm (empty when none)."""
+        with self._state.lock:
+            return dict(self._state.properties.get((dma_id, element_id, root_alarm_id), {}))
+
+    def all_properties(self) -> dict[AlarmKey, dict[str, str]]:
+        """Every alarm's properties."""
+        with self._state.lock:
+            return {key: dict(value) for key, value in self._state.properties.items()}
+
+    # --- controls ---
+
+    def expire_connections(self) -> int:
+        """Forget every Web Services connection, as DataMiner does after idle minutes; how many there were."""
+        with self._state.lock:
+            count = len(self._state.connections)
+            self._state.connections.clear()
+            return count
+
+    def set_down(self, down: bool, mode: DownMode = "503") -> None:
+        """Go down (every request answered 503, or its connection closed unanswered) or come back."""
+        if mode not in ("503", "close"):
+            raise ValueError("mode must be '503' or 'close'")
+        with self._state.lock:
+            self._state.down = mode if down else None
+
+    def reset(self) -> None:
+        """Forget properties, connections and calls."""
+        with self._state.lock:
+            self._state.properties.clear()
+            self._state.connections.clear()
+            self._state.calls.clear()
+
+
+# --- the HTTP side ---
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], state: _State) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.state = state
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeDataMiner/1.0"
+    sys_version = ""
+    server: _Server
+
+    def setup(self) -> None:
+        self.request.settimeout(15)
+        with contextlib.suppress(OSError):
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("fake DataMiner: " + format, *args)
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def _handle(self) -> None:
+        state = self.server.state
+        path, _query = split_target(self.path)
+        try:
+            raw = read_body(self.rfile, self.headers, MAX_BODY_BYTES, 4 * MAX_BODY_BYTES)
+        except ApiError as exc:
+            self._record(Call(self.command, self.path, None, exc.status))
+            self._write(_Answer(exc.status, {"error": exc.description}, close=True))
+            return
+        with state.lock:
+            down = state.down
+        if down == "close":
+            self._record(Call(self.command, self.path, _masked(raw), 0))
+            self.close_connection = True
+            return
+        if down == "503":
+            answer = _Answer(503, {"error": "DataMiner is not available"})
+            self._record(Call(self.command, self.path, _masked(raw), 503))
+            self._write(answer)
+            return
+        authorized: bool | None = None
+        if path.startswith("/api/custom/"):
+            authorized = secrets.compare_digest(self.headers.get("Authorization", ""), f"Bearer {state.token}")
+            answer = _udapi(state, self.command, path[len("/api/custom/") :], raw, authorized)
+        elif path.startswith(WS_PREFIX):
+            answer = _web_services(state, self.command, path[len(WS_PREFIX) :], raw)
+        else:
+            answer = _Answer(404, {"error": f"no such path {path}"})
+        self._record(Call(self.command, self.path, _masked(raw), answer.status, authorized))
+        self._write(answer)
+
+    def _record(self, call: Call) -> None:
+        with self.server.state.lock:
+            self.server.state.calls.append(call)
+
+    def _write(self, answer: _Answer) -> None:
+        body = json.dumps(answer.body).encode()
+        close = answer.close or self.close_connection
+        head = [
+            f"{self.protocol_version} {answer.status} {self.responses.get(answer.status, ('',))[0]}",
+            f"Server: {self.server_version}",
+            "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(body)}",
+        ]
+        if close:
+            head.append("Connection: close")
+            self.close_connection = True
+        # One write: headers and body in a single segment, so no Nagle/delayed-ACK stall.
+        try:
+            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        except OSError:
+            self.close_connection = True
+
+
+def _masked(raw: bytes) -> Any:
+    """The body for the call log: parsed JSON with any password replaced, else the text."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        return text
+    if isinstance(data, dict) and "password" in data:
+        data = {**data, "password": MASK}
+    return data
+
+
+def _udapi(state: _State, method: str, route: str, raw: bytes, authorized: bool) -> _Answer:
+    if not authorized:
+        return _Answer(401, {"error": "missing or invalid bearer token"})
+    if route.strip("/").lower() != state.route.lower():  # DataMiner's routes are case-insensitive
+        return _Answer(404, {"error": f"no API on route {route!r}"})
+    if method != "POST":
+        return _Answer(405, {"error": "method: use POST"})
+    try:
+        key, values = _parse_udapi_body(raw)
+    except BadInput as exc:
+        return _Answer(400, {"error": str(exc)})
+    _store(state, key, values)
+    return _Answer(200, {"dmaId": key[0], "elementId": key[1], "rootAlarmId": key[2], "properties": dict(values)})
+
+
+def _parse_udapi_body(raw: bytes) -> tuple[AlarmKey, dict[str, str]]:
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else None
+    except ValueError:
+        raise BadInput("body: not valid JSON") from None
+    if data is None:
+        raise BadInput("body: expected a JSON object, got an empty body")
+    if not isinstance(data, dict):
+        raise BadInput("body: expected a JSON object")
+    key = (_json_id(data, "dmaId"), _json_id(data, "elementId"), _json_id(data, "rootAlarmId"))
+    properties = data.get("properties")
+    if not isinstance(properties, dict):
+        raise BadInput("properties: expected an object of alarm property names to string values")
+    for name, value in properties.items():
+        if value is not None and not isinstance(value, str):
+            raise BadInput(f"properties.{name}: expected a string")
+    return key, _check_properties(properties)
+
+
+def _json_id(data: Mapping[str, Any], name: str) -> int:
+    value = data.get(name)
+    if value is None:
+        raise BadInput(f"{name}: required (a positive integer)")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadInput(f"{name}: expected a positive integer")
+    return _parse_id(name, str(value))
+
+
+def _parse_id(name: str, text: str) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0 or int(text) > 2**31 - 1:
+        raise BadInput(f"{name}: expected a positive integer, got {text[:40]!r}")
+    return int(text)
+
+
+def _check_properties(values: Mapping[str, str | None]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for name, value in values.items():
+        if name not in PROPERTY_NAMES:
+            raise BadInput(f"properties: {name[:40]!r} is not allowed; allowed: {', '.join(PROPERTY_NAMES)}")
+        text = (value or "").strip()
+        if len(text) > MAX_PROPERTY_LENGTH:
+            raise BadInput(f"properties.{name}: longer than {MAX_PROPERTY_LENGTH} characters")
+        if text:
+            checked[name] = text
+    if not checked:
+        raise BadInput(f"properties: give at least one of {', '.join(PROPERTY_NAMES)} with a non-empty value")
+    return checked
+
+
+def _store(state: _State, key: AlarmKey, values: Mapping[str, str]) -> None:
+    with state.lock:
+        state.properties.setdefault(key, {}).update(values)
+
+
+def _fault(message: str, exception_type: str = "System.Exception") -> _Answer:
+    """ASP.NET's JSON answer for an exception in a web method."""
+    return _Answer(500, {"Message": message, "ExceptionType": exception_type, "StackTrace": ""})
+
+
+def _web_services(state: _State, method: str, name: str, raw: bytes) -> _Answer:
+    if method != "POST":
+        return _fault(f"Only POST is supported for {name}.", "System.InvalidOperationException")
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except ValueError:
+        return _fault("Invalid JSON primitive.", "System.ArgumentException")
+    if not isinstance(data, dict):
+        return _fault("Invalid web service call: expected a JSON object.", "System.InvalidOperationException")
+    if name == "ConnectApp":
+        return _connect(state, data)
+    if name == "ExecuteAutomationScriptWithOutput":
+        return _execute(state, data)
+    return _fault(f"Unknown web method {name}.", "System.ArgumentException")
+
+
+def _connect(state: _State, data: Mapping[str, Any]) -> _Answer:
+    login, password = data.get("login"), data.get("password")
+    if not (
+        isinstance(login, str)
+        and isinstance(password, str)
+        and secrets.compare_digest(login, state.user)
+        and secrets.compare_digest(password, state.password)
+    ):
+        return _fault(
+            "Failed to connect: the user name or password is incorrect.", "System.ServiceModel.FaultException"
+        )
+    connection = secrets.token_hex(16)
+    with state.lock:
+        state.connections.add(connection)
+    return _Answer(200, {"d": connection})
+
+
+def _execute(state: _State, data: Mapping[str, Any]) -> _Answer:
+    connection = data.get("connection")
+    with state.lock:
+        known = isinstance(connection, str) and connection in state.connections
+    if not known:
+        return _fault(
+            "No connection available. The connection may have expired; call ConnectApp again.",
+            "Skyline.DataMiner.Web.Common.DataMinerSecurityException",
+        )
+    script = data.get("script")
+    if not isinstance(script, dict) or script.get("Name") != SCRIPT_NAME:
+        name = script.get("Name") if isinstance(script, dict) else None
+        return _fault(f"Script {name!r} does not exist.", "System.ServiceModel.FaultException")
+    try:
+        key, values = _parse_script_parameters(script.get("Parameters"))
+    except BadInput as exc:
+        return _Answer(200, {"d": {"HadErrors": True, "ErrorMessages": [str(exc)], "ScriptOutput": []}})
+    _store(state, key, values)
+    result = {"dmaId": key[0], "elementId": key[1], "rootAlarmId": key[2], "properties": dict(values)}
+    output = [{"Key": "result", "Value": json.dumps(result)}]
+    return _Answer(200, {"d": {"HadErrors": False, "ErrorMessages": [], "ScriptOutput": output}})
+
+
+def _parse_script_parameters(parameters: Any) -> tuple[AlarmKey, dict[str, str]]:
+    if not isinstance(parameters, list):
+        raise BadInput("Parameters: expected a list of {ParameterId, Name, Value}")
+    values: dict[str, str] = {}
+    for item in parameters:
+        if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
+            raise BadInput("Parameters: every entry needs a Name")
+        value = item.get("Value")
+        if not isinstance(value, str):
+            raise BadInput(f"{item['Name']}: every value is a string")
+        values[item["Name"]] = value
+    for name in values:
+        if name not in ("DMA ID", "Element ID", "Alarm ID", *PROPERTY_NAMES):
+            raise BadInput(f"script parameter {name[:40]!r} is not defined on {SCRIPT_NAME}")
+    key = tuple(_parse_id(name, values.get(name, "")) for name in ("DMA ID", "Element ID", "Alarm ID"))
+    properties = {name: values.get(name) for name in PROPERTY_NAMES if name in values}
+    return (key[0], key[1], key[2]), _check_properties(properties)

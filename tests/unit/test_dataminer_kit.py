@@ -1,0 +1,629 @@
+"""The DataMiner kit: the C# scripts compile against the API stub, run right under Mono, HyperLinks.xml is sound.
+
+Compiling needs Mono's ``mcs`` and the System.Net.Http / System.Web.Extensions assemblies (.ci/run installs
+them): the tests skip on a laptop without them and fail in CI. Running the scripts uses
+``tests/dataminer_stub/Harness.cs``: a recording engine stands in for DataMiner, a small HTTP server on
+loopback for the intake, and the fake DataMiner checks that it answers exactly as the real script does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, service_missing
+
+KIT = ROOT / "dataminer"
+STUB = ROOT / "tests" / "dataminer_stub"
+REFERENCES = ["-r:System.Net.Http.dll", "-r:System.Web.Extensions.dll", "-r:System.Core.dll"]
+AUTOMATION_NS = "{http://www.skyline.be/automation}"
+HYPERLINKS_NS = "{http://www.skyline.be/config/hyperlinks}"
+TOKEN = "intake-secret-token-123"
+
+
+def _load_builder() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dataminer_build_scripts", KIT / "build_scripts.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+builder = _load_builder()
+SCRIPT_IDS = [spec.source for spec in builder.SCRIPTS]
+
+
+def _spec(source: str) -> Any:
+    return next(spec for spec in builder.SCRIPTS if spec.source == source)
+
+
+def _parse(path: Path) -> ET.Element:
+    return ET.parse(path).getroot()  # noqa: S314 - the kit's own committed files, not untrusted input
+
+
+def _xml_code(spec: Any) -> str:
+    """The C# block of a committed script XML, as DataMiner would compile it."""
+    root = _parse(KIT / "scripts" / spec.xml_name)
+    value = root.find(f"{AUTOMATION_NS}Script/{AUTOMATION_NS}Exe/{AUTOMATION_NS}Value")
+    assert value is not None and value.text
+    return value.text
+
+
+# --- compiling ---
+
+
+@pytest.fixture(scope="session")
+def mcs() -> str:
+    """Mono's C# compiler, with the framework assemblies the scripts reference."""
+    path = shutil.which("mcs")
+    if path is None or shutil.which("mono") is None:
+        service_missing(
+            "Mono (mcs)", "apt-get install mono-mcs libmono-system-net-http4.0-cil libmono-system-web-extensions4.0-cil"
+        )
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def stub_dll(mcs: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The DataMiner API stub, compiled once."""
+    out = tmp_path_factory.mktemp("stub") / "Skyline.DataMiner.Stub.dll"
+    result = _compile(mcs, ["-target:library", f"-out:{out}", str(STUB / "Automation.cs")])
+    if result.returncode != 0 and "Metadata file" in result.stdout + result.stderr:
+        service_missing("Mono framework assemblies", (result.stdout + result.stderr).strip()[:300])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def _compile(mcs: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [mcs, "-warnaserror", *REFERENCES, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _compile_script(mcs: str, stub: Path, code: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    source = workdir / "Script.cs"
+    source.write_text(code, encoding="utf-8")
+    return _compile(mcs, ["-target:library", f"-r:{stub}", f"-out:{workdir / 'Script.dll'}", str(source)])
+
+
+def test_script_xml_files_are_built_from_the_sources() -> None:
+    for spec in builder.SCRIPTS:
+        committed = (KIT / "scripts" / spec.xml_name).read_text(encoding="utf-8")
+        assert committed == builder.render(spec), f"{spec.xml_name} is stale: run python dataminer/build_scripts.py"
+
+
+@pytest.mark.parametrize("source", SCRIPT_IDS)
+def test_script_compiles_against_the_dataminer_api(mcs: str, stub_dll: Path, tmp_path: Path, source: str) -> None:
+    spec = _spec(source)
+    root = _parse(KIT / "scripts" / spec.xml_name)
+    assert root.findtext(f"{AUTOMATION_NS}Name") == spec.name
+    declared = [p.findtext(f"{AUTOMATION_NS}Description") for p in root.iter(f"{AUTOMATION_NS}ScriptParameter")]
+    assert declared == list(spec.parameters)
+    refs = [p.text for p in root.iter(f"{AUTOMATION_NS}Param") if p.get("type") == "ref"]
+    assert refs == ["System.Net.Http.dll", "System.Web.Extensions.dll"]
+
+    result = _compile_script(mcs, stub_dll, _xml_code(spec), tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("breakage", "error"),
+    [
+        # A method DataMiner's engine does not have (here: the obsolete overload without the element ID).
+        (
+            (
+                "engine.SetAlarmProperty(Alarm.DmaId, Alarm.ElementId, Alarm.AlarmId,",
+                "engine.SetAlarmProperty(Alarm.DmaId, Alarm.AlarmId,",
+            ),
+            "CS1501",
+        ),
+        (("public void Apply(IEngine engine)\n\t\t{", "public void Apply(IEngine engine)\n\t\t{ int x = "), "CS1525"),
+        (("using Oceane.DataMiner;", "using Oceane.DataMinerX;"), "CS0234"),
+    ],
+)
+def test_a_broken_script_fails_to_compile(
+    mcs: str, stub_dll: Path, tmp_path: Path, breakage: tuple[str, str], error: str
+) -> None:
+    code = _xml_code(_spec("OceaneSetAlarmProperties.cs"))
+    old, new = breakage
+    assert old in code
+    result = _compile_script(mcs, stub_dll, code.replace(old, new, 1), tmp_path)
+    assert result.returncode != 0
+    assert error in result.stdout + result.stderr
+
+
+# --- HyperLinks.xml ---
+
+
+def _hyperlinks() -> dict[str, ET.Element]:
+    root = _parse(KIT / "HyperLinks.xml")
+    assert root.tag == f"{HYPERLINKS_NS}HyperLinks"
+    links = {link.get("name", ""): link for link in root.iter(f"{HYPERLINKS_NS}HyperLink")}
+    assert len({link.get("id") for link in links.values()}) == len(links) == 2
+    return links
+
+
+def test_create_ticket_link_runs_the_interactive_script_with_its_parameters() -> None:
+    link = _hyperlinks()["Create Ticket"]
+    assert (link.get("version"), link.get("type"), link.get("menu")) == ("2", "script", "root")
+    script, dummies, params, memory, rest = (link.text or "").strip().split("|", 4)
+    assert (dummies, memory) == ("", "")
+    assert script == "Orange Oceane Ticketing System" == builder.SCRIPTS[0].name
+    assert rest == "Create ticket in Oceane Ticketing Tool|NoConfirmation,CloseWhenFinished"
+    passed = dict(pair.split("=", 1) for pair in params.split(";"))
+    # The seed connector's six alarm placeholders, unchanged, then the intake settings.
+    assert passed["DMA ID"] == "[DMAID]"
+    assert passed["Element ID"] == "[EID]"
+    assert passed["Alarm ID"] == "[ROOTKEY]"
+    assert passed["Element Name"] == "[ENAME]"
+    assert passed["Alarm Value"] == "[VALUE]"
+    assert passed["Root Time"] == "[ROOTTIME:yyyy-MM-ddTHH:mm:ssZ]"
+    assert list(passed) == list(builder.SCRIPTS[0].parameters)  # every declared parameter, nothing else
+
+
+def test_create_ticket_link_shows_only_while_the_alarm_has_no_ticket_id() -> None:
+    condition = _hyperlinks()["Create Ticket"].get("filterElement", "")
+    assert condition == (
+        '(AlarmEventMessage.PropertiesDict.KeyExists:"Oceane Ticket ID"[Bool] == False) OR '
+        "(AlarmEventMessage.PropertiesDict.\"Oceane Ticket ID\"[String] == '')"
+    )
+
+
+def test_go_to_ticket_link_opens_the_ticket_url_once_it_is_set() -> None:
+    link = _hyperlinks()["Go To Ticket"]
+    assert (link.get("version"), link.get("type")) == ("2", "url")
+    assert (link.text or "").strip() == "[PROPERTY:ALARM:Oceane Ticket URL]"
+    assert link.get("filterElement") == (
+        '(AlarmEventMessage.PropertiesDict.KeyExists:"Oceane Ticket URL"[Bool] == True) AND '
+        "(AlarmEventMessage.PropertiesDict.\"Oceane Ticket URL\"[String] != '')"
+    )
+
+
+# --- running the scripts under Mono ---
+
+
+@pytest.fixture(scope="session")
+def harness(mcs: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """Run a script (by source file) on a scenario; compiled once per script."""
+    built: dict[str, Path] = {}
+    workdir = tmp_path_factory.mktemp("harness")
+
+    def run(source: str, scenario: dict[str, Any]) -> dict[str, Any]:
+        if source not in built:
+            code = workdir / f"{source}.code.cs"
+            code.write_text(_xml_code(_spec(source)), encoding="utf-8")
+            exe = workdir / f"{source}.exe"
+            result = _compile(mcs, [f"-out:{exe}", str(STUB / "Automation.cs"), str(STUB / "Harness.cs"), str(code)])
+            assert result.returncode == 0, result.stdout + result.stderr
+            built[source] = exe
+        scenario_file = workdir / "scenario.json"
+        scenario_file.write_text(json.dumps(scenario), encoding="utf-8")
+        done = subprocess.run(
+            ["mono", str(built[source]), str(scenario_file)], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        outcome: dict[str, Any] = json.loads(done.stdout)
+        assert outcome["exit"] != "crashed", outcome["reason"]
+        return outcome
+
+    return run
+
+
+UDAPI_BODY = {
+    "dmaId": 12,
+    "elementId": 345,
+    "rootAlarmId": 67890,
+    "properties": {"Oceane Ticket ID": "TT-1", "Oceane Ticket URL": "http://oceane/t/TT-1"},
+}
+
+
+def _api(body: Any, method: str = "Post") -> dict[str, Any]:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return {"entry": "api", "api": {"method": method, "body": raw}}
+
+
+def test_udapi_script_sets_each_property_on_the_root_alarm(harness: Any) -> None:
+    outcome = harness("OceaneAlarmPropertiesApi.cs", _api(UDAPI_BODY))
+
+    assert outcome["api"]["code"] == 200
+    assert json.loads(outcome["api"]["body"]) == UDAPI_BODY
+    assert outcome["properties"] == [
+        [12, 345, 67890, "Oceane Ticket ID", "TT-1"],
+        [12, 345, 67890, "Oceane Ticket URL", "http://oceane/t/TT-1"],
+    ]
+
+
+BAD_UDAPI_BODIES = [
+    ({k: v for k, v in UDAPI_BODY.items() if k != "dmaId"}, "dmaId"),
+    ({**UDAPI_BODY, "elementId": "abc"}, "elementId"),
+    ({**UDAPI_BODY, "rootAlarmId": -4}, "rootAlarmId"),
+    ({**UDAPI_BODY, "rootAlarmId": True}, "rootAlarmId"),
+    ({**UDAPI_BODY, "properties": {"Owner": "x"}}, "properties"),
+    ({**UDAPI_BODY, "properties": {"Oceane Ticket ID": 5}}, "properties.Oceane Ticket ID"),
+    ({**UDAPI_BODY, "properties": {}}, "properties"),
+    ({**UDAPI_BODY, "properties": ["Oceane Ticket ID"]}, "properties"),
+    ("{not json", "body"),
+    ("[1, 2]", "body"),
+    ("", "body"),
+]
+
+
+@pytest.mark.parametrize(("body", "field_name"), BAD_UDAPI_BODIES)
+def test_udapi_script_refuses_a_bad_body_naming_the_field(harness: Any, body: Any, field_name: str) -> None:
+    outcome = harness("OceaneAlarmPropertiesApi.cs", _api(body))
+
+    assert outcome["api"]["code"] == 400
+    assert json.loads(outcome["api"]["body"])["error"].startswith(field_name + ":")
+    assert outcome["properties"] == []
+
+
+def test_udapi_script_answers_405_to_another_method(harness: Any) -> None:
+    outcome = harness("OceaneAlarmPropertiesApi.cs", _api(UDAPI_BODY, method="Get"))
+    assert outcome["api"]["code"] == 405
+    assert outcome["properties"] == []
+
+
+@pytest.mark.parametrize("body", [UDAPI_BODY, *(body for body, _ in BAD_UDAPI_BODIES)])
+def test_fake_dataminer_answers_the_udapi_as_the_script_does(harness: Any, body: Any) -> None:
+    from oceane_ticket.fakedm import FakeDataMiner
+
+    script = harness("OceaneAlarmPropertiesApi.cs", _api(body))
+    with FakeDataMiner(token="t") as dm:
+        raw = body if isinstance(body, str) else json.dumps(body)
+        answer = requests.post(
+            f"{dm.url}/api/custom/{dm.route}", data=raw.encode(), headers={"Authorization": "Bearer t"}, timeout=10
+        )
+        stored = dm.all_properties()
+
+    assert answer.status_code == script["api"]["code"]
+    assert answer.json() == json.loads(script["api"]["body"])
+    expected: dict[tuple[int, int, int], dict[str, str]] = {}
+    for dma, element, alarm, name, value in script["properties"]:
+        expected.setdefault((dma, element, alarm), {})[name] = value
+    assert stored == expected
+
+
+PROPERTY_PARAMS = {
+    "DMA ID": "12",
+    "Element ID": "345",
+    "Alarm ID": "67890",
+    "Oceane Ticket ID": "TT-9",
+    "Oceane Ticket URL": "http://oceane/t/TT-9",
+    "Oceane Ticket Status": "acknowledged",
+}
+
+
+def test_property_script_sets_the_given_properties(harness: Any) -> None:
+    outcome = harness("OceaneSetAlarmProperties.cs", {"entry": "run", "params": PROPERTY_PARAMS})
+
+    assert outcome["exit"] == "completed"
+    assert outcome["properties"] == [
+        [12, 345, 67890, "Oceane Ticket ID", "TT-9"],
+        [12, 345, 67890, "Oceane Ticket URL", "http://oceane/t/TT-9"],
+        [12, 345, 67890, "Oceane Ticket Status", "acknowledged"],
+    ]
+
+
+def test_property_script_without_the_optional_status_sets_the_other_two(harness: Any) -> None:
+    params = {k: v for k, v in PROPERTY_PARAMS.items() if k != "Oceane Ticket Status"}
+    outcome = harness("OceaneSetAlarmProperties.cs", {"entry": "run", "params": params})
+
+    assert outcome["exit"] == "completed"
+    assert [p[3] for p in outcome["properties"]] == ["Oceane Ticket ID", "Oceane Ticket URL"]
+
+
+@pytest.mark.parametrize(("name", "value"), [("DMA ID", "twelve"), ("Alarm ID", "0"), ("Element ID", "")])
+def test_property_script_fails_naming_a_bad_parameter(harness: Any, name: str, value: str) -> None:
+    outcome = harness("OceaneSetAlarmProperties.cs", {"entry": "run", "params": {**PROPERTY_PARAMS, name: value}})
+
+    assert outcome["exit"] == "fail"
+    assert outcome["reason"].startswith(name + ":")
+    assert outcome["properties"] == []
+
+
+# --- the ticket scripts against an intake on loopback ---
+
+
+@dataclass
+class FakeIntake:
+    """A scripted stand-in for `oceane-ticket serve`: answers per (method, path) and records requests."""
+
+    answers: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def answer(self, method: str, path: str, status: int, body: Any) -> None:
+        self.answers[(method, path)] = (status, body)
+
+
+@pytest.fixture
+def intake() -> Iterator[FakeIntake]:
+    fake = FakeIntake()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            parts = urlsplit(self.path)
+            fake.requests.append(
+                {
+                    "method": self.command,
+                    "path": parts.path,
+                    "query": {k: v[0] for k, v in parse_qs(parts.query).items()},
+                    "authorization": self.headers.get("Authorization"),
+                    "json": json.loads(body) if body else None,
+                }
+            )
+            status, answer = fake.answers.get((self.command, parts.path), (404, {"detail": "not found"}))
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_POST = do_GET
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+ALARM = {
+    "DMA ID": "12",
+    "Element ID": "345",
+    "Alarm ID": "67890",
+    "Element Name": "Router; core=1",
+    "Alarm Value": "Link down",
+    "Root Time": "2026-11-29T08:00:00Z",
+}
+FORM = {
+    "priority": ["1", "2", "3", "4"],
+    "urgency": ["Critical", "Major", "Minor", "None"],
+    "technicalImpact": ["Critical", "Major", "Minor", "None"],
+    "clientImpact": ["Critical", "Major", "Minor", "None"],
+    "descriptionMaxLength": 4000,
+}
+
+
+def _answer(status: str, **extra: Any) -> dict[str, Any]:
+    answer = {
+        "instance": "inst-1",
+        "status": status,
+        "ticketId": None,
+        "ticketUrl": None,
+        "existing": False,
+        "dmaId": 12,
+        "elementId": 345,
+        "alarmId": 67890,
+        "elementName": ALARM["Element Name"],
+        "alarmValue": ALARM["Alarm Value"],
+        "rootTime": ALARM["Root Time"],
+        "error": None,
+    }
+    answer.update(extra)
+    return answer
+
+
+CREATED = _answer("created", ticketId="OCE-42", ticketUrl="http://oceane/ticket/OCE-42")
+
+
+def _params(intake: FakeIntake, writer: str, **extra: str) -> dict[str, str]:
+    return {**ALARM, "Intake URL": intake.url, "Intake Token": TOKEN, "Alarm Writer": writer, **extra}
+
+
+DETAILS = {"Priority": "2", "Urgency": "Major", "Technical Impact": "Minor", "Client Impact": "", "Description": ""}
+
+
+def _posts(intake: FakeIntake) -> list[dict[str, Any]]:
+    return [r for r in intake.requests if r["method"] == "POST"]
+
+
+@pytest.mark.parametrize(("writer", "sets_properties"), [("none", True), ("udapi", False), ("webservices", False)])
+def test_automatic_script_creates_the_ticket(
+    harness: Any, intake: FakeIntake, writer: str, sets_properties: bool
+) -> None:
+    intake.answer("POST", "/tickets", 201, CREATED)
+    scenario = {"entry": "run", "user": "corr-engine", "params": _params(intake, writer, **DETAILS)}
+
+    outcome = harness("OceaneCreateTicket.cs", scenario)
+
+    assert outcome["exit"] == "completed"
+    (post,) = _posts(intake)
+    assert post["authorization"] == f"Bearer {TOKEN}"
+    assert post["query"] == {"wait": "30"}
+    assert post["json"] == {
+        "dmaId": 12,
+        "elementId": 345,
+        "alarmId": 67890,
+        "elementName": "Router; core=1",
+        "alarmValue": "Link down",
+        "rootTime": "2026-11-29T08:00:00Z",
+        "priority": "2",
+        "urgency": "Major",
+        "technicalImpact": "Minor",
+        "clientImpact": "",
+        "description": "",
+        "user": "corr-engine",
+    }
+    assert outcome["outputs"]["ticketId"] == "OCE-42"
+    expected = [
+        [12, 345, 67890, "Oceane Ticket ID", "OCE-42"],
+        [12, 345, 67890, "Oceane Ticket URL", CREATED["ticketUrl"]],
+    ]
+    assert outcome["properties"] == (expected if sets_properties else [])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (
+            422,
+            {"detail": [{"loc": ["body", "urgency"], "msg": "must be one of Critical, Major"}]},
+            "urgency: must be one of",
+        ),
+        (401, {"detail": "invalid token"}, "Intake Token"),
+        (503, {"detail": "database unavailable"}, "database unavailable"),
+        (201, _answer("failed", error="Oceane answered 400"), "Oceane answered 400"),
+    ],
+)
+def test_automatic_script_fails_with_the_intakes_reason(
+    harness: Any, intake: FakeIntake, status: int, body: Any, reason: str
+) -> None:
+    intake.answer("POST", "/tickets", status, body)
+    outcome = harness("OceaneCreateTicket.cs", {"entry": "run", "params": _params(intake, "none", **DETAILS)})
+
+    assert outcome["exit"] == "fail"
+    assert reason in outcome["reason"]
+    assert TOKEN not in json.dumps(outcome)
+    assert outcome["properties"] == []
+
+
+@pytest.mark.parametrize(
+    ("override", "field_name"),
+    [
+        ({"Intake URL": "ftp://x"}, "Intake URL"),
+        ({"Intake Token": ""}, "Intake Token"),
+        ({"Alarm Writer": "x"}, "Alarm Writer"),
+        ({"Priority": ""}, "Priority"),
+        ({"DMA ID": "x"}, "DMA ID"),
+    ],
+)
+def test_automatic_script_refuses_bad_parameters_without_calling_the_intake(
+    harness: Any, intake: FakeIntake, override: dict[str, str], field_name: str
+) -> None:
+    scenario = {"entry": "run", "params": {**_params(intake, "none", **DETAILS), **override}}
+    outcome = harness("OceaneCreateTicket.cs", scenario)
+
+    assert outcome["exit"] == "fail"
+    assert outcome["reason"].startswith(field_name)
+    assert intake.requests == []
+
+
+def _dialog_texts(outcome: dict[str, Any]) -> list[str]:
+    return [" ".join(d["texts"]) for d in outcome["dialogs"]]
+
+
+def test_interactive_script_shows_the_existing_ticket_without_asking(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("GET", "/tickets", 200, {**CREATED, "existing": True})
+    outcome = harness("OrangeOceaneTicketingSystem.cs", {"entry": "run", "params": _params(intake, "none")})
+
+    assert outcome["exit"] == "completed"
+    assert [r["path"] for r in intake.requests] == ["/tickets"]
+    assert intake.requests[0]["query"] == {"dmaId": "12", "elementId": "345", "alarmId": "67890"}
+    texts = _dialog_texts(outcome)
+    assert len(texts) == 1 and "already has Oceane ticket OCE-42" in texts[0]
+    assert [p[3:] for p in outcome["properties"]] == [
+        ["Oceane Ticket ID", "OCE-42"],
+        ["Oceane Ticket URL", CREATED["ticketUrl"]],
+    ]
+
+
+def test_interactive_script_asks_the_details_and_creates_the_ticket(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("GET", "/form", 200, FORM)
+    intake.answer("POST", "/tickets", 201, CREATED)
+    filled = {
+        "priority": "1",
+        "urgency": "Critical",
+        "technicalImpact": "Major",
+        "clientImpact": "Minor",
+        "description": "Core router down; ticket from the NOC",
+    }
+    scenario = {
+        "entry": "run",
+        "user": "alice",
+        "params": _params(intake, "udapi"),
+        "ui": [{"values": filled, "press": "create"}],
+    }
+
+    outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)
+
+    assert outcome["exit"] == "completed"
+    form_dialog = outcome["dialogs"][0]
+    assert form_dialog["dropDowns"] == {
+        "priority": ["", *FORM["priority"]],
+        "urgency": ["", *FORM["urgency"]],
+        "technicalImpact": ["", *FORM["technicalImpact"]],
+        "clientImpact": ["", *FORM["clientImpact"]],
+    }
+    (post,) = _posts(intake)
+    assert post["query"] == {"wait": "30"}
+    assert {k: post["json"][k] for k in filled} == filled
+    assert post["json"]["user"] == "alice"
+    assert "Oceane ticket created: OCE-42" in _dialog_texts(outcome)[-1]
+    assert outcome["properties"] == []  # udapi: the worker writes them
+
+
+def test_interactive_script_keeps_asking_until_the_required_fields_are_filled(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("GET", "/form", 200, FORM)
+    intake.answer("POST", "/tickets", 201, _answer("queued"))
+    scenario = {
+        "entry": "run",
+        "params": _params(intake, "none"),
+        "ui": [
+            {"values": {"urgency": "Major", "technicalImpact": "Major"}, "press": "create"},
+            {"values": {"priority": "3", "urgency": "Major", "technicalImpact": "Major"}, "press": "create"},
+        ],
+    }
+
+    outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)
+
+    texts = _dialog_texts(outcome)
+    assert "Priority is required" in texts[1]
+    assert len(_posts(intake)) == 1
+    assert "Ticket request queued (inst-1, queued)" in texts[2]
+    assert outcome["properties"] == []  # not created yet: nothing to write
+
+
+def test_interactive_script_shows_the_intakes_field_error_in_the_dialog(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("GET", "/form", 200, FORM)
+    intake.answer("POST", "/tickets", 422, {"detail": [{"loc": ["body", "description"], "msg": "too long"}]})
+    scenario = {
+        "entry": "run",
+        "params": _params(intake, "none"),
+        "ui": [
+            {"values": {"priority": "1", "urgency": "Major", "technicalImpact": "Major"}, "press": "create"},
+            {"press": "cancel"},
+        ],
+    }
+
+    outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)
+
+    assert outcome["exit"] == "completed"
+    assert "description: too long" in _dialog_texts(outcome)[1]
+    assert len(_posts(intake)) == 1
+    assert outcome["outputs"]["status"] == "cancelled"
+
+
+def test_interactive_script_reports_an_unreachable_intake(harness: Any, intake: FakeIntake) -> None:
+    params = {**_params(intake, "none"), "Intake URL": "http://127.0.0.1:9"}  # discard port: nothing listens
+    outcome = harness("OrangeOceaneTicketingSystem.cs", {"entry": "run", "params": params})
+
+    assert outcome["exit"] == "fail"
+    assert re.search(r"intake at http://127\.0\.0\.1:9 is unreachable", outcome["reason"])
+    assert TOKEN not in json.dumps(outcome)
