@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 from sqlmodel import Session
 
 from oceane_ticket.fakedm import FakeDataMiner
@@ -253,3 +254,37 @@ def test_the_sweep_sends_a_write_back_whose_job_was_lost(
         assert dm.properties(12, 345, 4001)["Oceane Ticket ID"] == ticket.ticket_id
     finally:
         beat.stop()
+
+
+def test_a_refused_write_back_fails_alone_and_retry_writeback_sends_it_once_fixed(
+    settings_for: Any, start_worker: Any, dm: FakeDataMiner, sandbox: Any
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    wrong = writer_settings(settings_for, dm, "udapi").model_copy(update={"dataminer_token": SecretStr("wrong-token")})
+    first_worker = start_worker(wrong)
+    ticket = create(wrong, 5001)
+    failed = wait_for_writeback(wrong, ticket.instance, state="failed")
+    assert failed.status == "created" and "401" in (failed.writeback_error or "")
+    assert dm.properties(12, 345, 5001) == {}
+    first_worker.stop()
+
+    # The operator fixes the token, restarts the worker and sends the write-back again.
+    fixed = writer_settings(settings_for, dm, "udapi")
+    start_worker(fixed)
+    cli = str(Path(sys.executable).with_name("oceane-ticket"))
+    done = subprocess.run(
+        [cli, "retry", "--writeback", ticket.instance, "--json"],
+        env=settings_env(fixed),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [r["result"] for r in json.loads(done.stdout)["results"]] == ["requeued"]
+    wait_for_writeback(fixed, ticket.instance)
+    assert dm.properties(12, 345, 5001)["Oceane Ticket ID"] == ticket.ticket_id
+    assert_no_secret(done.stdout, done.stderr)
