@@ -19,7 +19,7 @@ from oceane_ticket.fakedm import FakeDataMiner
 from oceane_ticket.storage import db
 from oceane_ticket.storage.models import Ticket
 from producer.core import create_ticket, wait_for
-from tests.conftest import settings_env, wait_until
+from tests.conftest import WorkerProcess, settings_env, wait_until
 from tests.faults.kit import BeatProcess
 
 TOKEN = "udapi-token-7f3a9c"
@@ -118,10 +118,12 @@ def test_udapi_sets_both_properties_on_the_alarm(
 
 
 def test_webservices_sets_both_properties_and_renews_an_expired_connection_once(
-    settings_for: Any, start_worker: Any, dm: FakeDataMiner, sandbox: Any
+    settings_for: Any, dm: FakeDataMiner, sandbox: Any, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     settings = writer_settings(settings_for, dm, "webservices")
-    worker = start_worker(settings)
+    # At DEBUG: every library's chatter is searched for the password and the connection ids too.
+    worker = WorkerProcess(settings_env(settings), tmp_path / "worker-debug.log", loglevel="DEBUG").start()
+    request.addfinalizer(lambda: worker.stop(timeout=15))
     first = create(settings, 1001)
     wait_for_writeback(settings, first.instance)
     assert dm.properties(12, 345, 1001) == {"Oceane Ticket ID": first.ticket_id, "Oceane Ticket URL": first.ticket_url}
