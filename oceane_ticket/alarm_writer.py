@@ -230,7 +230,7 @@ class WebServicesWriter(_HttpWriter):
                 "scriptOptions": {"WaitForScript": True},
             }
             response = self._post(EXECUTE_PATH, body, "ExecuteAutomationScriptWithOutput")
-            if NO_CONNECTION in response.text.lower():
+            if response.status_code != 200 and NO_CONNECTION in response.text.lower():
                 # The connection lapsed: connect again once and repeat; a second refusal is
                 # DataMiner's problem, for a later attempt.
                 self._drop(connection)

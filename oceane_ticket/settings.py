@@ -94,9 +94,10 @@ class Settings(BaseSettings):
     dataminer_user: str = ""  # webservices: ConnectApp login
     dataminer_password: SecretStr = SecretStr("")
     dataminer_property_script: str = "Oceane Set Alarm Properties"
-    # The write-back's own budget: retries after the first attempt, and the cap of its backoff.
+    # The write-back's own budget: retries after the first attempt, and the cap of its backoff
+    # (at most half an hour: a countdown stays under the broker's visibility timeout, worker/celery_app.py).
     writeback_retry_count: int = Field(default=5, ge=0, le=100)
-    writeback_backoff_max: float = Field(default=300.0, gt=0)
+    writeback_backoff_max: float = Field(default=300.0, gt=0, le=1800)
     # The status poll: at most this many tickets per run (0 turns it off), every this many seconds.
     status_poll_batch: int = Field(default=20, ge=0, le=1000)
     status_poll_interval: float = Field(default=300.0, gt=0)
