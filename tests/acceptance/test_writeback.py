@@ -77,14 +77,20 @@ def assert_no_secret(*texts: str, extra: tuple[str, ...] = ()) -> None:
             assert secret not in text
 
 
-def queued_messages(settings: Any, redis_url: str) -> str:
+def redis_dump(redis_url: str) -> str:
+    """Every list and hash in the test's Redis: queued jobs, and the unacked ones a worker holds for a retry."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
     try:
-        return " ".join(
-            str(v) for key in client.keys("*") if client.type(key) == b"list" for v in client.lrange(key, 0, -1)
-        )
+        parts: list[str] = []
+        for key in client.keys("*"):
+            kind = client.type(key)
+            if kind == b"list":
+                parts += [str(v) for v in client.lrange(key, 0, -1)]
+            elif kind == b"hash":
+                parts += [str(v) for v in client.hgetall(key).values()]
+        return " ".join(parts)
     finally:
         client.close()
 
@@ -114,7 +120,7 @@ def test_udapi_sets_both_properties_on_the_alarm(
         "rootAlarmId": 67890,
         "properties": {"Oceane Ticket ID": ticket.ticket_id, "Oceane Ticket URL": ticket.ticket_url},
     }
-    assert_no_secret(worker.log_text(), queued_messages(settings, redis_url))
+    assert_no_secret(worker.log_text(), redis_dump(redis_url))
 
 
 def test_webservices_sets_both_properties_and_renews_an_expired_connection_once(
@@ -161,7 +167,7 @@ def test_webservices_sets_both_properties_and_renews_an_expired_connection_once(
 
 
 def test_dataminer_down_leaves_the_ticket_created_and_the_write_back_completes_when_it_returns(
-    settings_for: Any, start_worker: Any, dm: FakeDataMiner, sandbox: Any
+    settings_for: Any, start_worker: Any, dm: FakeDataMiner, sandbox: Any, redis_url: str
 ) -> None:
     # A large budget with a short backoff: the write-back is still pending whenever we look.
     settings = writer_settings(settings_for, dm, "udapi", writeback_retry_count=100, writeback_backoff_max=0.5)
@@ -176,13 +182,14 @@ def test_dataminer_down_leaves_the_ticket_created_and_the_write_back_completes_w
     assert (failing.status, failing.writeback_state) == ("created", "pending")
     assert "503" in (failing.writeback_error or "")
     assert dm.properties(12, 345, 2001) == {}
+    held = redis_dump(redis_url)  # the retry's message, held unacked until its countdown ends
 
     dm.set_down(False)
     done = wait_for_writeback(settings, ticket.instance)
     assert done.status == "created" and done.ticket_id == ticket.ticket_id
     assert dm.properties(12, 345, 2001)["Oceane Ticket ID"] == ticket.ticket_id
     assert sandbox.state()["tickets_created"] == 1
-    assert_no_secret(worker.log_text(), failing.writeback_error or "")
+    assert_no_secret(worker.log_text(), failing.writeback_error or "", held)
 
 
 def test_a_status_change_in_oceane_reaches_the_table_and_the_alarm_and_a_closed_ticket_stops_being_polled(
