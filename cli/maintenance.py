@@ -26,6 +26,9 @@ def register(add: Add) -> None:
     p.add_argument(
         "--all-failed", action="store_true", help="each alarm's newest failed request, if the alarm has no open request"
     )
+    p.add_argument(
+        "--writeback", action="store_true", help="re-send tickets' alarm write-back (--all-failed: failed ones)"
+    )
     p.add_argument("--json", action="store_true")
 
     add("sweep", run_sweep, "re-enqueue open requests whose job may be lost (beat runs this)")
@@ -82,8 +85,13 @@ def run_retry(args: argparse.Namespace, settings: Settings) -> int:
             from oceane_ticket.storage import db, queries
 
             with db.session(settings.database_url) as s:
-                instances = queries.retryable_failed(s)
-        results = retry.retry(settings, instances, client)
+                instances = queries.failed_writebacks(s) if args.writeback else queries.retryable_failed(s)
+        if args.writeback:
+            from oceane_ticket.writeback_jobs import retry_writeback
+
+            results = retry_writeback(settings, instances, client)
+        else:
+            results = retry.retry(settings, instances, client)
     except Exception as exc:
         if is_database_outage(exc):
             return unavailable("database", exc, args.json)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +85,23 @@ class Settings(BaseSettings):
     sweep_interval: float = Field(default=60.0, gt=0)
     cleanup_interval: float = Field(default=3600.0, gt=0)
 
+    # --- Writing the ticket back onto the DataMiner alarm (issue 8 §2) and Oceane's status (§5) ---
+    # none: the calling script reads the answer and sets the alarm properties itself.
+    alarm_writer: Literal["none", "udapi", "webservices"] = "none"
+    dataminer_url: str = ""  # https://<dma>; required unless alarm_writer is none
+    dataminer_token: SecretStr = SecretStr("")  # udapi: the User-Defined API's bearer token
+    dataminer_udapi_route: str = "oceane/alarm-properties"
+    dataminer_user: str = ""  # webservices: ConnectApp login
+    dataminer_password: SecretStr = SecretStr("")
+    dataminer_property_script: str = "Oceane Set Alarm Properties"
+    # The write-back's own budget: retries after the first attempt, and the cap of its backoff
+    # (at most half an hour: a countdown stays under the broker's visibility timeout, worker/celery_app.py).
+    writeback_retry_count: int = Field(default=5, ge=0, le=100)
+    writeback_backoff_max: float = Field(default=300.0, gt=0, le=1800)
+    # The status poll: at most this many tickets per run (0 turns it off), every this many seconds.
+    status_poll_batch: int = Field(default=20, ge=0, le=1000)
+    status_poll_interval: float = Field(default=300.0, gt=0)
+
     @field_validator("priorities", "urgencies", "technical_impacts", "client_impacts", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
@@ -149,6 +166,32 @@ class Settings(BaseSettings):
                 f"OCEANE_LOCK_TIMEOUT ({self.lock_timeout:g}s) must exceed the worst-case processing "
                 f"time, 10 x OCEANE_HTTP_TIMEOUT = {worst_call:g}s"
             )
+        return self
+
+    @field_validator("dataminer_url")
+    @classmethod
+    def _dataminer_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _alarm_writer_configured(self) -> Settings:
+        # A writer without its address or credentials would fail every write-back at run time;
+        # say so at start-up instead, naming the variable.
+        needed: dict[str, str | SecretStr] = {}
+        if self.alarm_writer != "none":
+            needed["OCEANE_DATAMINER_URL"] = self.dataminer_url
+        if self.alarm_writer == "udapi":
+            needed["OCEANE_DATAMINER_TOKEN"] = self.dataminer_token
+        if self.alarm_writer == "webservices":
+            needed["OCEANE_DATAMINER_USER"] = self.dataminer_user
+            needed["OCEANE_DATAMINER_PASSWORD"] = self.dataminer_password
+        for name, value in needed.items():
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not text.strip():
+                raise ValueError(f"{name} is required when OCEANE_ALARM_WRITER is {self.alarm_writer}")
         return self
 
     def __repr_args__(self) -> Any:

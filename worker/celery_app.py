@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
-from oceane_ticket import jobs, logs
+from oceane_ticket import jobs, logs, writeback_jobs
 from oceane_ticket.connections import TIMEOUTS
 from oceane_ticket.settings import SettingsError, get_settings
 from worker import transport
@@ -68,6 +68,14 @@ app.conf.update(
     beat_schedule={
         "sweep": {"task": jobs.TASK_SWEEP, "schedule": settings.sweep_interval},
         "cleanup": {"task": jobs.TASK_CLEANUP, "schedule": settings.cleanup_interval},
+        # Issue 8: pending alarm write-backs whose job was lost, and Oceane's ticket status. The
+        # poll goes at the lowest priority so that waiting ticket jobs are taken first.
+        "writeback-sweep": {"task": writeback_jobs.TASK_WRITEBACK_SWEEP, "schedule": settings.sweep_interval},
+        "status-poll": {
+            "task": writeback_jobs.TASK_STATUS_POLL,
+            "schedule": settings.status_poll_interval,
+            "options": {"priority": writeback_jobs.LOW_PRIORITY},
+        },
     },
     timezone="UTC",
 )
@@ -84,4 +92,5 @@ def _after_fork(**_: Any) -> None:
 @after_setup_logger.connect
 @after_setup_task_logger.connect
 def _protect_logs(logger: Any, **_: Any) -> None:
-    logs.protect(logger.handlers, secrets=[settings.client_secret.get_secret_value()])
+    secrets = [settings.client_secret, settings.dataminer_token, settings.dataminer_password]
+    logs.protect(logger.handlers, secrets=[s.get_secret_value() for s in secrets])

@@ -34,6 +34,7 @@ from oceane_ticket.oceane.errors import Action, LookupIncomplete, OceaneError
 from oceane_ticket.oceane.payload import ticket_payload
 from oceane_ticket.request import TicketRequest
 from oceane_ticket.settings import Settings
+from oceane_ticket.statuses import WritebackState
 from oceane_ticket.storage import queries
 from oceane_ticket.storage.models import Ticket
 
@@ -72,6 +73,8 @@ class Context:
     client: OceaneClient
     now: Callable[[], datetime] = queries.utcnow
     on_event: Callable[[str, dict[str, Any]], None] = lambda name, data: None
+    # Queues the alarm write-back job after the created commit (worker/writeback.py).
+    enqueue_writeback: Callable[[str], None] = lambda instance: None
 
 
 def backoff(settings: Settings, retries_used: int, retry_after: float | None) -> float:
@@ -189,6 +192,7 @@ def _commit(ctx: Context, session: Session, row: Ticket, token: str, ticket: Oce
         ticket_created_at=ticket.creation_date,
         adopted=adopted,
         now=ctx.now(),
+        writeback_state=None if ctx.settings.alarm_writer == "none" else WritebackState.PENDING,
     )
     if not ok:
         # We outlived our lock and another worker claimed the request. It will look the
@@ -208,6 +212,11 @@ def _commit(ctx: Context, session: Session, row: Ticket, token: str, ticket: Oce
         row.alarm_id,
     )
     ctx.on_event(outcome.value, {"instance": row.instance, "ticket_id": ticket.id})
+    if ctx.settings.alarm_writer != "none":
+        try:
+            ctx.enqueue_writeback(row.instance)
+        except Exception as exc:  # the ticket is created; a lost job only delays the write-back
+            log.warning("write-back of %s not queued (the sweep sends it): %s", row.instance, describe_exception(exc))
     return outcome
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import redis
 from celery import Task
 
-from oceane_ticket import connections, jobs, metrics
+from oceane_ticket import alarm_writer, connections, jobs, metrics, writeback_jobs
 from oceane_ticket.oceane.tokens import RedisTokenStore
 from oceane_ticket.storage import db
-from worker import processing, sweep
+from worker import processing, status_sync, sweep, writeback
 from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,12 @@ def context() -> processing.Context:
         lock=metrics.MeteredLock(r, settings.lock_timeout),
         client=metrics.MeteredClient(settings, RedisTokenStore(r)),
         on_event=metrics.on_event,
+        enqueue_writeback=_enqueue_writeback,
     )
+
+
+def _enqueue_writeback(instance: str) -> None:
+    writeback_jobs.enqueue_writeback(redis_client(), instance, settings.queue, settings.stale_after)
 
 
 def _valid_instance(value: Any) -> bool:
@@ -71,3 +76,53 @@ def cleanup_task() -> dict[str, Any]:
     from oceane_ticket.storage import retention
 
     return retention.cleanup(settings).as_dict()
+
+
+# --- the alarm write-back and the Oceane status poll (issue 8) ---
+
+
+@lru_cache(maxsize=1)
+def writeback_context() -> writeback.Context:
+    """What the write-back needs, built once per worker process (one writer, one HTTP session)."""
+    engine = db.get_engine(settings.database_url)
+    from sqlmodel import Session
+
+    return writeback.Context(
+        settings=settings,
+        session_factory=lambda: Session(engine, expire_on_commit=False),
+        writer=alarm_writer.make_writer(settings),
+        on_event=metrics.on_event,
+    )
+
+
+@app.task(bind=True, name=writeback_jobs.TASK_WRITEBACK, max_retries=None)
+def writeback_task(self: Task, instance: str) -> str:
+    """Write one created ticket's properties onto its DataMiner alarm (its own retry budget)."""
+    if not _valid_instance(instance):
+        log.error("ignoring a write-back job with an invalid instance id: %r", str(instance)[:80])
+        return "invalid"
+    try:
+        return writeback.run(writeback_context(), instance).value
+    except processing.RetryLater as later:
+        # The budget lives in the database (writeback_attempts), as for ticket jobs.
+        raise self.retry(countdown=later.countdown, max_retries=None) from None
+
+
+@app.task(name=writeback_jobs.TASK_WRITEBACK_SWEEP)
+def writeback_sweep_task() -> int:
+    """Re-send pending write-backs whose job may be lost."""
+    return len(writeback.sweep(settings, redis_client()))
+
+
+@app.task(name=writeback_jobs.TASK_STATUS_POLL)
+def status_poll_task() -> dict[str, Any]:
+    """Poll Oceane for a bounded batch of open tickets' status."""
+    ctx = context()
+    return status_sync.poll(
+        status_sync.Context(
+            settings=settings,
+            session_factory=ctx.session_factory,
+            client=ctx.client,
+            enqueue_writeback=_enqueue_writeback,
+        )
+    ).as_dict()

@@ -1,0 +1,134 @@
+"""Polling Oceane for the status of our open tickets (beat, every OCEANE_STATUS_POLL_INTERVAL).
+
+Bounded so it never starves ticket creation: at most OCEANE_STATUS_POLL_BATCH tickets per run,
+never-checked first then the oldest check, a time budget per run, and the run stops at the first
+transient Oceane failure (Oceane is in trouble; the creates' retries come first). It runs outside
+the processing lock: it only reads from Oceane, and the lock is for creates.
+
+A ticket is matched by our exact externalId (``DMA/Element/Alarm``) and our ticket id, nothing
+looser. A changed status is stored in ``tickets.oceane_status`` and, with an alarm writer
+configured, makes the write-back pending again in the same commit (a third property, ``Oceane
+Ticket Status``), then the write-back job is queued. A ticket Oceane reports closed is not polled
+again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy.exc
+from sqlmodel import Session
+
+from oceane_ticket import request
+from oceane_ticket.logs import describe_exception
+from oceane_ticket.oceane.client import OceaneTicket, TicketLookup
+from oceane_ticket.oceane.errors import OceaneError
+from oceane_ticket.settings import Settings
+from oceane_ticket.storage import queries
+
+log = logging.getLogger(__name__)
+
+# TMF621 statuses after which a ticket no longer changes: not polled again (oceane-api.md §4).
+CLOSED_STATUSES = ("closed", "resolved", "cancelled", "rejected")
+# One run stops starting new lookups after this many seconds, whatever is left of the batch.
+RUN_BUDGET_SECONDS = 30.0
+
+
+class TicketFinder(Protocol):
+    """The part of the Oceane client the poll uses."""
+
+    def find_tickets(self, external_id: str) -> TicketLookup:
+        """The tickets whose externalId is exactly this one (never a stranger's)."""
+
+
+@dataclass
+class Context:
+    """What the poll needs; built once per worker process."""
+
+    settings: Settings
+    session_factory: Callable[[], Session]
+    client: TicketFinder
+    enqueue_writeback: Callable[[str], None] = lambda instance: None
+    now: Callable[[], datetime] = queries.utcnow
+    clock: Callable[[], float] = time.monotonic
+
+
+@dataclass
+class PollResult:
+    """What one run did."""
+
+    checked: int = 0
+    changed: list[str] = field(default_factory=list)
+    not_found: int = 0
+    stopped: str | None = None  # why the run ended before its batch
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (the task's return value)."""
+        return {
+            "checked": self.checked,
+            "changed": len(self.changed),
+            "not_found": self.not_found,
+            "stopped": self.stopped,
+        }
+
+
+def our_ticket(found: list[OceaneTicket], external_id: str, ticket_id: str) -> OceaneTicket | None:
+    """Our ticket among a lookup's answer: exact externalId and our ticket id, nothing looser."""
+    return next((t for t in found if t.external_id == external_id and t.id == ticket_id), None)
+
+
+def poll(ctx: Context) -> PollResult:
+    """Check up to OCEANE_STATUS_POLL_BATCH open tickets' status in Oceane; store changes."""
+    result = PollResult()
+    limit = ctx.settings.status_poll_batch
+    if limit <= 0:
+        return result
+    writer = ctx.settings.alarm_writer != "none"
+    started = ctx.clock()
+    budget = min(RUN_BUDGET_SECONDS, ctx.settings.status_poll_interval / 2)
+    try:
+        with ctx.session_factory() as session:
+            rows = queries.tickets_to_poll(session, limit, CLOSED_STATUSES)
+            for row in rows:
+                if ctx.clock() - started > budget:
+                    result.stopped = "time budget"
+                    break
+                assert row.ticket_id is not None
+                external_id = request.external_id(row.dma_id, row.element_id, row.alarm_id)
+                try:
+                    ticket = our_ticket(ctx.client.find_tickets(external_id).tickets, external_id, row.ticket_id)
+                except OceaneError as error:
+                    if error.transient:
+                        result.stopped = f"Oceane: {error.message}"
+                        log.warning("status poll stopped after %d ticket(s): %s", result.checked, error)
+                        break
+                    # Not worth repeating at once: note the check so the next run moves on.
+                    log.warning("status of ticket %s not available: %s", row.ticket_id, error)
+                    queries.record_oceane_status(session, row.instance, None, ctx.now(), writeback=False)
+                    result.checked += 1
+                    continue
+                result.checked += 1
+                if ticket is None:
+                    result.not_found += 1
+                    log.warning("ticket %s (externalId %s) not found in Oceane", row.ticket_id, external_id)
+                    queries.record_oceane_status(session, row.instance, None, ctx.now(), writeback=False)
+                    continue
+                if queries.record_oceane_status(session, row.instance, ticket.status, ctx.now(), writeback=writer):
+                    log.info("ticket %s is now %s in Oceane (was %s)", row.ticket_id, ticket.status, row.oceane_status)
+                    result.changed.append(row.instance)
+    except sqlalchemy.exc.OperationalError as exc:
+        log.warning("status poll stopped, database unavailable: %s", describe_exception(exc))
+        result.stopped = "database unavailable"
+    if writer:
+        for instance in result.changed:
+            try:
+                ctx.enqueue_writeback(instance)
+            except Exception as exc:
+                # Pending in the database: the write-back sweep sends it.
+                log.warning("write-back of %s not queued (the sweep sends it): %s", instance, describe_exception(exc))
+    return result
