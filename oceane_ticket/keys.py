@@ -36,6 +36,16 @@ def enqueued_marker(instance: str) -> str:
     return ENQUEUED_MARKER + instance
 
 
+# The same idea for the alarm write-back: set with a TTL of OCEANE_STALE_AFTER whenever a write-back
+# job is queued, so the write-back sweep sends one copy per period however long a job waits.
+WRITEBACK_MARKER = PREFIX + "writeback-enqueued:"  # + instance
+
+
+def writeback_marker(instance: str) -> str:
+    """The write-back marker key for one ticket."""
+    return WRITEBACK_MARKER + instance
+
+
 # --- kombu's Redis transport: keys we do not name but read (``status`` and the metrics gauges) ---
 
 # Every message delivered to a worker and not yet acknowledged sits in this hash until the ack, as
@@ -50,6 +60,11 @@ KOMBU_UNACKED = "unacked"
 # them all. Separator and bands are kombu's (``PRIORITY_STEPS`` and ``sep`` of its Redis Channel).
 KOMBU_PRIORITY_SEP = "\x06\x16"
 KOMBU_PRIORITY_STEPS = (3, 6, 9)
+
+
+def priority_list(queue: str, band: int) -> str:
+    """The Redis list kombu reads for priority ``band`` of ``queue`` (band 0 is the queue itself)."""
+    return queue if band == 0 else f"{queue}{KOMBU_PRIORITY_SEP}{band}"
 
 
 def queue_lists(queue: str) -> list[str]:

@@ -11,26 +11,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from oceane_ticket import jobs
+from oceane_ticket import jobs, keys
 from oceane_ticket.settings import Settings
 
 TASK_WRITEBACK = "oceane.writeback"
 TASK_WRITEBACK_SWEEP = "oceane.writeback_sweep"
 TASK_STATUS_POLL = "oceane.status_poll"
 
-# kombu's Redis transport keeps each priority in its own list, ``queue + "\x06\x16" + priority``,
-# and a worker pops priority 0 (ticket jobs) before 9.
+# kombu keeps each priority band in its own list (keys.priority_list), and a worker pops band 0
+# (ticket jobs) before 9: write-backs and the status poll never delay a ticket creation.
 LOW_PRIORITY = 9
-PRIORITY_SEPARATOR = "\x06\x16"
-
-# Set with a TTL of OCEANE_STALE_AFTER whenever a write-back job is queued, so the write-back sweep
-# sends one copy per period however long a job waits (copies are harmless, only noisy).
-WRITEBACK_MARKER = "oceane:writeback-enqueued:"  # + instance
 
 
 def queue_for(queue: str, priority: int = LOW_PRIORITY) -> str:
     """The Redis list kombu reads for ``priority`` on ``queue``."""
-    return queue if priority == 0 else f"{queue}{PRIORITY_SEPARATOR}{priority}"
+    return keys.priority_list(queue, priority)
 
 
 def enqueue_writeback(redis: Any, instance: str, queue: str, marker_ttl: float) -> str:
@@ -39,7 +34,7 @@ def enqueue_writeback(redis: Any, instance: str, queue: str, marker_ttl: float) 
     message["properties"]["priority"] = LOW_PRIORITY
     pipe = redis.pipeline(transaction=True)
     pipe.lpush(queue_for(queue), json.dumps(message))
-    pipe.set(WRITEBACK_MARKER + instance, "1", ex=max(1, int(marker_ttl)))
+    pipe.set(keys.writeback_marker(instance), "1", ex=max(1, int(marker_ttl)))
     pipe.execute()
     return str(message["headers"]["id"])
 
@@ -65,9 +60,9 @@ def retry_writeback(settings: Settings, instances: list[str], redis: Any = None)
         return [{"instance": i, "result": "no_writer", "detail": detail} for i in instances]
     own_redis = redis is None
     if own_redis:
-        import redis as redis_lib
+        from oceane_ticket import connections
 
-        redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        redis = connections.redis_client(settings.redis_url, purpose="command")
     results = []
     try:
         engine = db.get_engine(settings.database_url)

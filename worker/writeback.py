@@ -27,7 +27,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from sqlmodel import Session
 
-from oceane_ticket import writeback_jobs
+from oceane_ticket import keys, writeback_jobs
 from oceane_ticket.alarm_writer import (
     PROPERTY_ID,
     PROPERTY_STATUS,
@@ -174,7 +174,7 @@ def sweep(settings: Settings, redis_client: Any) -> list[str]:
             stale = queries.stale_writebacks(session, queries.utcnow(), settings.stale_after)
         sent = []
         for instance in stale:
-            if redis_client.exists(writeback_jobs.WRITEBACK_MARKER + instance):
+            if redis_client.exists(keys.writeback_marker(instance)):
                 continue
             writeback_jobs.enqueue_writeback(redis_client, instance, settings.queue, settings.stale_after)
             sent.append(instance)
