@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.common import OK, PROBLEM, Add, print_json
 from oceane_ticket.logs import describe_exception
+from oceane_ticket.storage.schema import schema_problem
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
@@ -38,7 +39,7 @@ def _check(name: str, probe: Callable[[], str]) -> dict[str, Any]:
     try:
         detail, ok = probe(), True
     except Exception as exc:
-        detail, ok = describe_exception(exc), False
+        detail, ok = schema_problem(exc) or describe_exception(exc), False
     return {"name": name, "ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
