@@ -220,6 +220,20 @@ class Producer:
             raise Unavailable("redis", f"{type(exc).__name__} at {_where(self.settings.redis_url)}") from None
         return client
 
+    def ping(self) -> dict[str, str]:
+        """``"ok"`` or what failed, for Redis and the database (the intake's ``/health``)."""
+        result = {"redis": "ok", "database": "ok"}
+        try:
+            self._ready_redis()
+        except Unavailable as exc:
+            result["redis"] = exc.detail
+        try:
+            with self.connections.db.connection() as conn:
+                conn.execute("SELECT 1").fetchone()
+        except direct.DatabaseUnavailable as exc:
+            result["database"] = str(exc)
+        return result
+
     def submit(self, alarm: Alarm, details: TicketDetails) -> TicketStatus:
         """Record the request durably, then queue its job; or report the alarm's open request.
 
@@ -313,7 +327,9 @@ class Producer:
             current = found
         return current
 
-    def create_ticket(self, raw_alarm: Mapping[str, Any], details: Mapping[str, Any], *, wait: float = 0.0) -> TicketStatus:
+    def create_ticket(
+        self, raw_alarm: Mapping[str, Any], details: Mapping[str, Any], *, wait: float = 0.0
+    ) -> TicketStatus:
         """Validate, record, enqueue, optionally wait (see :func:`create_ticket`)."""
         valid_alarm, valid_details = validate(self.settings, raw_alarm, details)
         status = self.submit(valid_alarm, valid_details)

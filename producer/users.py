@@ -3,7 +3,7 @@
 The connector sent each DataMiner user's own Oceane User ID as the ticket's ``relatedParty``. The
 mapping lives in the database, the one source of truth at run time: ``users set`` takes effect on
 the next request, in every producer and intake process, without a restart. User names compare
-case-insensitively (``DOMAIN\\Alice`` is ``domain\\alice``), so they are stored lower-cased.
+case-insensitively (``CORP/Alice`` is ``corp/alice``), so they are stored lower-cased.
 
 A request's user resolves to its mapped ID; an unmapped (or absent) user gets ``OCEANE_USER_ID``,
 or is refused (:class:`InputError` naming ``user``) when ``OCEANE_REQUIRE_USER_MAPPING`` is true.
@@ -70,7 +70,7 @@ def resolve(conn: direct.Connection, settings: Settings, user: str | None) -> st
                 "an administrator maps it with `oceane-ticket users set NAME OCEANE_ID`",
             )
     elif settings.require_user_mapping:
-        raise InputError("user", "is required: every ticket needs a mapped DataMiner user (OCEANE_REQUIRE_USER_MAPPING)")
+        raise InputError("user", "is required: every ticket needs a mapped user (OCEANE_REQUIRE_USER_MAPPING)")
     return settings.user_id
 
 
@@ -166,7 +166,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return NOT_FOUND
     if action == "import-env":
         imported, skipped = import_env(settings, replace=args.replace)
-        print(f"imported {len(imported)} user(s) from OCEANE_USER_MAP" + (": " + ", ".join(imported) if imported else ""))
+        names = ": " + ", ".join(imported) if imported else ""
+        print(f"imported {len(imported)} user(s) from OCEANE_USER_MAP{names}")
         if skipped:
             print(f"kept {len(skipped)} mapping(s) already in the table: " + ", ".join(skipped))
         return OK

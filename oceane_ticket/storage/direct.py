@@ -199,8 +199,10 @@ def _reusable(conn: Connection) -> bool:
 
 
 def _has_pending_input(conn: Connection) -> bool:
-    """Whether an idle PostgreSQL connection has something to read: the server closed it (a restart
-    sends a termination notice, then FIN). A non-blocking select, no round trip."""
+    """Whether an idle PostgreSQL connection has something to read: the server closed it.
+
+    A restart sends a termination notice, then FIN. A non-blocking select, no round trip.
+    """
     if conn.dialect != "postgresql":
         return False
     try:
@@ -399,7 +401,9 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
-def set_user(conn: Connection, dataminer_user: str, oceane_user_id: str, now: datetime, *, replace: bool = True) -> bool:
+def set_user(
+    conn: Connection, dataminer_user: str, oceane_user_id: str, now: datetime, *, replace: bool = True
+) -> bool:
     """Map a user (``replace=False``: only if unmapped); True if a row was written."""
     params = {"dataminer_user": dataminer_user, "oceane_user_id": oceane_user_id, "updated_at": now}
     return bool(conn.execute(UPSERT_USER if replace else INSERT_USER_IF_ABSENT, params).rowcount)
