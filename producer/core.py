@@ -35,6 +35,9 @@ from oceane_ticket.storage import direct
 from producer import users
 
 FINAL = ("created", "failed")
+# A Redis that answered this recently is taken to be up without another ping (one round trip saved
+# per request on a busy path); a failure in between is undone by removing the recorded row.
+REDIS_TRUSTED_FOR = 2.0
 
 
 class Unavailable(Exception):
@@ -139,6 +142,8 @@ class Connections:
         self._settings = settings
         self._redis: Any = None
         self._lock = threading.Lock()
+        # When Redis last answered (monotonic seconds); see Producer._redis_for_write.
+        self.redis_answered_at = 0.0
 
     def redis(self) -> Any:
         """The Redis client, made on first use."""
@@ -211,6 +216,7 @@ class Producer:
             self.connections.close()
 
     def _ready_redis(self) -> Any:
+        """The Redis client, pinged first (raises :class:`Unavailable` when Redis does not answer)."""
         import redis
 
         client = self.connections.redis()
@@ -218,7 +224,19 @@ class Producer:
             client.ping()
         except redis.RedisError as exc:
             raise Unavailable("redis", f"{type(exc).__name__} at {_where(self.settings.redis_url)}") from None
+        self.connections.redis_answered_at = time.monotonic()
         return client
+
+    def _redis_for_write(self) -> Any:
+        """The Redis client, known to answer: pinged unless it answered within ``REDIS_TRUSTED_FOR``.
+
+        The ping is what keeps a down Redis from leaving a row behind even for a moment; on a busy
+        path (the intake, a loop of calls) the previous answer is that proof, and a failure in
+        between is still undone by removing the row (:func:`direct.delete_unstarted`).
+        """
+        if time.monotonic() - self.connections.redis_answered_at < REDIS_TRUSTED_FOR:
+            return self.connections.redis()
+        return self._ready_redis()
 
     def ping(self) -> dict[str, str]:
         """``"ok"`` or what failed, for Redis and the database (the intake's ``/health``)."""
@@ -236,6 +254,9 @@ class Producer:
 
     def submit(self, alarm: Alarm, details: TicketDetails) -> TicketStatus:
         """Record the request durably, then queue its job; or report the alarm's open request.
+
+        Round trips on the warm path: one INSERT (which also resolves the user's Oceane ID and
+        yields to an open request) and one Redis transaction.
 
         Raises:
             InputError: the user has no Oceane User ID and ``OCEANE_REQUIRE_USER_MAPPING`` is true.
@@ -258,6 +279,9 @@ class Producer:
             "root_cause": details.description or summary(alarm),
             "status": "queued",
             "user": details.user,
+            # The default; the INSERT takes the user's mapping from oceane_users when there is one.
+            # Resolved now and stored with the request: the worker sends what was true at the click.
+            "oceane_user_id": settings.user_id,
             "alarm_value": alarm.alarm_value,
             "root_time": alarm.root_time,
             "updated_at": now,
@@ -265,29 +289,33 @@ class Producer:
             "retries_used": 0,
             "adopted": False,
         }
+        user_key = users.user_key(details.user)
         try:
             with self.connections.db.connection() as conn:
-                # Resolved now and stored with the request: the worker sends what was true at the click.
-                values["oceane_user_id"] = users.resolve(conn, settings, details.user)
-                # The connector's first step: an alarm with an open request gets that one reported.
-                row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
-                if row is not None:
-                    return TicketStatus.from_row(row, existing=True)
-                redis = self._ready_redis()  # before recording, so a down Redis leaves nothing behind
+                if settings.require_user_mapping:
+                    users.resolve(conn, settings, details.user)  # refuses an unmapped user
                 try:
-                    # The unique index decides, not the read above: a racing caller that loses the
-                    # insert gets the winner's row.
-                    direct.insert_request(conn, values)
-                except direct.DuplicateOpenRequest:
+                    redis = self._redis_for_write()  # before recording: a down Redis leaves nothing behind
+                except Unavailable:
+                    # The connector's first step stands even then: an open request is reported.
+                    row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
+                    if row is not None:
+                        return TicketStatus.from_row(row, existing=True)
+                    raise
+                # The unique index decides, not a read before: concurrent callers for one alarm all
+                # get the one request that won.
+                if not direct.insert_unless_open(conn, values, user_key):
                     row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
                     if row is None:  # the open one failed in between: the operator may try again
-                        raise Unavailable("database", "the alarm's request changed meanwhile; try again") from None
+                        raise Unavailable("database", "the alarm's request changed meanwhile; try again")
                     return TicketStatus.from_row(row, existing=True)
                 try:
                     jobs.enqueue_create(redis, instance, settings.queue, settings.stale_after)
                 except Exception as exc:
+                    self.connections.redis_answered_at = 0.0
                     direct.delete_unstarted(conn, instance)
                     raise Unavailable("redis", f"{type(exc).__name__} while queueing") from None
+                self.connections.redis_answered_at = time.monotonic()
         except direct.DatabaseUnavailable as exc:
             raise Unavailable("database", str(exc)) from None
         return TicketStatus(instance, "queued", None, None, existing=False, alarm=alarm_dict(alarm))

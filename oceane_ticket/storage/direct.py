@@ -58,6 +58,23 @@ INSERT_REQUEST = (
     + ", ".join(f":{c}" for c in _INSERT_COLUMNS)
     + ")"
 )
+# The producer's warm path in one round trip: the row, its Oceane user resolved from oceane_users
+# (else the configured default), unless the alarm has an open request (the partial unique index
+# decides; nothing is written then). PostgreSQL and SQLite (3.24+) both infer a partial index
+# from the conflict target and its WHERE.
+INSERT_REQUEST_UNLESS_OPEN = (
+    "INSERT INTO tickets ("
+    + ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
+    + ") VALUES ("
+    + ", ".join(
+        "COALESCE((SELECT u.oceane_user_id FROM oceane_users u WHERE u.dataminer_user = :user_key),"
+        " :oceane_user_id)"
+        if c == "oceane_user_id"
+        else f":{c}"
+        for c in _INSERT_COLUMNS
+    )
+    + ") ON CONFLICT (dma_id, element_id, alarm_id) WHERE status <> 'failed' DO NOTHING"
+)
 FIND_OPEN_FOR_ALARM = (
     _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id AND status <> 'failed'"
 )
@@ -358,6 +375,15 @@ def insert_request(conn: Connection, values: Mapping[str, Any]) -> None:
         if _is_unique_violation(exc):
             raise DuplicateOpenRequest() from None
         raise
+
+
+def insert_unless_open(conn: Connection, values: Mapping[str, Any], user_key: str | None) -> bool:
+    """Record a new request unless the alarm has an open one; True if recorded (durable on return).
+
+    ``values["oceane_user_id"]`` is the default; the mapping of ``user_key`` in ``oceane_users`` wins.
+    """
+    params = {c: values.get(c) for c in _INSERT_COLUMNS} | {"user_key": user_key}
+    return bool(conn.execute(INSERT_REQUEST_UNLESS_OPEN, params).rowcount)
 
 
 def find_open(conn: Connection, dma_id: int, element_id: int, alarm_id: int) -> dict[str, Any] | None:
