@@ -137,10 +137,10 @@ class Connections:
     Opened lazily, kept until :meth:`close`, safe to share between threads.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, redis_client: Any = None) -> None:
         self.db = direct.Pool(settings.database_url)
         self._settings = settings
-        self._redis: Any = None
+        self._redis: Any = redis_client  # given: a test's fakeredis
         self._lock = threading.Lock()
         # When Redis last answered (monotonic seconds); see Producer._redis_for_write.
         self.redis_answered_at = 0.0
