@@ -67,8 +67,7 @@ INSERT_REQUEST_UNLESS_OPEN = (
     + ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
     + ") VALUES ("
     + ", ".join(
-        "COALESCE((SELECT u.oceane_user_id FROM oceane_users u WHERE u.dataminer_user = :user_key),"
-        " :oceane_user_id)"
+        "COALESCE((SELECT u.oceane_user_id FROM oceane_users u WHERE u.dataminer_user = :user_key), :oceane_user_id)"
         if c == "oceane_user_id"
         else f":{c}"
         for c in _INSERT_COLUMNS
@@ -171,9 +170,7 @@ def _open(url: str, *, connect_timeout: int = 5, kept: bool = False) -> Connecti
     """Open one connection; ``kept`` ones are shared across threads (one at a time) and kept alive."""
     try:
         if url.startswith("sqlite"):
-            raw: Any = sqlite3.connect(
-                sqlite_path(url), timeout=30, isolation_level=None, check_same_thread=not kept
-            )
+            raw: Any = sqlite3.connect(sqlite_path(url), timeout=30, isolation_level=None, check_same_thread=not kept)
             raw.row_factory = sqlite3.Row
             raw.execute("PRAGMA foreign_keys = ON")
             return Connection(raw, "sqlite")

@@ -167,7 +167,9 @@ def test_ids_may_come_as_strings_of_digits(world: World) -> None:
         ({"technicalimpact": "Major"}, "technicalimpact"),  # a misspelt key is named, not ignored
     ],
 )
-def test_invalid_input_is_422_naming_the_field_and_stores_nothing(world: World, change: dict[str, Any], field: str) -> None:
+def test_invalid_input_is_422_naming_the_field_and_stores_nothing(
+    world: World, change: dict[str, Any], field: str
+) -> None:
     response = world.client().post("/tickets", json={**BODY, **change})
     assert response.status_code == 422, response.text
     data = response.json()
@@ -359,7 +361,11 @@ def test_lookup_finds_the_alarms_ticket_or_404(world: World) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"dmaId": 1, "elementId": 2}, {"dmaId": "x", "elementId": 2, "alarmId": 3}, {"dmaId": -4, "elementId": 2, "alarmId": 3}],
+    [
+        {"dmaId": 1, "elementId": 2},
+        {"dmaId": "x", "elementId": 2, "alarmId": 3},
+        {"dmaId": -4, "elementId": 2, "alarmId": 3},
+    ],
 )
 def test_lookup_with_bad_alarm_ids_is_422(world: World, params: dict[str, Any]) -> None:
     response = world.client().get("/tickets", params=params)
@@ -408,7 +414,15 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert document["paths"]["/health"]["get"]["security"] == []
     request = document["components"]["schemas"]["TicketRequest"]
-    assert set(request["required"]) == {"dmaId", "elementId", "alarmId", "elementName", "priority", "urgency", "technicalImpact"}
+    assert set(request["required"]) == {
+        "dmaId",
+        "elementId",
+        "alarmId",
+        "elementName",
+        "priority",
+        "urgency",
+        "technicalImpact",
+    }
 
 
 # --- users ---
