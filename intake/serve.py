@@ -84,6 +84,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         access_log=True,
         log_level="info",
         server_header=False,
+        # On SIGTERM, requests still waiting for their ticket (read-only) get this long, then go;
+        # a request being recorded takes milliseconds.
+        timeout_graceful_shutdown=10,
         # The client address is the peer's own: the no-token mode trusts loopback peers only, so a
         # forwarded-for header must not stand in for it.
         proxy_headers=False,
