@@ -58,6 +58,23 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+# What the Automation script sends for one alarm, as the OpenAPI document's example.
+EXAMPLE_REQUEST: dict[str, Any] = {
+    "dmaId": 12,
+    "elementId": 345,
+    "alarmId": 6789,
+    "elementName": "Core router; site=PAR-1",
+    "alarmValue": "Link down",
+    "rootTime": "2026-11-27T08:12:00Z",
+    "priority": "2",
+    "urgency": "Major",
+    "technicalImpact": "Major",
+    "clientImpact": "Minor",
+    "description": "Fibre cut between PAR-1 and PAR-2",
+    "user": "CORP/alice",
+}
+
+
 class _Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
@@ -69,7 +86,12 @@ class TicketRequest(_Camel):
     value it refuses comes back as 422 naming the field.
     """
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=False,
+        extra="forbid",
+        json_schema_extra={"examples": [EXAMPLE_REQUEST]},
+    )
 
     dma_id: StrictInt | StrictStr = Field(description="DataMiner agent id (whole number)")
     element_id: StrictInt | StrictStr = Field(description="element id (whole number)")
