@@ -22,8 +22,10 @@ from cli import (
     request,
     run,
     sandbox,
+    serve,
     status,
     tables,
+    users,
 )
 from cli.common import BAD_SETTING, UNAVAILABLE, Add, Handler
 
@@ -31,6 +33,8 @@ from cli.common import BAD_SETTING, UNAVAILABLE, Add, Handler
 # A new command: write cli/<noun>.py with register(add), import it above, add its line here.
 COMMANDS: tuple[Callable[[Add], None], ...] = (
     request.register,  # create, lookup
+    serve.register,  # serve (the HTTP intake)
+    users.register,  # users set|list|remove|import-env
     tables.register,  # tickets, failed
     authenticate.register,  # authenticate
     database.register,  # db upgrade

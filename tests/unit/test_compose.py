@@ -24,7 +24,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 
-CORE = {"redis", "postgres", "migrate", "worker", "beat", "metrics"}
+CORE = {"redis", "postgres", "migrate", "worker", "beat", "metrics", "intake"}
 PROFILED = {"flower": ["debug"], "sandbox": ["demo"]}
 # Variables that are not OCEANE_* settings, and who reads them.
 KNOWN_VARIABLES = {
@@ -38,6 +38,8 @@ KNOWN_VARIABLES = {
     "COMPOSE_PROFILES",  # docker compose itself
     "PROMETHEUS_MULTIPROC_DIR",  # prometheus-client's multiprocess mode (worker and metrics)
     "METRICS_PORT",  # host port of the metrics exporter (compose)
+    "INTAKE_ADDRESS",  # host address the HTTP intake is published on (compose)
+    "INTAKE_PORT",  # host port of the HTTP intake (compose)
 }
 # ${VAR}, ${VAR:-default}, ${VAR:?message} and $VAR, but not $$VAR (a container-side variable).
 INTERPOLATION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_]\w*)|([A-Za-z_]\w*))")
@@ -142,6 +144,7 @@ def test_every_app_command_exists_in_the_package(services: dict[str, Any]) -> No
         "flower": "oceane-ticket flower",
         "metrics": "oceane-ticket metrics",
         "sandbox": "oceane-ticket sandbox",
+        "intake": "oceane-ticket serve",
     }
 
 
@@ -341,3 +344,17 @@ def test_dockerfile_installs_the_package_as_a_non_root_user() -> None:
     assert any(k == "RUN" and "pip install ." in rest for k, rest in keywords)
     users = [rest for k, rest in keywords if k == "USER"]
     assert users and users[-1] not in ("root", "0")
+
+
+def test_the_intake_needs_its_token_and_is_published_on_loopback(services: dict[str, Any]) -> None:
+    from intake import serve
+
+    args = check_oceane_ticket(as_argv(services["intake"]["command"]))
+    # Every interface of its container: it starts only with OCEANE_INTAKE_TOKEN...
+    assert serve.check_access(args.host, "") is not None
+    assert serve.check_access(args.host, "a-token-of-sixteen-or-more") is None
+    # ...which comes from .env, never from the compose file.
+    assert "OCEANE_INTAKE_TOKEN" not in (services["intake"].get("environment") or {})
+    (published,) = services["intake"]["ports"]
+    assert published.startswith("${INTAKE_ADDRESS:-127.0.0.1}:")
+    assert "/health" in " ".join(healthcheck_argv(services["intake"]))
