@@ -42,6 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oceane_ticket.request import MAX_ID, InputError, build_alarm
 from oceane_ticket.settings import Settings
+from oceane_ticket.statuses import Status
 from producer import core
 from producer.core import Producer, TicketStatus, Unavailable
 
@@ -111,7 +112,7 @@ class TicketOut(_Camel):
     """A ticket request as the producer knows it."""
 
     instance: str
-    status: Literal["queued", "processing", "created", "failed"]
+    status: Status
     ticket_id: str | None
     ticket_url: str | None
     existing: bool

@@ -397,11 +397,11 @@ def test_form_lists_the_configured_values(make_world: Any) -> None:
 
 
 def test_status_only_with_the_debug_page(make_world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from oceane_ticket import operations
+    from oceane_ticket import queue_state
 
     assert make_world().client().get("/status").status_code == 404
     seen: list[Any] = []
-    monkeypatch.setattr(operations, "collect_status", lambda s: seen.append(s) or {"lock": {"state": "free"}})
+    monkeypatch.setattr(queue_state, "collect_status", lambda s: seen.append(s) or {"lock": {"state": "free"}})
     world = make_world(debug_page=True)
     response = world.client().get("/status")
     assert response.status_code == 200 and response.json() == {"lock": {"state": "free"}}
