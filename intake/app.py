@@ -350,6 +350,10 @@ def create_app(settings: Settings, producer: Producer | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON): that is invalid
+            # input like any other, so it gets the documented 422 naming the field.
+            return _error(422, "the body must be a JSON object in UTF-8", field="body", fields=["body"])
         return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.post(
