@@ -186,7 +186,7 @@ def test_a_missing_required_field_is_named(world: World) -> None:
     assert_nothing_stored(world)
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b"", b"\xff\xfeh\x04\xc2\x92"])
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b"", b"\xff\xfeh\x04\xc2"])
 def test_a_body_that_is_not_a_json_object_is_422(world: World, raw: bytes) -> None:
     response = world.client().post("/tickets", content=raw, headers=AUTH | {"Content-Type": "application/json"})
     assert response.status_code == 422
