@@ -8,7 +8,8 @@ through the containers' own ``oceane-ticket``:
 2. Flower: 401 without credentials, 200 with them, the task visible;
 3. the sandbox slowed to 2 s per create, five requests queued, the worker container killed
    (``docker kill``) during the second and started again: five tickets, each exactly once in the
-   sandbox, within 30 s of the restart, and no message left unacknowledged in Redis;
+   sandbox, all created within 30 s of the restarted worker being ready, and no message left
+   unacknowledged in Redis;
 4. ``docker compose restart redis postgres`` with a request queued: it is created afterwards and
    every earlier row is still there;
 5. ``health`` all ok; then ``down -v``.
@@ -313,7 +314,13 @@ def crash_and_resume(stack: Stack) -> str:
     """The worker-kill step; returns its note (recovery time)."""
     stack.sandbox("faults", {"latency": {"create": CREATE_LATENCY}}, method="POST")
     calls_before = stack.sandbox("state")["create_calls"]
-    instances = [stack.cli("beat", "create", "--alarm", alarm(10 + n), *DETAILS)["instance"] for n in range(5)]
+    # Queued while the worker is paused: five `docker compose exec` take longer than five creates
+    # on a busy host, and the kill must come during the second.
+    stack.compose("pause", "worker")
+    try:
+        instances = [stack.cli("beat", "create", "--alarm", alarm(10 + n), *DETAILS)["instance"] for n in range(5)]
+    finally:
+        stack.compose("unpause", "worker")
     externals = {f"77/{os.getpid() % 100000}/{10 + n}" for n in range(5)}
     wait_for(
         "the second create under way",
@@ -326,15 +333,27 @@ def crash_and_resume(stack: Stack) -> str:
     if killed.returncode != 0:
         raise StepFailed(f"docker kill: {killed.stderr}")
     holder = stack.cli("beat", "status")["lock"]
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     stack.compose("start", "worker")
     restarted = time.monotonic()
+    # "Up again" is the restarted worker consuming: Celery's "ready." line in the new container's
+    # log. Its start-up alone (Python, imports, broker) takes seconds to a minute on a busy host.
+    ready_at: list[float] = []
 
     def all_created() -> bool:
+        if not ready_at:
+            log = subprocess.run(
+                ["docker", "logs", "--since", since, worker], capture_output=True, text=True, check=False
+            )
+            if " ready." in log.stdout + log.stderr:
+                ready_at.append(time.monotonic())
         rows = rows_by_instance(stack)
         return all(rows.get(i, {}).get("status") == "created" for i in instances)
 
-    wait_for("five requests created after the restart", all_created, timeout=120, interval=0.5)
-    recovery = time.monotonic() - restarted
+    wait_for("five requests created after the restart", all_created, timeout=240, interval=0.5)
+    done_at = time.monotonic()
+    started_after = done_at - restarted
+    recovery = done_at - (ready_at[0] if ready_at else restarted)
     stack.sandbox("faults", method="DELETE")
     tickets = [t for t in stack.sandbox("state")["tickets"] if t.get("externalId") in externals]
     per_alarm = Counter(t["externalId"] for t in tickets)
@@ -345,7 +364,7 @@ def crash_and_resume(stack: Stack) -> str:
     if not all(rows[i]["ticket_id"] in by_id for i in instances):
         raise StepFailed("a row points at a ticket that is not its alarm's")
     if recovery > RECOVERY_LIMIT:
-        raise StepFailed(f"recovered {recovery:.1f} s after the restart; the limit is {RECOVERY_LIMIT:g} s")
+        raise StepFailed(f"created {recovery:.1f} s after the worker was ready; the limit is {RECOVERY_LIMIT:g} s")
     queue = wait_for(
         "no message left unacknowledged",
         lambda: (q := stack.cli("beat", "status")["queue"])["redis_unacked"] == 0 and q,
@@ -353,8 +372,8 @@ def crash_and_resume(stack: Stack) -> str:
     )
     held = f"lock held by {holder.get('worker')} at the kill" if holder else "lock free at the kill"
     return (
-        f"{held}; all 5 created {recovery:.1f} s after the restart, 5 tickets in the sandbox, "
-        f"unacked {queue['redis_unacked']}"
+        f"{held}; all 5 created {recovery:.1f} s after the worker was ready again "
+        f"({started_after:.1f} s after docker start), 5 tickets in the sandbox, unacked {queue['redis_unacked']}"
     )
 
 

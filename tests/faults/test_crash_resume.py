@@ -65,9 +65,7 @@ def _resume(stack: Any, book: Any, instance: str, holder: Any) -> float:
 
 
 def test_a_killed_workers_request_resumes_within_30_s(stack: Any, ledger: Any) -> None:
-    book, instance, holder = _killed_mid_create(
-        stack, ledger, 700, "worker SIGKILLed mid-create, lock 120 s, no sweep"
-    )
+    book, instance, holder = _killed_mid_create(stack, ledger, 700, "worker SIGKILLed mid-create, lock 120 s, no sweep")
     _resume(stack, book, instance, holder)
     # The dead worker's message is not left unacked for kombu's visibility timeout either.
     wait_until(lambda: stack.redis.hlen("unacked") == 0, timeout=15, message="a dead worker's message stays unacked")
