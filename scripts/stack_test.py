@@ -224,7 +224,7 @@ def run(stack: Stack, steps: Steps) -> None:
             raise StepFailed(f"the image was exported {built} times; one build is expected")
 
     with steps.step("up -d --wait, profiles demo and debug: every service healthy") as info:
-        stack.compose("up", "--detach", "--wait", "--wait-timeout", "300", timeout=900)
+        stack.compose("up", "--detach", "--wait", "--wait-timeout", "600", timeout=900)
         services = json_lines(stack.compose("ps", "--all", "--format", "json").stdout)
         state = {s["Service"]: (s["State"], s.get("Health", "")) for s in services}
         running = {n for n, (st, health) in state.items() if st == "running" and health in ("healthy", "")}
@@ -335,25 +335,24 @@ def crash_and_resume(stack: Stack) -> str:
     holder = stack.cli("beat", "status")["lock"]
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     stack.compose("start", "worker")
-    restarted = time.monotonic()
-    # "Up again" is the restarted worker consuming: Celery's "ready." line in the new container's
-    # log. Its start-up alone (Python, imports, broker) takes seconds to a minute on a busy host.
-    ready_at: list[float] = []
+    restarted = time.time()
 
     def all_created() -> bool:
-        if not ready_at:
-            log = subprocess.run(
-                ["docker", "logs", "--since", since, worker], capture_output=True, text=True, check=False
-            )
-            if " ready." in log.stdout + log.stderr:
-                ready_at.append(time.monotonic())
         rows = rows_by_instance(stack)
         return all(rows.get(i, {}).get("status") == "created" for i in instances)
 
     wait_for("five requests created after the restart", all_created, timeout=240, interval=0.5)
-    done_at = time.monotonic()
+    done_at = time.time()  # when we saw it: an upper bound
+    # "Up again" is the restarted worker consuming: the time stamp Docker gave Celery's "ready."
+    # line in the new container's log. Start-up alone (Python, imports, broker) takes seconds on
+    # an idle host and over a minute on a loaded one.
+    log = subprocess.run(
+        ["docker", "logs", "--timestamps", "--since", since, worker], capture_output=True, text=True, check=False
+    )
+    ready = [line for line in (log.stdout + log.stderr).splitlines() if " ready." in line]
+    ready_at = docker_time(ready[0].split()[0]) if ready else restarted
     started_after = done_at - restarted
-    recovery = done_at - (ready_at[0] if ready_at else restarted)
+    recovery = done_at - ready_at
     stack.sandbox("faults", method="DELETE")
     tickets = [t for t in stack.sandbox("state")["tickets"] if t.get("externalId") in externals]
     per_alarm = Counter(t["externalId"] for t in tickets)
@@ -375,6 +374,14 @@ def crash_and_resume(stack: Stack) -> str:
         f"{held}; all 5 created {recovery:.1f} s after the worker was ready again "
         f"({started_after:.1f} s after docker start), 5 tickets in the sandbox, unacked {queue['redis_unacked']}"
     )
+
+
+def docker_time(stamp: str) -> float:
+    """A ``docker logs --timestamps`` stamp (RFC 3339, nanoseconds, UTC) as a Unix time."""
+    from datetime import datetime
+
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + float("0." + (fraction or "0"))
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -420,7 +427,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stack.save_logs()
             if args.keep:
-                print(f"kept: docker compose -p {stack.project} ... (env file removed; `down -v` it when done)")
+                kept = ARTIFACTS / "stack.env"  # throwaway passwords only
+                text = stack.env_file.read_text().replace(f"APP_ENV_FILE={stack.env_file}", f"APP_ENV_FILE={kept}")
+                kept.write_text(text)
+                print(f"kept; when done: docker compose -p {stack.project} --env-file {kept} down -v", flush=True)
             else:
                 with steps.step("down -v"):
                     stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "20", check=False)
