@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test faults bench lint clean
+.PHONY: install run test faults bench lint clean stack-test
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ faults: $(STAMP)
 ## Benchmarks, reported as ratios to a floor measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(ARGS)
+
+## The production stack for real (Docker + Compose v2): build, up, a crash, two restarts, down -v.
+## Not part of `make test`; logs of every service land in artifacts/stack-test/.
+stack-test:
+	$(PY) scripts/stack_test.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

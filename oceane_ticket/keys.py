@@ -70,3 +70,25 @@ def priority_list(queue: str, band: int) -> str:
 def queue_lists(queue: str) -> list[str]:
     """Every Redis list kombu may hold ``queue``'s waiting messages in (one per priority band)."""
     return [queue, *(f"{queue}{KOMBU_PRIORITY_SEP}{step}" for step in KOMBU_PRIORITY_STEPS)]
+
+
+# A running Celery worker's heartbeat: "oceane:worker:<node>", refreshed every
+# WORKER_HEARTBEAT_EVERY seconds by the worker's main process with a TTL of WORKER_HEARTBEAT_TTL.
+# <node> is host:pid:random, fresh at each start: a container restarted in place keeps its hostname
+# and its PIDs, and must not vouch for the worker that died in it. The processing lock and kombu's
+# unacked messages name the node that holds them, so a key that has lapsed says their holder is
+# gone: the lock can be broken (writes are fenced on its token) and the messages put back at once,
+# rather than after the lock's TTL and kombu's visibility timeout. Prefork children die with their
+# parent (Celery sets PDEATHSIG), so a dead main process means no task of it is still running.
+WORKER_HEARTBEAT = PREFIX + "worker:"  # + node
+WORKER_HEARTBEAT_TTL = 10.0
+WORKER_HEARTBEAT_EVERY = 3.0
+
+# Which node received each message kombu holds unacked: a hash delivery tag -> node, written
+# beside kombu's own "unacked" hash (whose entries do not say who took them) and removed with it.
+UNACKED_OWNERS = PREFIX + "unacked:owners"
+
+
+def worker_heartbeat(node: str) -> str:
+    """The heartbeat key of one worker node."""
+    return WORKER_HEARTBEAT + node

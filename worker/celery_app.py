@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_init, worker_process_init
 
-from oceane_ticket import jobs, logs, writeback_jobs
+from oceane_ticket import jobs, locking, logs, writeback_jobs
 from oceane_ticket.connections import TIMEOUTS
 from oceane_ticket.settings import SettingsError, get_settings
 from worker import transport
@@ -24,9 +24,10 @@ except SettingsError as exc:  # a clear line, not a traceback, for a bad setting
 # kombu's Redis transport re-delivers a message that was delivered but not acked within the
 # visibility timeout, even if the worker is still busy with it. It must therefore exceed the
 # longest a message can legitimately stay unacked: a retry's countdown (the worker holds ETA
-# messages unacked), the wait for the processing lock and the processing itself. Re-delivery
-# after a real crash is the sweep's job (OCEANE_STALE_AFTER), which is much faster.
-VISIBILITY_TIMEOUT = max(3600, int(settings.retry_after_max + settings.retry_backoff_max + 4 * settings.lock_timeout))
+# messages unacked), the wait for the processing lock and the processing itself. It is only the
+# last resort after a crash: a dead worker's messages are put back seconds after its heartbeat
+# lapses (worker.sweep.recover_dead_workers), and the sweep re-sends what Redis lost.
+VISIBILITY_TIMEOUT = int(settings.retry_after_max + settings.retry_backoff_max + 4 * settings.lock_timeout) + 60
 
 # One malformed entry on the queue must not stop the worker (kombu would raise in its event loop).
 transport.install()
@@ -87,6 +88,25 @@ def _after_fork(**_: Any) -> None:
     from oceane_ticket.storage import db
 
     db.dispose_all()
+
+
+@worker_init.connect
+def _start_heartbeat(**_: Any) -> None:
+    # In the worker's main process, before the pool forks: the children inherit the node and name
+    # it in the locks they take; the main process (which also holds the unacked messages) beats.
+    import redis
+
+    from worker import sweep
+
+    node = locking.new_node()
+    locking.set_node(node)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+
+    def recover(heartbeat: locking.Heartbeat) -> None:
+        if heartbeat.steady():
+            sweep.recover_dead_workers(settings, client, own_node=node)
+
+    locking.Heartbeat(client, node, on_beat=recover).start()
 
 
 @after_setup_logger.connect

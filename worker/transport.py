@@ -1,18 +1,28 @@
-"""kombu's Redis transport, except that a message it cannot decode is dropped instead of fatal.
+"""kombu's Redis transport: undecodable messages are dropped, unacked ones name their taker.
 
 kombu parses each queued envelope (JSON, then its base64 body) inside the worker's event loop, so a
 single malformed entry on the queue (a bad hand-written message, a stray LPUSH) raises there and
 Celery stops the whole worker with "Unrecoverable error". The entry is already popped by then;
 there is nothing to retry and nothing to ack. This transport logs it and reads on.
+
+kombu keeps a delivered, unacked message in its ``unacked`` hash until the ack, and puts it back
+on the queue only after the visibility timeout (which must outlast a retry's countdown, so tens
+of minutes). Its entries do not say who took them. :class:`QoS` also records the taker's node in
+``keys.UNACKED_OWNERS``, so that :func:`restore_orphans` can put back at once the messages of a
+worker whose heartbeat has lapsed (see ``keys.WORKER_HEARTBEAT``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from kombu import Connection
 from kombu import transport as kombu_transports
 from kombu.transport import redis as kombu_redis
+
+from oceane_ticket import keys, locking
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +31,32 @@ log = logging.getLogger(__name__)
 UNDECODABLE = (ValueError, TypeError, KeyError)
 
 
+class QoS(kombu_redis.QoS):
+    """kombu's ack emulation, recording which worker node holds each unacked message."""
+
+    def append(self, message: Any, delivery_tag: Any) -> None:
+        """Record the owner, then let kombu record the message.
+
+        An owner entry whose message never got recorded is harmless: :func:`restore_orphans`
+        drops it once the owner is gone.
+        """
+        node = locking.current_node()
+        if node is not None:
+            with self.channel.conn_or_acquire() as client:
+                client.hset(keys.UNACKED_OWNERS, delivery_tag, node)
+        super().append(message, delivery_tag)
+
+    def _remove_from_indices(self, delivery_tag: Any, pipe: Any = None) -> Any:
+        # Every path that forgets an unacked message (ack, reject, restore) comes through here,
+        # in the same pipeline or transaction: forget its owner with it.
+        with self.pipe_or_acquire(pipe) as p:
+            return super()._remove_from_indices(delivery_tag, p).hdel(keys.UNACKED_OWNERS, delivery_tag)
+
+
 class Channel(kombu_redis.Channel):
-    """A Redis channel that survives undecodable messages."""
+    """A Redis channel that survives undecodable messages and names the owner of unacked ones."""
+
+    QoS = QoS
 
     def _brpop_read(self, **options: Any) -> bool:
         try:
@@ -48,3 +82,29 @@ def install() -> None:
     for scheme in ("redis", "rediss"):
         kombu_transports.TRANSPORT_ALIASES[scheme] = f"{__name__}:Transport"
         getattr(kombu_transports, "_transport_cache", {}).pop(scheme, None)
+
+
+def restore_orphans(broker_url: str, redis: Any, alive: Callable[[str], bool]) -> int:
+    """Put back on their queue the unacked messages whose owner node is not ``alive``.
+
+    kombu's own ``restore_by_tag`` does the move, in one transaction that also drops the message
+    from the unacked indices, so a message is restored at most once however many workers race.
+    Returns how many owner entries of dead nodes were handled.
+    """
+    owners = redis.hgetall(keys.UNACKED_OWNERS)
+    verdict: dict[bytes, bool] = {}
+    orphans = []
+    for tag, node in owners.items():
+        if node not in verdict:
+            verdict[node] = alive(node.decode())
+        if not verdict[node]:
+            orphans.append(tag.decode())
+    if not orphans:
+        return 0
+    with Connection(broker_url, transport=Transport) as conn:
+        qos = conn.default_channel.qos
+        for tag in orphans:
+            qos.restore_by_tag(tag)
+            redis.hdel(keys.UNACKED_OWNERS, tag)  # also when kombu no longer had the message
+    log.warning("put back %d message(s) held by dead worker(s)", len(orphans))
+    return len(orphans)

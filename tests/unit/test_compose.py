@@ -4,12 +4,16 @@ Every command a service or healthcheck runs must exist in the package (``oceane-
 subcommands parse; ``celery -A worker ...`` subcommands exist and their options parse), every
 variable the stack sets or references must be a real setting or a known compose/Flower/PostgreSQL
 one, and the stack's shape (one beat, profiles, Redis persistence, healthchecks) is as issue 4 says.
+Issue 11 adds: nothing published on every interface by default, no compose-only variable that
+Flower would take for one of its options, one build of the image, and the image installed from
+the pinned constraints. ``make stack-test`` runs the stack itself.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +27,20 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
+CONSTRAINTS = ROOT / "constraints.txt"
 
 CORE = {"redis", "postgres", "migrate", "worker", "beat", "metrics", "intake"}
 PROFILED = {"flower": ["debug"], "sandbox": ["demo"]}
 # Variables that are not OCEANE_* settings, and who reads them.
 KNOWN_VARIABLES = {
     "FLOWER_BASIC_AUTH",  # Flower's basic auth, checked by `oceane-ticket flower`
-    "FLOWER_PORT",  # host port of Flower (compose)
-    "SANDBOX_PORT",  # host port of the sandbox (compose)
+    "DEBUG_PAGE_ADDRESS",  # host address and port Flower is published on (compose)
+    "DEBUG_PAGE_PORT",
+    "SANDBOX_ADDRESS",  # host address and port of the sandbox (compose)
+    "SANDBOX_PORT",
+    "METRICS_ADDRESS",  # host address and port of the metrics exporter (compose)
+    "APP_IMAGE",  # the image name of the app services (compose)
+    "APP_ENV_FILE",  # the app containers' env_file (compose; the stack test's throwaway file)
     "POSTGRES_USER",  # the postgres image, and our database URL
     "POSTGRES_PASSWORD",
     "POSTGRES_DB",
@@ -41,6 +51,9 @@ KNOWN_VARIABLES = {
     "INTAKE_ADDRESS",  # host address the HTTP intake is published on (compose)
     "INTAKE_PORT",  # host port of the HTTP intake (compose)
 }
+# Read by Flower itself (as its --basic-auth option): the only FLOWER_* variable there may be.
+FLOWER_OWN = {"FLOWER_BASIC_AUTH"}
+SECRETS = {"POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH", "OCEANE_CLIENT_SECRET"}
 # ${VAR}, ${VAR:-default}, ${VAR:?message} and $VAR, but not $$VAR (a container-side variable).
 INTERPOLATION = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_]\w*)|([A-Za-z_]\w*))")
 ENV_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
@@ -133,9 +146,7 @@ def test_it_parses_and_has_the_issues_services(services: dict[str, Any]) -> None
 
 def test_every_app_command_exists_in_the_package(services: dict[str, Any]) -> None:
     ran = {}
-    for name, service in services.items():
-        if "build" not in service:
-            continue  # the redis and postgres images
+    for name, service in app_services(services).items():
         ran[name] = check_command(as_argv(service["command"]))
     assert ran == {
         "migrate": "oceane-ticket db",
@@ -247,11 +258,99 @@ def test_depends_on_uses_conditions(services: dict[str, Any]) -> None:
     assert services["beat"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
+def app_services(services: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The services that run our image (every one but redis and postgres)."""
+    return {n: s for n, s in services.items() if n not in ("redis", "postgres")}
+
+
 def test_app_services_take_their_settings_from_dotenv(services: dict[str, Any]) -> None:
+    apps = app_services(services)
+    assert set(apps) == {"migrate", "worker", "beat", "metrics", "flower", "sandbox", "intake"}
+    for name, service in apps.items():
+        env_file = service["env_file"]
+        files = env_file if isinstance(env_file, list) else [env_file]
+        # .env unless APP_ENV_FILE names another (the stack test's throwaway file).
+        assert [default(f) for f in files] == [".env"], name
+
+
+def default(value: str) -> str:
+    """What compose makes of ``value`` when no variable is set (every ``${X:-d}`` becomes d)."""
+    resolved = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+    assert "$" not in resolved.replace("$$", ""), f"{value!r} has no default"
+    return resolved
+
+
+def test_the_image_is_built_once(services: dict[str, Any]) -> None:
+    # Six `build:` sections built and exported the same image six times per `up --build`.
+    apps = app_services(services)
+    builders = [n for n, s in apps.items() if "build" in s]
+    assert builders == ["migrate"]
+    images = {default(s["image"]) for s in apps.values()}
+    assert images == {"oceane-ticket:local"}
+    for name, service in apps.items():
+        if name not in builders:
+            # Never pulled: it is built here and exists in no registry.
+            assert service["pull_policy"] == "never", name
+    # Every core app service waits for the builder, so `up` always builds before it starts them.
+    for name in CORE & set(apps) - {"migrate"}:
+        assert "migrate" in services[name]["depends_on"], name
+
+
+# --- published ports ---
+
+
+def published(services: dict[str, Any]) -> dict[str, list[str]]:
+    """Every service's port mappings as written."""
+    return {n: [str(p) for p in s.get("ports") or []] for n, s in services.items() if s.get("ports")}
+
+
+def test_nothing_is_published_on_every_interface_by_default(services: dict[str, Any]) -> None:
+    ports = published(services)
+    assert set(ports) == {"metrics", "flower", "sandbox", "intake"}
+    for name, mappings in ports.items():
+        for mapping in mappings:
+            # host_ip:host_port:container_port; without a host_ip Docker binds 0.0.0.0.
+            parts = default(mapping).split(":")
+            assert len(parts) == 3, f"{name}: {mapping} publishes on every interface"
+            assert parts[0] == "127.0.0.1", f"{name}: {mapping}"
+            assert parts[1].isdigit() and parts[2].isdigit(), mapping
+
+
+def test_the_published_address_and_port_are_separate_variables(services: dict[str, Any]) -> None:
+    # One variable for "127.0.0.1:5555" would have to be split by compose; and FLOWER_PORT once
+    # held it, which Flower also read as its own port and crashed on.
+    for mappings in published(services).values():
+        for mapping in mappings:
+            names = [m.group(1) or m.group(2) for m in INTERPOLATION.finditer(mapping)]
+            assert len(names) == 2 and names[0].endswith("_ADDRESS") and names[1].endswith("_PORT"), mapping
+
+
+def test_no_compose_only_variable_is_one_flower_reads(services: dict[str, Any]) -> None:
+    # env_file hands every .env line to the containers too, and Flower takes any FLOWER_* variable
+    # as one of its options: FLOWER_PORT=127.0.0.1:5555 (meant for compose) crashed it.
+    names = compose_variables(services) | set(env_example())
+    flowerish = {n for n in names if n.startswith("FLOWER_")}
+    assert flowerish <= FLOWER_OWN, f"compose-only variables Flower would read: {flowerish - FLOWER_OWN}"
+    interpolated = {m.group(1) or m.group(2) for m in INTERPOLATION.finditer(COMPOSE.read_text())}
+    assert not interpolated & FLOWER_OWN, "Flower's credentials are not for compose to interpolate"
+
+
+def test_every_compose_variable_is_documented_in_env_example(services: dict[str, Any]) -> None:
+    listed = set(env_example())
+    interpolated = {m.group(1) or m.group(2) for m in INTERPOLATION.finditer(COMPOSE.read_text())}
+    assert "METRICS_PORT" in listed
+    assert not interpolated - listed, f"not in .env.example: {sorted(interpolated - listed)}"
+
+
+def test_no_secret_in_a_command_line(services: dict[str, Any]) -> None:
+    # Command lines show in `docker compose config`, `docker inspect` and `ps` inside containers.
     for name, service in services.items():
-        if "build" in service:
-            env_file = service["env_file"]
-            assert (env_file if isinstance(env_file, list) else [env_file]) == [".env"], name
+        argvs = [as_argv(service.get("command") or []), as_argv(service.get("entrypoint") or [])]
+        if "healthcheck" in service:
+            argvs.append([str(p) for p in service["healthcheck"]["test"]])
+        text = " ".join(" ".join(a) for a in argvs)
+        for secret in SECRETS:
+            assert secret not in text, f"{name} puts {secret} on a command line"
 
 
 # --- variables ---
@@ -312,9 +411,11 @@ def test_env_example_lists_every_setting_with_its_default() -> None:
     # The documented defaults, read as settings, are the code's defaults.
     assert make_settings(**values).model_dump() == make_settings().model_dump()
     assert make_settings(**values).client_secret.get_secret_value() == make_settings().client_secret.get_secret_value()
-    # Settings are commented out (defaults); only compose's own PostgreSQL account is active.
+    # Settings are commented out (defaults); only compose's own PostgreSQL account and Flower's
+    # credentials are active, so that every profile starts as shipped (Flower refuses to listen
+    # beyond loopback without them and used to restart-loop).
     active = {k for k, (_, is_active) in listed.items() if is_active}
-    assert active == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+    assert active == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "FLOWER_BASIC_AUTH"}
 
 
 def test_env_example_has_a_comment_for_every_setting() -> None:
@@ -333,17 +434,61 @@ def test_env_example_has_a_comment_for_every_setting() -> None:
 # --- the image ---
 
 
-def test_dockerfile_installs_the_package_as_a_non_root_user() -> None:
-    instructions = [
-        line.split(None, 1)
-        for line in DOCKERFILE.read_text().splitlines()
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(KEYWORD, rest) of every instruction, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip())
+        for line in text.splitlines()
         if line.strip() and not line.lstrip().startswith("#") and line[:1].isupper()
     ]
-    keywords = [(k.upper(), rest.strip()) for k, rest in instructions]
-    assert keywords[0] == ("FROM", "python:3.11-slim")
-    assert any(k == "RUN" and "pip install ." in rest for k, rest in keywords)
+
+
+def test_dockerfile_installs_the_package_as_a_non_root_user() -> None:
+    keywords = dockerfile_instructions()
+    assert keywords[0] == ("ARG", "PYTHON_IMAGE=python:3.11-slim")
+    froms = [rest for k, rest in keywords if k == "FROM"]
+    assert froms == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
+    runs = [rest for k, rest in keywords if k == "RUN"]
+    assert any("pip install" in r and "-c constraints.txt" in r and "/wheels/" in r for r in runs)
     users = [rest for k, rest in keywords if k == "USER"]
     assert users and users[-1] not in ("root", "0")
+    # The image takes only the virtualenv from the build stage: no wheels, sources or pip cache.
+    final = keywords[max(i for i, (k, _) in enumerate(keywords) if k == "FROM") :]
+    assert [rest for k, rest in final if k == "COPY"] == ["--from=build /opt/venv /opt/venv"]
+
+
+def requirement_name(spec: str) -> str:
+    """The normalised project name of a requirement (``celery[redis]>=5.4`` -> ``celery``)."""
+    return re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_every_dependency_is_pinned_in_the_constraints() -> None:
+    pins = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[name.lower().replace("_", "-")] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    unpinned = {requirement_name(d) for d in project["dependencies"]} - set(pins)
+    # A dependency added to pyproject.toml without regenerating constraints.txt.
+    assert not unpinned, f"constraints.txt lacks {sorted(unpinned)}"
+    # celery[redis] pulls kombu's Redis transport in: pinned too.
+    assert {"kombu", "redis", "billiard"} <= set(pins)
+
+
+def test_dockerignore_keeps_dotenv_out_of_the_build() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".env", ".git/", ".venv/"} <= ignored
+
+
+def test_make_stack_test_exists_and_is_not_part_of_make_test() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    target = re.search(r"^stack-test:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert target and "scripts/stack_test.py" in target.group(1)
+    test_recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert test_recipe and "stack" not in test_recipe.group(1)
 
 
 def test_the_intake_needs_its_token_and_is_published_on_loopback(services: dict[str, Any]) -> None:

@@ -1,0 +1,125 @@
+"""Who may break a dead holder's processing lock (issue 11, item 4), on fakeredis.
+
+The real processes (a worker SIGKILLed mid-create, another taking over within seconds) are in
+tests/faults/test_crash_resume.py; here are the rules: a holder is judged dead only by its own
+worker node's lapsed heartbeat (or, on our own node, by its process being gone), never when the
+lock names no node, and a worker judges nobody until its own heartbeats have been steady.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import fakeredis
+import pytest
+
+from oceane_ticket import keys, locking
+from oceane_ticket.locking import Heartbeat, ProcessingLock, holder_dead
+from tests.conftest import make_settings, wait_until
+
+
+@pytest.fixture
+def redis() -> Any:
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture
+def node() -> Iterator[str]:
+    """This process as a worker node (as the worker's main process sets it before forking)."""
+    name = locking.new_node()
+    locking.set_node(name)
+    yield name
+    locking.set_node(None)
+
+
+def test_a_lock_names_the_worker_node_of_its_holder(redis: Any, node: str) -> None:
+    lock = ProcessingLock(redis, timeout=60)
+    assert lock.try_acquire("a")
+    info = lock.info()
+    assert info is not None and info.node == node and info.pid is not None
+
+
+def test_a_lock_without_a_node_is_never_judged(redis: Any) -> None:
+    lock = ProcessingLock(redis, timeout=60)
+    assert lock.try_acquire("a")  # a script or a test, not a Celery worker
+    info = lock.info()
+    assert info is not None and info.node is None
+    assert not holder_dead(redis, info, own_node="someone-else")
+
+
+def test_a_holder_is_dead_once_its_nodes_heartbeat_lapsed(redis: Any, node: str) -> None:
+    lock = ProcessingLock(redis, timeout=60)
+    assert lock.try_acquire("a")
+    info = lock.info()
+    assert info is not None
+    Heartbeat(redis, node).beat()
+    assert not holder_dead(redis, info, own_node="another-node")
+    redis.delete(keys.worker_heartbeat(node))  # what the TTL does when the worker is gone
+    assert holder_dead(redis, info, own_node="another-node")
+
+
+def test_on_its_own_node_a_holder_is_dead_when_its_process_is(redis: Any, node: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    holder = locking.LockInfo(token="t", worker=f"host:{child.pid}", instance="a", since=0, ttl_seconds=60, node=node)
+    try:
+        assert not holder_dead(redis, holder, own_node=node)  # a pool process still running
+    finally:
+        child.communicate(b"")
+    assert holder_dead(redis, holder, own_node=node)  # killed (OOM, SIGKILL): its lock can go
+
+
+def test_no_one_is_judged_until_the_heartbeat_is_steady(redis: Any) -> None:
+    beats = Heartbeat(redis, "n1", ttl=0.5, every=0.05)
+    assert beats.beat()
+    assert json.loads(redis.get(keys.worker_heartbeat("n1")))["pid"] > 0
+    assert 0 < redis.pttl(keys.worker_heartbeat("n1")) <= 500
+    wait_until(beats.steady, timeout=10, message="never steady")
+
+
+def test_a_failed_beat_resets_steadiness(redis: Any) -> None:
+    beats = Heartbeat(redis, "n1", ttl=0.2, every=0.05)
+    assert beats.beat()
+    wait_until(beats.steady, timeout=10)
+    beats.redis = _Down()
+    assert not beats.beat()
+    assert not beats.steady()
+
+
+class _Down:
+    """A Redis client whose server is unreachable."""
+
+    def set(self, *_: Any, **__: Any) -> None:
+        import redis as redis_lib
+
+        raise redis_lib.ConnectionError("down")
+
+
+def test_recovery_breaks_a_dead_holders_lock_and_resends_its_request(redis: Any, monkeypatch: Any) -> None:
+    from worker import sweep, transport
+
+    settings = make_settings()
+    monkeypatch.setattr(transport, "restore_orphans", lambda *a, **k: 0)  # kombu needs a real broker
+    locking.set_node("dead-node")
+    try:
+        dead = ProcessingLock(redis, settings.lock_timeout)
+        assert dead.try_acquire("req1")
+    finally:
+        locking.set_node(None)
+    done = sweep.recover_dead_workers(settings, redis, own_node="live-node")
+    assert done.resent == ["req1"]
+    assert ProcessingLock(redis, settings.lock_timeout).info() is None
+    message = json.loads(redis.lrange(settings.queue, 0, -1)[0])
+    assert message["headers"]["argsrepr"] == "['req1']"
+    # A live holder's lock is left alone.
+    Heartbeat(redis, "live-node").beat()
+    locking.set_node("live-node")
+    try:
+        assert ProcessingLock(redis, settings.lock_timeout).try_acquire("req2")
+    finally:
+        locking.set_node(None)
+    assert sweep.recover_dead_workers(settings, redis, own_node="other").resent == []
+    assert ProcessingLock(redis, settings.lock_timeout).info() is not None
