@@ -50,6 +50,10 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
     db.upgrade(settings.database_url, args.revision)
     print(f"database at {args.revision}")
+    if settings.user_map and args.revision == "head":  # the deprecated OCEANE_USER_MAP, imported once
+        from producer import users
+
+        return users.run(argparse.Namespace(users_command="import-env", replace=False), settings)
     return 0
 
 
@@ -79,6 +83,18 @@ def _flower(args: argparse.Namespace, settings: Settings) -> int:
     from oceane_ticket import flower
 
     return flower.run(args, settings)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from intake import serve
+
+    return serve.run(args, settings)
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from producer import users
+
+    return users.run(args, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     flower.configure_parser(add("flower", _flower, "the debug page (Flower), with authentication"))
     _add_operations(add)
+    from intake.serve import configure_parser as configure_serve
+    from producer.users import configure_parser as configure_users
+
+    configure_serve(add("serve", _serve, "the HTTP intake for DataMiner's Automation scripts"))
+    configure_users(add("users", _users, "map DataMiner users to Oceane User IDs (the relatedParty sent)"))
     return parser
 
 

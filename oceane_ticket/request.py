@@ -122,6 +122,8 @@ def _clean_text(field: str, value: str | None, *, max_len: int, multiline: bool 
         return None
     if "\x00" in value:
         raise InputError(field, "must not contain NUL characters")
+    if any(unicodedata.category(c) == "Cs" for c in value):  # unpaired surrogates: no database can store them
+        raise InputError(field, "must be valid Unicode text (it contains unpaired surrogates)")
     allowed = "\n\r\t" if multiline else ""
     if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
         raise InputError(

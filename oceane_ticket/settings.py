@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     # from one client is not in the contract.
     lock_scope: Literal["global", "alarm"] = "global"
 
+    # --- HTTP intake (`oceane-ticket serve`) and per-user Oceane User IDs ---
+    # Bearer token of every intake route but /health; required to listen beyond loopback. Empty: none.
+    intake_token: SecretStr = SecretStr("")
+    # True: a DataMiner user without an `oceane-ticket users` mapping is refused instead of getting user_id.
+    require_user_mapping: bool = False
+
     @field_validator("priorities", "urgencies", "technical_impacts", "client_impacts", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
@@ -187,7 +193,11 @@ class Settings(BaseSettings):
         return self.ticket_url_template.replace("{id}", ticket_id)
 
     def oceane_user_for(self, dataminer_user: str | None) -> str:
-        """The Oceane User ID for a DataMiner user, falling back to the configured User ID."""
+        """The Oceane User ID for a DataMiner user from ``OCEANE_USER_MAP``, falling back to the User ID.
+
+        Deprecated: the producer reads the ``oceane_users`` table (``producer/users.py``), into which
+        ``db upgrade`` and ``users import-env`` copy these pairs.
+        """
         if dataminer_user and dataminer_user in self.user_map:
             return self.user_map[dataminer_user]
         return self.user_id

@@ -1,13 +1,19 @@
 """Validate, record, enqueue: what happens when an operator clicks "Create Ticket".
 
 Imports stay light on purpose (no Celery, SQLAlchemy, requests-oauthlib or HTTP client): this runs
-once per click and its start-up is its latency.
+once per click and its start-up is its latency. Connections stay open per process (:class:`Producer`,
+:func:`shared_connections`), so repeated calls and the HTTP intake pay one round trip per statement,
+not a connect and a handshake.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +32,7 @@ from oceane_ticket.request import (
 )
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import direct
+from producer import users
 
 FINAL = ("created", "failed")
 
@@ -109,14 +116,10 @@ def validate(settings: Settings, alarm: Mapping[str, Any], details: Mapping[str,
 
 
 def _redis(settings: Settings) -> Any:
+    """A Redis client for ``settings.redis_url`` with its own connection pool (tests swap in fakeredis)."""
     import redis  # deferred: `lookup` and input errors never need it
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise Unavailable("redis", f"{type(exc).__name__} at {_where(settings.redis_url)}") from None
-    return client
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
 
 
 def _where(url: str) -> str:
@@ -125,86 +128,229 @@ def _where(url: str) -> str:
     return str(mask_url(url))
 
 
-def submit(settings: Settings, alarm: Alarm, details: TicketDetails) -> TicketStatus:
-    """Record the request durably, then queue its job; or report the alarm's open request.
+class Connections:
+    """The producer's open connections: a database pool and one Redis client (redis-py pools its own).
 
-    Raises:
-        Unavailable: Redis or the database is down. Nothing is left recorded or queued.
+    Opened lazily, kept until :meth:`close`, safe to share between threads.
     """
-    now = datetime.now(UTC)
-    instance = uuid.uuid4().hex
-    values = {
-        "instance": instance,
-        "alarm_id": alarm.alarm_id,
-        "dma_id": alarm.dma_id,
-        "element_id": alarm.element_id,
-        "element_name": alarm.element_name,
-        "created_at": now,
-        "priority": details.priority,
-        "urgency": details.urgency,
-        "technical_impact": details.technical_impact,
-        "client_impact": details.client_impact,
-        "root_cause": details.description or summary(alarm),
-        "status": "queued",
-        "user": details.user,
-        "oceane_user_id": settings.oceane_user_for(details.user),
-        "alarm_value": alarm.alarm_value,
-        "root_time": alarm.root_time,
-        "updated_at": now,
-        "attempts": 0,
-        "retries_used": 0,
-        "adopted": False,
-    }
-    try:
-        with direct.connect(settings.database_url) as conn:
-            # The connector's first step: an alarm with an open request gets that one reported.
-            row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
-            if row is not None:
-                return TicketStatus.from_row(row, existing=True)
-            redis = _redis(settings)  # before recording, so a down Redis leaves nothing behind
-            try:
-                # The unique index decides, not the read above: a racing caller that loses the
-                # insert gets the winner's row.
-                direct.insert_request(conn, values)
-            except direct.DuplicateOpenRequest:
+
+    def __init__(self, settings: Settings) -> None:
+        self.db = direct.Pool(settings.database_url)
+        self._settings = settings
+        self._redis: Any = None
+        self._lock = threading.Lock()
+
+    def redis(self) -> Any:
+        """The Redis client, made on first use."""
+        if self._redis is None:
+            with self._lock:
+                if self._redis is None:
+                    self._redis = _redis(self._settings)
+        return self._redis
+
+    def close(self) -> None:
+        """Close the idle database connections and the Redis client's pool."""
+        self.db.close()
+        client, self._redis = self._redis, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing a dead client's sockets may fail; nothing to do
+                client.close()
+
+
+# Process-wide connections for create_ticket() and the module functions, per (database, Redis).
+# A few only: a process using more configurations than that (a test run) lets the oldest go to the
+# garbage collector rather than closing them under a thread that may still use them.
+_SHARED: OrderedDict[tuple[str, str], Connections] = OrderedDict()
+_SHARED_MAX = 4
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_connections(settings: Settings) -> Connections:
+    """The process's open connections for these settings' database and Redis."""
+    key = (settings.database_url, settings.redis_url)
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            found = _SHARED[key] = Connections(settings)
+            while len(_SHARED) > _SHARED_MAX:
+                _SHARED.popitem(last=False)
+        _SHARED.move_to_end(key)
+        return found
+
+
+def _forget_shared() -> None:
+    # A forked child must not talk over its parent's sockets; it opens its own.
+    _SHARED.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_shared)
+
+
+class Producer:
+    """Validate-record-enqueue over open connections: the warm path.
+
+    ``create_ticket()`` uses one per call over the process's shared connections; the HTTP intake
+    holds one for its lifetime. Methods block (database and Redis round trips) and are thread-safe.
+    """
+
+    def __init__(self, settings: Settings, connections: Connections | None = None) -> None:
+        self.settings = settings
+        self._owned = connections is None
+        self.connections = connections or Connections(settings)
+
+    def __enter__(self) -> Producer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections this producer opened itself (shared ones stay open)."""
+        if self._owned:
+            self.connections.close()
+
+    def _ready_redis(self) -> Any:
+        import redis
+
+        client = self.connections.redis()
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise Unavailable("redis", f"{type(exc).__name__} at {_where(self.settings.redis_url)}") from None
+        return client
+
+    def ping(self) -> dict[str, str]:
+        """``"ok"`` or what failed, for Redis and the database (the intake's ``/health``)."""
+        result = {"redis": "ok", "database": "ok"}
+        try:
+            self._ready_redis()
+        except Unavailable as exc:
+            result["redis"] = exc.detail
+        try:
+            with self.connections.db.connection() as conn:
+                conn.execute("SELECT 1").fetchone()
+        except direct.DatabaseUnavailable as exc:
+            result["database"] = str(exc)
+        return result
+
+    def submit(self, alarm: Alarm, details: TicketDetails) -> TicketStatus:
+        """Record the request durably, then queue its job; or report the alarm's open request.
+
+        Raises:
+            InputError: the user has no Oceane User ID and ``OCEANE_REQUIRE_USER_MAPPING`` is true.
+            Unavailable: Redis or the database is down. Nothing is left recorded or queued.
+        """
+        settings = self.settings
+        now = datetime.now(UTC)
+        instance = uuid.uuid4().hex
+        values = {
+            "instance": instance,
+            "alarm_id": alarm.alarm_id,
+            "dma_id": alarm.dma_id,
+            "element_id": alarm.element_id,
+            "element_name": alarm.element_name,
+            "created_at": now,
+            "priority": details.priority,
+            "urgency": details.urgency,
+            "technical_impact": details.technical_impact,
+            "client_impact": details.client_impact,
+            "root_cause": details.description or summary(alarm),
+            "status": "queued",
+            "user": details.user,
+            "alarm_value": alarm.alarm_value,
+            "root_time": alarm.root_time,
+            "updated_at": now,
+            "attempts": 0,
+            "retries_used": 0,
+            "adopted": False,
+        }
+        try:
+            with self.connections.db.connection() as conn:
+                # Resolved now and stored with the request: the worker sends what was true at the click.
+                values["oceane_user_id"] = users.resolve(conn, settings, details.user)
+                # The connector's first step: an alarm with an open request gets that one reported.
                 row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
-                if row is None:  # the open one failed in between: the operator may try again
-                    raise Unavailable("database", "the alarm's request changed meanwhile; try again") from None
-                return TicketStatus.from_row(row, existing=True)
-            try:
-                jobs.enqueue_create(redis, instance, settings.queue, settings.stale_after)
-            except Exception as exc:
-                direct.delete_unstarted(conn, instance)
-                raise Unavailable("redis", f"{type(exc).__name__} while queueing") from None
-    except direct.DatabaseUnavailable as exc:
-        raise Unavailable("database", str(exc)) from None
-    return TicketStatus(instance, "queued", None, None, existing=False, alarm=alarm_dict(alarm))
+                if row is not None:
+                    return TicketStatus.from_row(row, existing=True)
+                redis = self._ready_redis()  # before recording, so a down Redis leaves nothing behind
+                try:
+                    # The unique index decides, not the read above: a racing caller that loses the
+                    # insert gets the winner's row.
+                    direct.insert_request(conn, values)
+                except direct.DuplicateOpenRequest:
+                    row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
+                    if row is None:  # the open one failed in between: the operator may try again
+                        raise Unavailable("database", "the alarm's request changed meanwhile; try again") from None
+                    return TicketStatus.from_row(row, existing=True)
+                try:
+                    jobs.enqueue_create(redis, instance, settings.queue, settings.stale_after)
+                except Exception as exc:
+                    direct.delete_unstarted(conn, instance)
+                    raise Unavailable("redis", f"{type(exc).__name__} while queueing") from None
+        except direct.DatabaseUnavailable as exc:
+            raise Unavailable("database", str(exc)) from None
+        return TicketStatus(instance, "queued", None, None, existing=False, alarm=alarm_dict(alarm))
+
+    def lookup(self, dma_id: int, element_id: int, alarm_id: int) -> TicketStatus | None:
+        """The alarm's open request, else its newest one, else None."""
+        try:
+            with self.connections.db.connection() as conn:
+                row = direct.find_open(conn, dma_id, element_id, alarm_id) or direct.find_latest(
+                    conn, dma_id, element_id, alarm_id
+                )
+        except direct.DatabaseUnavailable as exc:
+            raise Unavailable("database", str(exc)) from None
+        return None if row is None else TicketStatus.from_row(row, existing=True)
+
+    def get(self, instance: str, *, existing: bool = True) -> TicketStatus | None:
+        """One request by instance, or None (never made, or removed by retention)."""
+        try:
+            with self.connections.db.connection() as conn:
+                row = direct.get(conn, instance)
+        except direct.DatabaseUnavailable as exc:
+            raise Unavailable("database", str(exc)) from None
+        return None if row is None else TicketStatus.from_row(row, existing=existing)
+
+    def wait_for(self, status: TicketStatus, timeout: float, poll: float = 0.2) -> TicketStatus:
+        """Poll the database until the request is created or failed, or ``timeout`` runs out.
+
+        Blocks its thread; the intake polls with :meth:`get` between asynchronous sleeps instead.
+        """
+        deadline = time.monotonic() + timeout
+        current = status
+        while not current.final and time.monotonic() < deadline:
+            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+            found = self.get(status.instance, existing=status.existing)
+            if found is None:  # removed by retention: report what we last knew
+                break
+            current = found
+        return current
+
+    def create_ticket(
+        self, raw_alarm: Mapping[str, Any], details: Mapping[str, Any], *, wait: float = 0.0
+    ) -> TicketStatus:
+        """Validate, record, enqueue, optionally wait (see :func:`create_ticket`)."""
+        valid_alarm, valid_details = validate(self.settings, raw_alarm, details)
+        status = self.submit(valid_alarm, valid_details)
+        if wait > 0 and not status.final:
+            status = self.wait_for(status, wait)
+        return status
+
+
+def submit(settings: Settings, alarm: Alarm, details: TicketDetails) -> TicketStatus:
+    """:meth:`Producer.submit` over the process's shared connections."""
+    return Producer(settings, shared_connections(settings)).submit(alarm, details)
 
 
 def lookup(settings: Settings, dma_id: int, element_id: int, alarm_id: int) -> TicketStatus | None:
     """The alarm's open request, else its newest one, else None."""
-    try:
-        with direct.connect(settings.database_url) as conn:
-            row = direct.find_open(conn, dma_id, element_id, alarm_id) or direct.find_latest(
-                conn, dma_id, element_id, alarm_id
-            )
-    except direct.DatabaseUnavailable as exc:
-        raise Unavailable("database", str(exc)) from None
-    return None if row is None else TicketStatus.from_row(row, existing=True)
+    return Producer(settings, shared_connections(settings)).lookup(dma_id, element_id, alarm_id)
 
 
 def wait_for(settings: Settings, status: TicketStatus, timeout: float, poll: float = 0.2) -> TicketStatus:
     """Poll the database until the request is created or failed, or ``timeout`` runs out."""
-    deadline = time.monotonic() + timeout
-    current = status
-    with direct.connect(settings.database_url) as conn:
-        while not current.final and time.monotonic() < deadline:
-            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
-            row = direct.get(conn, status.instance)
-            if row is None:  # removed by retention: report what we last knew
-                break
-            current = TicketStatus.from_row(row, existing=status.existing)
-    return current
+    return Producer(settings, shared_connections(settings)).wait_for(status, timeout, poll)
 
 
 def create_ticket(
@@ -240,11 +386,4 @@ def create_ticket(
         "description": description,
         "user": user,
     }
-    valid_alarm, valid_details = validate(settings, raw_alarm, details)
-    status = submit(settings, valid_alarm, valid_details)
-    if wait > 0 and not status.final:
-        try:
-            status = wait_for(settings, status, wait)
-        except direct.DatabaseUnavailable as exc:
-            raise Unavailable("database", str(exc)) from None
-    return status
+    return Producer(settings, shared_connections(settings)).create_ticket(raw_alarm, details, wait=wait)

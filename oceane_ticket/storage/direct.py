@@ -1,16 +1,21 @@
 """The producer's database access: plain DB-API (psycopg or sqlite3), no SQLAlchemy.
 
 The producer runs once per operator click, so its cold start is its latency; importing SQLAlchemy
-and SQLModel would triple it. It needs four statements, kept here next to the models they write;
+and SQLModel would triple it. It needs a few statements, kept here next to the models they write;
 ``tests/integration/test_storage.py`` checks that rows written here read back through SQLModel.
 Statements use ``:name`` placeholders; :func:`_sql` adapts them to psycopg's ``%(name)s``.
+A one-shot command opens a connection with :func:`connect`; long-lived callers (the HTTP intake,
+repeated ``create_ticket()`` calls) keep theirs open in a :class:`Pool`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import select
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +68,23 @@ FIND_LATEST_FOR_ALARM = (
 GET_BY_INSTANCE = _SELECT + " WHERE instance = :instance"
 # Compensation when the job could not be queued: only a row nobody has started on yet.
 DELETE_UNSTARTED = "DELETE FROM tickets WHERE instance = :instance AND status = 'queued' AND attempts = 0"
+
+# --- oceane_users: DataMiner user (lower-cased) -> Oceane User ID (producer/users.py) ---
+GET_USER = "SELECT oceane_user_id FROM oceane_users WHERE dataminer_user = :dataminer_user"
+LIST_USERS = "SELECT dataminer_user, oceane_user_id, updated_at FROM oceane_users ORDER BY dataminer_user"
+# ON CONFLICT ... excluded: the same upsert syntax in PostgreSQL and SQLite (3.24+).
+UPSERT_USER = (
+    "INSERT INTO oceane_users (dataminer_user, oceane_user_id, updated_at)"
+    " VALUES (:dataminer_user, :oceane_user_id, :updated_at)"
+    " ON CONFLICT (dataminer_user) DO UPDATE SET oceane_user_id = excluded.oceane_user_id,"
+    " updated_at = excluded.updated_at"
+)
+# The deprecated OCEANE_USER_MAP import: the table wins over the environment.
+INSERT_USER_IF_ABSENT = (
+    "INSERT INTO oceane_users (dataminer_user, oceane_user_id, updated_at)"
+    " VALUES (:dataminer_user, :oceane_user_id, :updated_at) ON CONFLICT (dataminer_user) DO NOTHING"
+)
+DELETE_USER = "DELETE FROM oceane_users WHERE dataminer_user = :dataminer_user"
 
 _NAMED = re.compile(r"(?<!:):([a-z_]+)")
 
@@ -117,36 +139,173 @@ def postgres_dsn(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
 
 
-@contextmanager
-def connect(url: str, *, connect_timeout: int = 5) -> Iterator[Connection]:
-    """Open a short-lived connection; operational failures become :class:`DatabaseUnavailable`."""
+# Kept-open connections (the pool) must notice a database link that silently drops packets:
+# the same keepalives as the worker's engine (storage/db.py), so a dead link fails in about a minute.
+_PG_KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+
+
+def _open(url: str, *, connect_timeout: int = 5, kept: bool = False) -> Connection:
+    """Open one connection; ``kept`` ones are shared across threads (one at a time) and kept alive."""
     try:
         if url.startswith("sqlite"):
-            raw: Any = sqlite3.connect(sqlite_path(url), timeout=30, isolation_level=None)
+            raw: Any = sqlite3.connect(
+                sqlite_path(url), timeout=30, isolation_level=None, check_same_thread=not kept
+            )
             raw.row_factory = sqlite3.Row
             raw.execute("PRAGMA foreign_keys = ON")
-            conn = Connection(raw, "sqlite")
-        else:
-            import psycopg  # only the PostgreSQL path pays for it
-            from psycopg.rows import dict_row
+            return Connection(raw, "sqlite")
+        import psycopg  # only the PostgreSQL path pays for it
+        from psycopg.rows import dict_row
 
-            raw = psycopg.connect(
-                postgres_dsn(url), connect_timeout=connect_timeout, autocommit=True, row_factory=dict_row
-            )
-            conn = Connection(raw, "postgresql")
+        extra = _PG_KEEPALIVES if kept else {}
+        raw = psycopg.connect(
+            postgres_dsn(url), connect_timeout=connect_timeout, autocommit=True, row_factory=dict_row, **extra
+        )
+        return Connection(raw, "postgresql")
     except Exception as exc:
         raise DatabaseUnavailable(describe_exception(exc)) from None
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Operational failures inside the block become :class:`DatabaseUnavailable`."""
     try:
-        yield conn
+        yield
     except (DuplicateOpenRequest, DatabaseUnavailable):
         raise
     except Exception as exc:
         if _is_operational(exc):
             raise DatabaseUnavailable(describe_exception(exc)) from None
         raise
+
+
+def _reusable(conn: Connection) -> bool:
+    """Whether a connection may go back to the pool: open, not broken, no transaction left open."""
+    raw = conn.raw
+    try:
+        if conn.dialect == "sqlite":
+            return not raw.in_transaction
+        if raw.closed or raw.broken:
+            return False
+        return int(raw.info.transaction_status) == 0  # psycopg.pq.TransactionStatus.IDLE
+    except Exception:  # a closed sqlite3 connection raises on any attribute that touches it
+        return False
+
+
+def _has_pending_input(conn: Connection) -> bool:
+    """Whether an idle PostgreSQL connection has something to read: the server closed it.
+
+    A restart sends a termination notice, then FIN. A non-blocking select, no round trip.
+    """
+    if conn.dialect != "postgresql":
+        return False
+    try:
+        readable, _, _ = select.select([conn.raw.fileno()], [], [], 0)
+    except Exception:
+        return True
+    return bool(readable)
+
+
+def _answers(conn: Connection) -> bool:
+    """A round trip: whether the connection still works."""
+    try:
+        conn.raw.execute("SELECT 1").fetchone()
+    except Exception:
+        return False
+    return True
+
+
+def _close(conn: Connection) -> None:
+    with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing to do
+        conn.raw.close()
+
+
+@contextmanager
+def connect(url: str, *, connect_timeout: int = 5) -> Iterator[Connection]:
+    """Open a short-lived connection; operational failures become :class:`DatabaseUnavailable`."""
+    conn = _open(url, connect_timeout=connect_timeout)
+    try:
+        with _translated():
+            yield conn
     finally:
-        with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing to do
-            raw.close()
+        _close(conn)
+
+
+class Pool:
+    """Open connections reused across calls: the intake and repeated ``create_ticket()`` calls.
+
+    Each checkout hands one thread a connection of its own; it goes back to the pool when the block
+    ends, unless the database failed under it (then it is closed: the next checkout opens a fresh
+    one). A connection idle longer than ``check_after`` seconds is pinged before it is handed out,
+    so a database restarted meanwhile costs a reconnect, not a failed request. Busy connections are
+    never pinged: that round trip is what a warm path saves.
+    """
+
+    def __init__(self, url: str, *, max_idle: int = 8, check_after: float = 5.0, connect_timeout: int = 5) -> None:
+        self.url = url
+        self.max_idle = max_idle
+        self.check_after = check_after
+        self.connect_timeout = connect_timeout
+        self._idle: list[tuple[Connection, float]] = []  # (connection, when it was given back)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _take(self) -> Connection:
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                conn, since = self._idle.pop()  # the most recently used: the likeliest to be alive
+            recent = time.monotonic() - since < self.check_after
+            if (recent and not _has_pending_input(conn)) or _answers(conn):
+                return conn
+            _close(conn)
+        return _open(self.url, connect_timeout=self.connect_timeout, kept=True)
+
+    def _give_back(self, conn: Connection) -> None:
+        if not _reusable(conn):
+            _close(conn)
+            return
+        with self._lock:
+            if not self._closed and len(self._idle) < self.max_idle:
+                self._idle.append((conn, time.monotonic()))
+                return
+        _close(conn)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A pooled connection for the block; operational failures become :class:`DatabaseUnavailable`."""
+        conn = self._take()
+        try:
+            with _translated():
+                yield conn
+        except DatabaseUnavailable:
+            _close(conn)
+            raise
+        except Exception:
+            # An answer such as a unique violation or refused input: with autocommit the connection
+            # is still usable (_reusable checks it is idle and unbroken).
+            self._give_back(conn)
+            raise
+        except BaseException:  # interrupted mid-statement: its state is unknown
+            _close(conn)
+            raise
+        else:
+            self._give_back(conn)
+
+    def close(self) -> None:
+        """Close the idle connections; those checked out are closed when they come back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            _close(conn)
 
 
 def _is_operational(exc: BaseException) -> bool:
@@ -173,14 +332,18 @@ def _row(row: Any) -> dict[str, Any] | None:
         return None
     data = dict(row)
     for key in ("created_at", "updated_at", "root_time", "ticket_created_at", "not_before"):
-        value = data.get(key)
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        data[key] = value
+        data[key] = _as_datetime(data.get(key))
     data["adopted"] = bool(data.get("adopted"))
     return data
+
+
+def _as_datetime(value: Any) -> Any:
+    """An aware UTC datetime from either driver (SQLite gives naive UTC text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def insert_request(conn: Connection, values: Mapping[str, Any]) -> None:
@@ -217,3 +380,35 @@ def get(conn: Connection, instance: str) -> dict[str, Any] | None:
 def delete_unstarted(conn: Connection, instance: str) -> bool:
     """Remove a request that was recorded but could not be queued; True if it was removed."""
     return bool(conn.execute(DELETE_UNSTARTED, {"instance": instance}).rowcount)
+
+
+def get_user(conn: Connection, dataminer_user: str) -> str | None:
+    """The Oceane User ID mapped to a (lower-cased) DataMiner user name, if any."""
+    row = conn.execute(GET_USER, {"dataminer_user": dataminer_user}).fetchone()
+    return None if row is None else str(row["oceane_user_id"])
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    """Every mapping, by DataMiner user name."""
+    rows = conn.execute(LIST_USERS).fetchall()
+    return [
+        {
+            "dataminer_user": row["dataminer_user"],
+            "oceane_user_id": row["oceane_user_id"],
+            "updated_at": _as_datetime(row["updated_at"]),
+        }
+        for row in rows
+    ]
+
+
+def set_user(
+    conn: Connection, dataminer_user: str, oceane_user_id: str, now: datetime, *, replace: bool = True
+) -> bool:
+    """Map a user (``replace=False``: only if unmapped); True if a row was written."""
+    params = {"dataminer_user": dataminer_user, "oceane_user_id": oceane_user_id, "updated_at": now}
+    return bool(conn.execute(UPSERT_USER if replace else INSERT_USER_IF_ABSENT, params).rowcount)
+
+
+def delete_user(conn: Connection, dataminer_user: str) -> bool:
+    """Remove a user's mapping; True if there was one."""
+    return bool(conn.execute(DELETE_USER, {"dataminer_user": dataminer_user}).rowcount)

@@ -1,0 +1,1 @@
+"""The HTTP intake (``oceane-ticket serve``): the producer over HTTP, for DataMiner's C# Automation scripts."""
