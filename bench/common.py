@@ -80,7 +80,7 @@ def median(values: Sequence[float]) -> float:
 def p99(values: Sequence[float]) -> float:
     """The 99th percentile (nearest rank)."""
     ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, max(0, int(round(0.99 * len(ordered))) - 1))])
+    return float(ordered[min(len(ordered) - 1, max(0, round(0.99 * len(ordered)) - 1))])
 
 
 def ms(seconds: float) -> float:

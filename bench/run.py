@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import intake, memory, pipeline, producer_start, producer_warm, retention
+from bench import intake, pipeline, producer_start, producer_warm, retention
 from bench.common import Row
 
 HERE = Path(__file__).parent
@@ -31,7 +31,6 @@ BENCHMARKS: list[tuple[set[str], Callable[[str], list[Row]]]] = [
     ({"3", "8"}, intake.run),
     ({"4", "5", "6", "8", "9"}, pipeline.run),
     ({"7"}, retention.run),
-    ({"8"}, memory.run),
 ]
 
 
