@@ -171,6 +171,15 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Worker:
     """A real ``celery -A worker worker`` with ``concurrency`` prefork processes."""
 
@@ -224,6 +233,12 @@ class Worker:
             return None
         values = [v for v in (peak_rss_mb(p) for p in children(self.proc.pid)) if v is not None]
         return max(values) if values else None
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the worker and its pool processes."""
+        if self.proc is None:
+            return 0.0
+        return sum(cpu_seconds(p) for p in [self.proc.pid, *children(self.proc.pid)])
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL the worker and its pool if it lingers."""

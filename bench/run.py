@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -86,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (seconds, not minutes)")
     parser.add_argument("--only", default="", help="comma-separated row numbers to run")
     parser.add_argument("--output", default=str(HERE / "results.json"))
+    parser.add_argument("--storm", type=int, help="requests in row 6's burst (default 10,000)")
     args = parser.parse_args(argv)
+    if args.storm:
+        os.environ["BENCH_STORM"] = str(args.storm)
     size = "smoke" if args.smoke else "full"
     wanted = {x.strip() for x in args.only.split(",") if x.strip()}
     rows: list[Row] = []
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name} ({size})", flush=True)
         t0 = time.perf_counter()
         try:
-            got = bench(size)
+            got = bench(size, wanted) if bench is pipeline.run and wanted else bench(size)
         except Exception as exc:
             traceback.print_exc()
             got = [Row(sorted(produces)[0], f"{name}: benchmark failed", None, "", verdict="error", note=repr(exc))]
@@ -120,14 +124,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cpus() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
 def _load() -> list[float]:
-    import os
-
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
