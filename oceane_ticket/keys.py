@@ -39,6 +39,7 @@ def lock_wakeup(lock_key: str) -> str:
     """The wake-up list of the lock at ``lock_key``."""
     return lock_key + ":wakeup"
 
+
 # The OAuth2 access token shared by every worker process until shortly before it expires, so
 # Oceane sees one token request per lifetime rather than one per call. This is the only key that
 # ever holds a secret.
