@@ -1,27 +1,22 @@
-"""Producer cold start, as a ratio to a floor measured in the same run.
+"""Row 1 (and the producer's memory, row 8): ``oceane-ticket create --json`` as a new process.
 
-Floor: a fresh Python process that imports psycopg and redis-py, does one INSERT and one LPUSH.
-Producer: a fresh ``oceane-ticket create`` process for a new alarm (validate, record, enqueue).
-Runs alternate between the two so machine noise hits both alike; the medians are compared.
+Floor: a fresh Python process that imports only psycopg and redis-py, does one INSERT and one
+LPUSH. Producer: a fresh ``oceane-ticket create --json`` for a new alarm (validate, record,
+enqueue). Runs alternate between the two so machine noise hits both alike; medians are compared.
+Also: the producer's ``-X importtime`` top 10 (cumulative) and its peak RSS (``wait4``).
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import time
-import uuid
-from pathlib import Path
+from typing import Any
 
-import psycopg
-import redis
+from bench.common import BIN, REDIS, Row, fresh_database, libpq, median, ms, p99, redis_client
 
-ADMIN = os.environ.get("OCEANE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS = os.environ.get("OCEANE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
-RUNS = int(os.environ.get("BENCH_RUNS", "15"))
-BIN = Path(sys.executable).parent
+QUEUE = "bench.producer"
 
 FLOOR = """
 import psycopg, redis
@@ -31,64 +26,90 @@ redis.Redis.from_url({redis!r}).lpush("bench:floor", "x")
 """
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def create_cmd(alarm: int) -> list[str]:
+    """``oceane-ticket create --json`` for one new alarm."""
+    return [
+        str(BIN / "oceane-ticket"),
+        "create",
+        "--json",
+        *("--dma-id", "1", "--element-id", "2", "--alarm-id", str(alarm), "--element-name", "bench"),
+        *("--priority", "1", "--urgency", "Major", "--technical-impact", "Major"),
+    ]
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
     start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:2]} exited {proc.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
-def main() -> int:
-    name = f"oceane_bench_{uuid.uuid4().hex[:6]}"
-    admin = psycopg.connect(ADMIN, autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN.rsplit("/", 1)[0] + "/" + name
-    try:
+def run(size: str) -> list[Row]:
+    """Row 1 and the producer's peak RSS."""
+    import psycopg
+
+    runs = 15 if size == "full" else 3
+    with fresh_database() as url:
+        dsn = libpq(url)
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute("CREATE TABLE floor (id serial PRIMARY KEY, x text)")
-        env = dict(
-            os.environ,
-            OCEANE_DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://"),
-            OCEANE_REDIS_URL=REDIS,
-            OCEANE_QUEUE="bench.producer",
-        )
-        subprocess.run([str(BIN / "oceane-ticket"), "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OCEANE_")}
+        env |= {"OCEANE_DATABASE_URL": url, "OCEANE_REDIS_URL": REDIS, "OCEANE_QUEUE": QUEUE}
         floor_cmd = [sys.executable, "-c", FLOOR.format(dsn=dsn, redis=REDIS)]
-        floor, producer = [], []
-        for i in range(RUNS):
-            floor.append(timed(floor_cmd, env))
-            producer.append(
-                timed(
-                    [
-                        str(BIN / "oceane-ticket"),
-                        "create",
-                        "--dma-id",
-                        "1",
-                        "--element-id",
-                        "2",
-                        "--alarm-id",
-                        str(i),
-                        "--element-name",
-                        "bench",
-                        "--priority",
-                        "1",
-                        "--urgency",
-                        "Major",
-                        "--technical-impact",
-                        "Major",
-                    ],
-                    env,
-                )
-            )
-        f, p = statistics.median(floor), statistics.median(producer)
-        print(
-            f"producer cold start: median {p * 1000:.0f} ms over {RUNS} runs; floor (import psycopg+redis, "
-            f"INSERT, LPUSH) {f * 1000:.0f} ms; ratio {p / f:.2f}x"
+        floor, producer, rss = [], [], []
+        try:
+            for i in range(runs):
+                floor.append(timed(floor_cmd, env)[0])
+                seconds, peak = timed(create_cmd(i), env)
+                producer.append(seconds)
+                rss.append(peak)
+            # The script form runs the console script through the interpreter (the same code path).
+            script = [sys.executable, "-X", "importtime", str(BIN / "oceane-ticket"), *create_cmd(runs + 1)[1:]]
+            stderr = subprocess.run(script, env=env, capture_output=True, text=True, check=False).stderr
+            top = _parse_importtime(stderr)
+        finally:
+            redis_client().delete(QUEUE, "bench:floor")
+    f, p = median(floor), median(producer)
+    top_text = ", ".join(f"{e['module']} {e['cumulative_ms']:.0f} ms" for e in top)
+    return [
+        Row(
+            "1",
+            "producer cold: oceane-ticket create --json (new process)",
+            ms(p),
+            "ms",
+            floor=ms(f),
+            p99=ms(p99(producer)),
+            target=1.5,
+            note=f"{runs} alternating runs; floor = python importing psycopg + redis-py, one INSERT, one LPUSH. "
+            f"-X importtime top 10 (cumulative): {top_text}",
+            extra={
+                "importtime_top10": top,
+                "floor_ms": [ms(x) for x in floor],
+                "producer_ms": [ms(x) for x in producer],
+            },
+        ).judge(),
+        Row("8", "memory: producer (create) peak RSS", max(rss), "MB", target=60.0, note="ru_maxrss via wait4").judge(),
+    ]
+
+
+def _parse_importtime(stderr: str, n: int = 10) -> list[dict[str, Any]]:
+    entries = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        parts = line[len("import time:") :].split("|")
+        if len(parts) != 3:
+            continue
+        entries.append(
+            {
+                "module": parts[2].strip(),
+                "self_ms": int(parts[0]) / 1000,
+                "cumulative_ms": int(parts[1]) / 1000,
+            }
         )
-    finally:
-        redis.Redis.from_url(REDIS).delete("bench.producer", "bench:floor")
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return sorted(entries, key=lambda e: -e["cumulative_ms"])[:n]

@@ -19,6 +19,27 @@ DEFAULT_QUEUE = "oceane.tickets"
 # a holder that died frees it.
 PROCESSING_LOCK = PREFIX + "lock:processing"
 
+# OCEANE_LOCK_SCOPE=alarm: one lock per alarm instead of the global one (+ "dma/element/alarm").
+# Tickets for different alarms then go to Oceane in parallel, while two jobs for one alarm (a copy
+# re-sent by the sweep, a retry) still never run at once: the lookup-before-create that keeps an
+# alarm to one Oceane ticket needs its alarm's requests to run one after the other. Same value and
+# TTL as the global lock.
+ALARM_LOCK = PREFIX + "lock:alarm:"
+
+
+def alarm_lock(dma_id: int, element_id: int, alarm_id: int) -> str:
+    """The per-alarm processing lock key (OCEANE_LOCK_SCOPE=alarm)."""
+    return f"{ALARM_LOCK}{dma_id}/{element_id}/{alarm_id}"
+
+
+# A lock's wake-up list (+ ":wakeup" on the lock key): its holder's release pushes one entry, and a
+# worker waiting for the lock blocks on the list (BLPOP) instead of sleeping between polls, so the
+# lock passes on within a round trip. It holds at most one entry and expires with the lock's TTL.
+def lock_wakeup(lock_key: str) -> str:
+    """The wake-up list of the lock at ``lock_key``."""
+    return lock_key + ":wakeup"
+
+
 # The OAuth2 access token shared by every worker process until shortly before it expires, so
 # Oceane sees one token request per lifetime rather than one per call. This is the only key that
 # ever holds a secret.

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     stale_after: float = Field(default=180.0, gt=0)
     sweep_interval: float = Field(default=60.0, gt=0)
     cleanup_interval: float = Field(default=3600.0, gt=0)
+    # "global": the connector's one ticket in flight against Oceane at a time, across all workers.
+    # "alarm": one at a time per alarm (keys.alarm_lock), so N worker processes call Oceane in
+    # parallel; exactly-once per alarm still holds. Opt-in: Oceane's tolerance of parallel creates
+    # from one client is not in the contract.
+    lock_scope: Literal["global", "alarm"] = "global"
 
     # --- Writing the ticket back onto the DataMiner alarm (issue 8 §2) and Oceane's status (§5) ---
     # none: the calling script reads the answer and sets the alarm properties itself.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,6 +28,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from sqlmodel import Session
 
+from oceane_ticket import keys
 from oceane_ticket.locking import LockTimeout, ProcessingLock
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.client import OceaneClient, OceaneTicket
@@ -68,7 +70,7 @@ class Context:
     """What processing needs; built once per worker process."""
 
     settings: Settings
-    session_factory: Callable[[], Session]
+    session_factory: Callable[[], AbstractContextManager[Session]]
     lock: ProcessingLock
     client: OceaneClient
     now: Callable[[], datetime] = queries.utcnow
@@ -97,7 +99,10 @@ def process(ctx: Context, instance: str) -> Outcome:
         RetryLater: a transient failure; the request keeps its state and waits for the next try.
     """
     try:
-        with ctx.lock.held(instance, wait=ctx.settings.lock_timeout * 2) as token, ctx.session_factory() as session:
+        lock = _lock_for(ctx, instance)
+        if lock is None:
+            return Outcome.NOTHING_TO_DO
+        with lock.held(instance, wait=ctx.settings.lock_timeout * 2) as token, ctx.session_factory() as session:
             return _process_locked(ctx, session, instance, token)
     except LockTimeout:
         # Waiting for the lock is not a failure and spends no retry.
@@ -110,14 +115,27 @@ def process(ctx: Context, instance: str) -> Outcome:
         raise RetryLater("redis unavailable", our_outage_delay()) from None
 
 
+def _lock_for(ctx: Context, instance: str) -> ProcessingLock | None:
+    """The lock this request runs under: the global one, or its alarm's (OCEANE_LOCK_SCOPE); None if gone."""
+    if ctx.settings.lock_scope != "alarm":
+        return ctx.lock
+    with ctx.session_factory() as session:
+        alarm = queries.alarm_of(session, instance)
+    return None if alarm is None else ctx.lock.for_key(keys.alarm_lock(*alarm))
+
+
 def _process_locked(ctx: Context, session: Session, instance: str, token: str) -> Outcome:
-    row = queries.claim(session, instance, token, ctx.now())
+    # The usual case, a request never sent, claims and counts its attempt in one statement.
+    first = queries.claim_first_attempt(session, instance, token, ctx.now())
+    row = first or queries.claim(session, instance, token, ctx.now())
     if row is None:
         return Outcome.NOTHING_TO_DO
     request = TicketRequest.from_row(row)
     external_id = request.external_id
     attempt = row.attempts
     try:
+        if first is not None:
+            return _create(ctx, session, row, token, external_id, attempt)
         if row.attempts > 0:
             # An earlier create may have reached Oceane (timeout, crash mid-call): never repeat
             # it blindly.
@@ -128,18 +146,23 @@ def _process_locked(ctx: Context, session: Session, instance: str, token: str) -
         if counted is None:
             return Outcome.FENCED
         attempt = counted
-        ctx.on_event("oceane_call", {"instance": instance, "attempt": attempt})
-        try:
-            ticket = ctx.client.create_ticket(ticket_payload(request))
-        except OceaneError as error:
-            if error.action is Action.ADOPT or (error.may_have_reached and not error.transient):
-                found = ctx.client.find_open_ticket(external_id)
-                if found is not None:
-                    return _commit(ctx, session, row, token, found, adopted=True)
-            raise
-        return _commit(ctx, session, row, token, ticket, adopted=False)
+        return _create(ctx, session, row, token, external_id, attempt)
     except OceaneError as error:
         return _failed_attempt(ctx, session, row, token, error, attempt=max(attempt, 1))
+
+
+def _create(ctx: Context, session: Session, row: Ticket, token: str, external_id: str, attempt: int) -> Outcome:
+    """The create call, its attempt already counted; OceaneError propagates to the caller."""
+    ctx.on_event("oceane_call", {"instance": row.instance, "attempt": attempt})
+    try:
+        ticket = ctx.client.create_ticket(ticket_payload(TicketRequest.from_row(row)))
+    except OceaneError as error:
+        if error.action is Action.ADOPT or (error.may_have_reached and not error.transient):
+            found = ctx.client.find_open_ticket(external_id)
+            if found is not None:
+                return _commit(ctx, session, row, token, found, adopted=True)
+        raise
+    return _commit(ctx, session, row, token, ticket, adopted=False)
 
 
 def _look_up_before_create(ctx: Context, session: Session, row: Ticket, external_id: str) -> OceaneTicket | None:

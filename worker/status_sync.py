@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -51,7 +52,7 @@ class Context:
     """What the poll needs; built once per worker process."""
 
     settings: Settings
-    session_factory: Callable[[], Session]
+    session_factory: Callable[[], AbstractContextManager[Session]]
     client: TicketFinder
     enqueue_writeback: Callable[[str], None] = lambda instance: None
     now: Callable[[], datetime] = queries.utcnow

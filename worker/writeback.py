@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -60,7 +61,7 @@ class Context:
     """What the write-back needs; built once per worker process."""
 
     settings: Settings
-    session_factory: Callable[[], Session]
+    session_factory: Callable[[], AbstractContextManager[Session]]
     writer: AlarmWriter | None
     now: Callable[[], datetime] = queries.utcnow
     on_event: Callable[[str, dict[str, Any]], None] = lambda name, data: None

@@ -97,11 +97,9 @@ class FailedTicketRequest(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_failed_ticket_requests_failed_at", "failed_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    instance: str = Field(
-        sa_column=sa.Column(
-            sa.String(32), sa.ForeignKey("tickets.instance", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    # No foreign key (migration 0003): retention deletes a ticket's failures with it, in one
+    # set-based statement, instead of PostgreSQL's per-row cascade trigger.
+    instance: str = Field(sa_column=sa.Column(sa.String(32), nullable=False, index=True))
     ticket_id: str | None = Field(default=None, max_length=64)
     # 0 when no HTTP answer came back (timeout, connection refused or reset).
     http_error_code: int

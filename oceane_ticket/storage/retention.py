@@ -14,11 +14,9 @@ alarm). So after a run at most ``max_count`` finished tickets remain, plus every
 "Newest" is by ``created_at`` (when the operator asked: the Tickets table's Created At, indexed by
 ``ix_tickets_created_at``), ties broken by instance so the boundary is exact. Each ticket's
 ``failed_ticket_requests`` rows go with it. On PostgreSQL one statement deletes the tickets and
-lets the foreign key's ``ON DELETE CASCADE`` remove the failures, counting them from the same
-snapshot. On SQLite the failures are deleted explicitly first, in the same transaction, so the
-result does not depend on ``PRAGMA foreign_keys`` being on for the connection (storage.db turns it
-on, but a connection made elsewhere might not); SQLite's single writer makes the two statements
-see the same rows.
+their failures (two data-modifying CTEs on one snapshot; there is no foreign key cascade since
+migration 0003, which ran as a trigger per deleted ticket). On SQLite the failures are deleted
+first, in the same transaction; SQLite's single writer makes the two statements see the same rows.
 
 Both steps are idempotent: a second run, or two beats by mistake, finds nothing more to delete.
 """
@@ -121,10 +119,13 @@ def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None =
         over_where = sa.and_(finished, TICKETS.c.created_at >= cutoff, _older_than(*boundary))
     counts = [_count(engine, where) if dry_run else _delete(engine, where) for where in (expired_where, over_where)]
     with engine.connect() as conn:
-        kept = conn.execute(sa.select(sa.func.count()).select_from(TICKETS).where(finished)).scalar_one()
-        open_requests = conn.execute(
-            sa.select(sa.func.count()).select_from(TICKETS).where(TICKETS.c.status.in_(OPEN))
-        ).scalar_one()
+        # Both counts in one pass over the table.
+        kept, open_requests = conn.execute(
+            sa.select(
+                sa.func.count().filter(finished),
+                sa.func.count().filter(TICKETS.c.status.in_(OPEN)),
+            ).select_from(TICKETS)
+        ).one()
     if dry_run:
         kept -= counts[0][0] + counts[1][0]
     result = CleanupResult(
@@ -199,21 +200,29 @@ def _delete(engine: sa.Engine, where: sa.ColumnElement[bool]) -> tuple[int, int]
     """Delete the tickets matching ``where`` and their failures, in one transaction."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            # One statement: the tickets go, the cascade takes their failures, and the failures
-            # are counted on the statement's snapshot (before the cascade ran). A ticket another
-            # transaction changed meanwhile (a retry re-queued it) is re-checked by the DELETE
-            # itself and skipped, with its failures.
+            # One statement, two data-modifying CTEs on one snapshot: the tickets go, and their
+            # failures with them, set-based (no per-row cascade trigger: migration 0003). A ticket
+            # another transaction changed meanwhile (a retry re-queued it) is re-checked by the
+            # DELETE itself and skipped, and so are its failures, which are chosen from what the
+            # tickets' DELETE returned.
+            # DELETE ... USING gone: a hash join. ``IN (SELECT ...)`` was planned as one index probe
+            # per removed ticket, and at the default work_mem the hash spilled to disk: together
+            # three times the tickets' own delete (EXPLAIN ANALYZE, bench/retention.py).
+            conn.execute(sa.text("SET LOCAL work_mem = '64MB'"))
             gone = sa.delete(TICKETS).where(where).returning(TICKETS.c.instance).cte("gone")
+            failures = (
+                sa.delete(FAILURES)
+                .where(FAILURES.c.instance == gone.c.instance)
+                .returning(FAILURES.c.id)
+                .cte("failures_gone")
+            )
             row = conn.execute(
                 sa.select(
                     sa.select(sa.func.count()).select_from(gone).scalar_subquery(),
-                    sa.select(sa.func.count())
-                    .select_from(FAILURES)
-                    .where(FAILURES.c.instance.in_(sa.select(gone.c.instance)))
-                    .scalar_subquery(),
+                    sa.select(sa.func.count()).select_from(failures).scalar_subquery(),
                 )
             ).one()
             return int(row[0]), int(row[1])
-        failures = conn.execute(sa.delete(FAILURES).where(_failures_of(where))).rowcount
+        failures_n = conn.execute(sa.delete(FAILURES).where(_failures_of(where))).rowcount
         tickets = conn.execute(sa.delete(TICKETS).where(where)).rowcount
-        return int(tickets), int(failures)
+        return int(tickets), int(failures_n)

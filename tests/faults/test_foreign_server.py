@@ -76,7 +76,8 @@ def test_timeout_after_commit_unseen_fails_readably_not_twice(stack: Any, ledger
     book = ledger(f"filter+offset ignored, {HAND_MADE} by hand; timeout after commit, unseen -> failed, not re-sent")
     foreign = foreign_server(stack, book)
     stack.worker()
-    stack.sandbox.set_faults(after_create={"mode": "hang", "seconds": 3, "count": 1})
+    # A hang well past the worker's read timeout: the answer is lost after Oceane stored the ticket.
+    stack.sandbox.set_faults(after_create={"mode": "hang", "seconds": 6 * stack.settings.http_timeout, "count": 1})
     instance = book.accept(stack.submit(alarm_params(8)), expect="failed")
     row = book.finish(timeout=60)
     assert row.tickets == 1  # the one the lost answer created, and no second
@@ -97,7 +98,8 @@ def test_timeout_after_commit_seen_on_the_first_page_is_adopted(stack: Any, ledg
     book = ledger(f"filter+offset ignored, {HAND_MADE} by hand, newest first; timeout after commit -> adopted")
     foreign = foreign_server(stack, book, newest_first=True)
     stack.worker()
-    stack.sandbox.set_faults(after_create={"mode": "hang", "seconds": 3, "count": 1})
+    # A hang well past the worker's read timeout: the answer is lost after Oceane stored the ticket.
+    stack.sandbox.set_faults(after_create={"mode": "hang", "seconds": 6 * stack.settings.http_timeout, "count": 1})
     instance = book.accept(stack.submit(alarm_params(9)))
     row = book.finish(timeout=60)
     assert row.tickets == 1

@@ -136,3 +136,37 @@ def test_the_lock_must_outlive_the_worst_case_call() -> None:
     with pytest.raises(ValidationError, match="OCEANE_LOCK_TIMEOUT"):
         make_settings(http_timeout=5, lock_timeout=50)
     assert make_settings(http_timeout=5, lock_timeout=50.5).lock_timeout == 50.5
+
+
+def test_release_leaves_one_wakeup_that_expires_with_the_lock(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+    for name in ("a", "b"):
+        token = lock.try_acquire(name)
+        assert token and lock.release(token)
+    wakeup = keys.lock_wakeup(lock.key)
+    assert r.llen(wakeup) == 1  # at most one, however many releases nobody waited for
+    assert 0 < r.pttl(wakeup) <= 5000
+    assert not lock.release("not-the-holder") and r.llen(wakeup) == 1
+
+
+def test_release_wakes_a_waiter_instead_of_its_next_poll(r: Any) -> None:
+    # The waiter's first block is 60 s: only the release's wake-up can hand it the lock sooner.
+    lock = ProcessingLock(r, timeout=5)
+    holder = lock.try_acquire("a")
+    assert holder
+    r.delete(keys.lock_wakeup(lock.key))
+    got: list[str] = []
+    waiter = threading.Thread(target=lambda: got.append(lock.acquire("b", wait=120, poll=60)), daemon=True)
+    waiter.start()
+    wait_until(lambda: waiter.is_alive(), timeout=2)
+    lock.release(holder)
+    waiter.join(30)
+    assert got and lock.holds(got[0])
+
+
+def test_a_lock_for_another_key_is_independent(r: Any) -> None:
+    lock = ProcessingLock(r, timeout=5)
+    alarm = lock.for_key(keys.alarm_lock(12, 345, 7))
+    assert lock.try_acquire("a") and alarm.try_acquire("b")
+    assert alarm.try_acquire("c") is None
+    assert type(alarm) is type(lock) and alarm.timeout == lock.timeout and lock.key == keys.PROCESSING_LOCK

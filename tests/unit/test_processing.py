@@ -19,6 +19,7 @@ import redis
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from oceane_ticket import keys
 from oceane_ticket.locking import ProcessingLock
 from oceane_ticket.oceane.client import OceaneTicket
 from oceane_ticket.oceane.errors import Action, OceaneError, classify
@@ -442,3 +443,18 @@ def test_no_transaction_stays_open_across_the_oceane_call(world: World) -> None:
     world.oceane.create_plan = [lambda: seen.append(sessions[0].in_transaction())]
     assert processing.process(world.ctx, instance) is Outcome.CREATED
     assert seen == [False]
+
+
+def test_alarm_scope_takes_the_alarms_lock_not_the_global_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(tmp_path, monkeypatch, lock_scope="alarm")
+    first, second = world.request(), world.request()
+    # Another worker holds the global lock: in alarm scope that does not matter.
+    assert world.ctx.lock.try_acquire("someone else")
+    assert processing.process(world.ctx, first) is Outcome.CREATED
+    # Another worker holds the second alarm's lock: that request waits (no retry spent).
+    row = world.row(second)
+    busy = ProcessingLock(world.redis, timeout=120).for_key(keys.alarm_lock(row.dma_id, row.element_id, row.alarm_id))
+    assert busy.try_acquire(second)  # held far longer than the worker waits (2 x its 0.2 s timeout)
+    with pytest.raises(processing.RetryLater):
+        processing.process(world.ctx, second)
+    assert world.row(second).status == "queued" and world.oceane.calls == ["create"]

@@ -106,13 +106,19 @@ def test_an_empty_database_is_fine(sqlite_url: str) -> None:
     assert result.as_dict()["removed"] == 0 and result.kept == 0
 
 
-def test_sqlite_engine_enforces_the_cascade_too(sqlite_url: str) -> None:
-    # The explicit delete does not rely on it, but the engine's connect hook turns foreign keys on.
-    load(sqlite_url, [ticket_row(1, NOW)], [failure_row(1, NOW)])
-    with db.get_engine(sqlite_url).begin() as conn:
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        conn.execute(sa.delete(TICKETS))
-    assert failure_instances(sqlite_url) == []
+def test_failures_go_with_their_ticket_without_a_foreign_key(sqlite_url: str) -> None:
+    # Migration 0003 dropped the cascade (a per-row trigger on PostgreSQL): cleanup itself must
+    # take the failures of the tickets it removes, and only those.
+    load(
+        sqlite_url,
+        [ticket_row(1, NOW - timedelta(days=200)), ticket_row(2, NOW)],
+        [failure_row(1, NOW), failure_row(2, NOW)],
+    )
+    with db.get_engine(sqlite_url).connect() as conn:
+        assert sa.inspect(conn).get_foreign_keys("failed_ticket_requests") == []
+    result = retention.cleanup(make_settings(database_url=sqlite_url), now=NOW)
+    assert (result.removed, result.failed_requests) == (1, 1)
+    assert failure_instances(sqlite_url) == [ticket_row(2, NOW)["instance"]]
 
 
 def test_as_dict_is_json_ready(sqlite_url: str) -> None:
