@@ -86,13 +86,20 @@ class Stack:
     def __init__(self, workdir: Path) -> None:
         self.project = f"oceane-stacktest-{os.getpid()}"
         self.env_file = workdir / "stack.env"
-        self.ports = {"METRICS_PORT": free_port(), "DEBUG_PAGE_PORT": free_port(), "SANDBOX_PORT": free_port()}
+        self.ports = {
+            "METRICS_PORT": free_port(),
+            "DEBUG_PAGE_PORT": free_port(),
+            "SANDBOX_PORT": free_port(),
+            "INTAKE_PORT": free_port(),
+        }
         self.flower_auth = f"stack:{secrets.token_hex(8)}"
+        self.intake_token = secrets.token_hex(24)
         lines = [
             f"POSTGRES_PASSWORD={secrets.token_hex(12)}",
             "POSTGRES_USER=oceane",
             "POSTGRES_DB=oceane",
             f"FLOWER_BASIC_AUTH={self.flower_auth}",
+            f"OCEANE_INTAKE_TOKEN={self.intake_token}",
             f"APP_IMAGE={IMAGE}",
             f"APP_ENV_FILE={self.env_file}",
             *(f"{name}={port}" for name, port in self.ports.items()),
@@ -166,7 +173,14 @@ class Stack:
         (ARTIFACTS / "ps.txt").write_text(ps.stdout + ps.stderr)
 
 
-def http(url: str, body: dict[str, Any] | None = None, method: str = "GET", auth: str | None = None) -> tuple[int, str]:
+def http(
+    url: str,
+    body: dict[str, Any] | None = None,
+    method: str = "GET",
+    auth: str | None = None,
+    bearer: str | None = None,
+    timeout: float = 15,
+) -> tuple[int, str]:
     """One HTTP request; (status, body text). Connection errors are status 0."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback URLs we built
@@ -174,8 +188,10 @@ def http(url: str, body: dict[str, Any] | None = None, method: str = "GET", auth
         request.add_header("Content-Type", "application/json")
     if auth is not None:
         request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    if bearer is not None:
+        request.add_header("Authorization", "Bearer " + bearer)
     try:
-        with urllib.request.urlopen(request, timeout=15) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
             return answer.status, answer.read().decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace")
@@ -228,7 +244,7 @@ def run(stack: Stack, steps: Steps) -> None:
         services = json_lines(stack.compose("ps", "--all", "--format", "json").stdout)
         state = {s["Service"]: (s["State"], s.get("Health", "")) for s in services}
         running = {n for n, (st, health) in state.items() if st == "running" and health in ("healthy", "")}
-        expected = {"redis", "postgres", "worker", "beat", "metrics", "flower", "sandbox"}
+        expected = {"redis", "postgres", "worker", "beat", "metrics", "flower", "sandbox", "intake"}
         if not expected <= running:
             raise StepFailed(f"not all running and healthy: {state}")
         info["note"] = f"{len(running)} running, migrate {state.get('migrate', ('?',))[0]}"
@@ -242,7 +258,7 @@ def run(stack: Stack, steps: Steps) -> None:
             if p.get("PublishedPort")
         ]
         wide = [p for p in published if p[1] not in ("127.0.0.1",)]
-        if wide or len(published) < 3:
+        if wide or len(published) < 4:
             raise StepFailed(f"published: {published}")
         info["note"] = ", ".join(f"{svc} {url}:{port}" for svc, url, port in published)
 
@@ -260,6 +276,30 @@ def run(stack: Stack, steps: Steps) -> None:
 
         total = wait_for("oceane_tickets_created_total >= 1 on the metrics endpoint", counted, timeout=30)
         info["note"] = f"ticket {first['ticket_id']}, metrics created_total {total:g}"
+
+    with steps.step("intake: POST /tickets 401 without the token, 201 with it, created within its wait") as info:
+        tickets_url = stack.url("INTAKE_PORT", "/tickets")
+        body = {
+            "dmaId": 12,
+            "elementId": 345,
+            "alarmId": 90_001,
+            "elementName": "Encoder; Paris=1",
+            "priority": "2",
+            "urgency": "Major",
+            "technicalImpact": "Major",
+            "user": "stack-test",
+        }
+        anonymous, _ = http(tickets_url, body=body, method="POST")
+        if anonymous != 401:
+            raise StepFailed(f"the intake without a token answered {anonymous}, not 401")
+        status, text = http(tickets_url + "?wait=60", body=body, method="POST", bearer=stack.intake_token, timeout=90)
+        answer = json.loads(text) if status in (200, 201) else {}
+        if status != 201 or answer.get("status") != "created" or not answer.get("ticketId"):
+            raise StepFailed(f"POST /tickets?wait=60 answered {status}: {text[:300]}")
+        again, text = http(tickets_url, body=body, method="POST", bearer=stack.intake_token)
+        if again != 200 or not json.loads(text).get("existing"):
+            raise StepFailed(f"the same alarm again answered {again}: {text[:300]}")
+        info["note"] = f"ticket {answer['ticketId']}, the second POST 200 existing"
 
     with steps.step("Flower: 401 without credentials, 200 with them, the task visible") as info:
         tasks_url = stack.url("DEBUG_PAGE_PORT", "/api/tasks")

@@ -407,15 +407,21 @@ def test_env_example_lists_every_setting_with_its_default() -> None:
     listed = env_example()
     missing = [f"OCEANE_{name.upper()}" for name in Settings.model_fields if f"OCEANE_{name.upper()}" not in listed]
     assert not missing, f".env.example lacks {missing}"
-    values = {k.removeprefix("OCEANE_").lower(): v for k, (v, _) in listed.items() if k.startswith("OCEANE_")}
+    # The intake's token is shipped active, like Flower's credentials (below): not a default.
+    shipped = {"OCEANE_INTAKE_TOKEN"}
+    values = {
+        k.removeprefix("OCEANE_").lower(): v
+        for k, (v, _) in listed.items()
+        if k.startswith("OCEANE_") and k not in shipped
+    }
     # The documented defaults, read as settings, are the code's defaults.
     assert make_settings(**values).model_dump() == make_settings().model_dump()
     assert make_settings(**values).client_secret.get_secret_value() == make_settings().client_secret.get_secret_value()
-    # Settings are commented out (defaults); only compose's own PostgreSQL account and Flower's
-    # credentials are active, so that every profile starts as shipped (Flower refuses to listen
-    # beyond loopback without them and used to restart-loop).
+    # Settings are commented out (defaults); only compose's own PostgreSQL account, Flower's
+    # credentials and the intake's token are active, so that every profile starts as shipped (Flower
+    # and the intake refuse to listen beyond loopback without them; Flower used to restart-loop).
     active = {k for k, (_, is_active) in listed.items() if is_active}
-    assert active == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "FLOWER_BASIC_AUTH"}
+    assert active == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "FLOWER_BASIC_AUTH", *shipped}
 
 
 def test_env_example_has_a_comment_for_every_setting() -> None:
