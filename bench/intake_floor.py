@@ -48,7 +48,7 @@ def record(body: dict[str, Any]) -> str:
             "priority": body["priority"], "urgency": body["urgency"], "technical_impact": body["technicalImpact"],
             "client_impact": None, "root_cause": "bench", "status": "queued", "user": None,
             "oceane_user_id": "sandbox-user", "alarm_value": None, "root_time": None, "updated_at": now,
-            "attempts": 0, "retries_used": 0, "adopted": False,
+            "attempts": 0, "retries_used": 0, "adopted": False, "writeback_state": "none",
         }  # fmt: skip
         conn.execute(INSERT, values)
         R.lpush(QUEUE, json.dumps(jobs.task_message(jobs.TASK_CREATE, [instance], QUEUE)))
