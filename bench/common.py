@@ -151,6 +151,7 @@ def sandbox(latency: float = 0.0) -> Iterator[Any]:
 
     config = SandboxConfig(fault_group="create", latency=latency)
     with Sandbox(host="127.0.0.1", port=0, config=config) as sb:
+        sb.bench_latency = latency  # reset() clears faults: drains set it again (pipeline.drain)
         yield sb
 
 
