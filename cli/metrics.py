@@ -15,7 +15,10 @@ def register(add: Add) -> None:
     """Add ``metrics``."""
     p = add("metrics", run, "serve Prometheus metrics (workers' counters and the queue gauges)")
     p.add_argument("--port", type=int, default=9808)
-    p.add_argument("--address", default="0.0.0.0", help="listen address (default all: the metrics hold no secrets)")  # noqa: S104
+    # Loopback by default: the exporter has no authentication of its own. Beyond this host, put it
+    # behind a proxy that checks a credential (README, "Exposing Flower/metrics behind a proxy");
+    # compose listens on its container's interfaces and publishes on the host's loopback only.
+    p.add_argument("--address", default="127.0.0.1", help="listen address (default loopback)")
     p.add_argument("--once", action="store_true", help="print one scrape to standard output and exit")
 
 

@@ -258,7 +258,7 @@ def render(settings: Settings, path: str | None = None) -> bytes:
     return generate_latest(build_registry(settings, path))
 
 
-def serve(settings: Settings, port: int = DEFAULT_PORT, address: str = "0.0.0.0") -> Any:  # noqa: S104 - an exporter
+def serve(settings: Settings, port: int = DEFAULT_PORT, address: str = "127.0.0.1") -> Any:
     """Serve ``/metrics`` on a background thread; returns the server (``shutdown()`` stops it)."""
     from prometheus_client import start_http_server
 
