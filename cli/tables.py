@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from cli.common import OK, Add, is_database_outage, positive_int, print_json, unavailable
 from oceane_ticket.statuses import Status
@@ -30,25 +31,27 @@ def run_tickets(args: argparse.Namespace, settings: Settings) -> int:
     """``oceane-ticket tickets [--limit N] [--status S] [--wide] [--json]``."""
     from oceane_ticket import reports
 
-    try:
-        rows = reports.ticket_rows(settings, args.limit, Status(args.status) if args.status else None)
-    except Exception as exc:
-        if is_database_outage(exc):
-            return unavailable("database", exc, args.json)
-        raise
-    if args.json:
-        print_json(rows)
-    else:
-        reports.print_table(reports.tickets_table(rows, wide=args.wide))
-    return OK
+    status = Status(args.status) if args.status else None
+    return _show(
+        args,
+        lambda: reports.ticket_rows(settings, args.limit, status),
+        lambda rows: reports.tickets_table(rows, wide=args.wide),
+    )
 
 
 def run_failed(args: argparse.Namespace, settings: Settings) -> int:
     """``oceane-ticket failed [--limit N] [--json]``."""
     from oceane_ticket import reports
 
+    return _show(args, lambda: reports.failed_rows(settings, args.limit), reports.failed_table)
+
+
+def _show(args: argparse.Namespace, fetch: Callable[[], list[Any]], table: Callable[[list[Any]], Any]) -> int:
+    """Read the rows (a database outage is exit 4), then print them as JSON or as a table."""
+    from oceane_ticket import reports
+
     try:
-        rows = reports.failed_rows(settings, args.limit)
+        rows = fetch()
     except Exception as exc:
         if is_database_outage(exc):
             return unavailable("database", exc, args.json)
@@ -56,5 +59,5 @@ def run_failed(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json(rows)
     else:
-        reports.print_table(reports.failed_table(rows))
+        reports.print_table(table(rows))
     return OK

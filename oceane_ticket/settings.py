@@ -236,16 +236,6 @@ class Settings(BaseSettings):
         """The Oceane web link for a ticket id, written back onto the alarm."""
         return self.ticket_url_template.replace("{id}", ticket_id)
 
-    def oceane_user_for(self, dataminer_user: str | None) -> str:
-        """The Oceane User ID for a DataMiner user from ``OCEANE_USER_MAP``, falling back to the User ID.
-
-        Deprecated: the producer reads the ``oceane_users`` table (``producer/users.py``), into which
-        ``db upgrade`` and ``users import-env`` copy these pairs.
-        """
-        if dataminer_user and dataminer_user in self.user_map:
-            return self.user_map[dataminer_user]
-        return self.user_id
-
 
 def default_database_url() -> str:
     """A SQLite file in the per-user data directory, so every command finds it wherever it runs from.
