@@ -77,9 +77,9 @@ class ProcessingLock:
         self.key = key
         self._release = redis.register_script(_RELEASE)
 
-    def try_acquire(self, instance: str) -> str | None:
-        """Take the lock if it is free; returns the holder token or None."""
-        token = uuid.uuid4().hex
+    def try_acquire(self, instance: str, token: str | None = None) -> str | None:
+        """Take the lock if it is free; returns the holder token (``token`` if given) or None."""
+        token = token or new_token()
         holder: dict[str, Any] = {
             "token": token,
             "worker": f"{socket.gethostname()}:{os.getpid()}",
@@ -99,8 +99,11 @@ class ProcessingLock:
         other.key = key
         return other
 
-    def acquire(self, instance: str, wait: float, poll: float = 0.05) -> str:
-        """Wait up to ``wait`` seconds for the lock.
+    def acquire(self, instance: str, wait: float, poll: float = 0.05, token: str | None = None) -> str:
+        """Wait up to ``wait`` seconds for the lock; returns the holder token (``token`` if given).
+
+        A caller passes its own ``token`` when it stored it on a request row before taking the lock
+        (the database fence, see worker.processing).
 
         A waiter blocks on the lock's wake-up list (BLPOP), which the holder's release fills, so the
         lock passes to the next worker within a round trip. Polling instead (the former 50 ms, growing
@@ -113,9 +116,9 @@ class ProcessingLock:
         deadline = time.monotonic() + wait
         block = poll
         wakeup = keys.lock_wakeup(self.key)
+        token = token or new_token()
         while True:
-            token = self.try_acquire(instance)
-            if token:
+            if self.try_acquire(instance, token):
                 return token
             left = deadline - time.monotonic()
             if left <= 0:
@@ -153,9 +156,15 @@ class ProcessingLock:
         return info is not None and info.token == token
 
     @contextmanager
-    def held(self, instance: str, wait: float) -> Iterator[str]:
+    def held(self, instance: str, wait: float, token: str | None = None) -> Iterator[str]:
         """Hold the lock for a block; released (if still ours) on the way out."""
-        token = self.acquire(instance, wait)
+        token = self.acquire(instance, wait, token=token)
+        with self.owned(token):
+            yield token
+
+    @contextmanager
+    def owned(self, token: str) -> Iterator[str]:
+        """A block run while holding the lock already acquired with ``token``; released on the way out."""
         try:
             yield token
         finally:
@@ -168,6 +177,11 @@ class ProcessingLock:
 # This process's worker node, set by the Celery worker's main process before it forks its pool, so
 # that its children inherit it and name it in the locks they take.
 _node: str | None = None
+
+
+def new_token() -> str:
+    """A holder token: random, stored in the lock's value and on the claimed request row."""
+    return uuid.uuid4().hex
 
 
 def new_node() -> str:

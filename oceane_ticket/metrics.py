@@ -160,12 +160,12 @@ class MeteredClient(OceaneClient):
 class MeteredLock(ProcessingLock):
     """The processing lock, timing each wait into ``oceane_lock_wait_seconds``."""
 
-    def acquire(self, instance: str, wait: float, poll: float = 0.05) -> str:
+    def acquire(self, instance: str, wait: float, poll: float = 0.05, token: str | None = None) -> str:
         """See :meth:`ProcessingLock.acquire`."""
         started = time.perf_counter()
         outcome = "timeout"
         try:
-            token = super().acquire(instance, wait, poll)
+            token = super().acquire(instance, wait, poll, token)
             outcome = "acquired"
             return token
         finally:

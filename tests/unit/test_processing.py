@@ -458,3 +458,45 @@ def test_alarm_scope_takes_the_alarms_lock_not_the_global_one(tmp_path: Path, mo
     with pytest.raises(processing.RetryLater):
         processing.process(world.ctx, second)
     assert world.row(second).status == "queued" and world.oceane.calls == ["create"]
+
+
+def test_a_copy_that_took_the_request_over_before_the_lock_stops_the_first_claim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A request never sent is claimed before the lock. If, while that worker waits for the lock,
+    # a copy of the job takes the request over under the lock and creates its ticket, the first
+    # worker must not create a second one when it finally gets the lock.
+    world = World(tmp_path, monkeypatch)
+    instance = world.request()
+    copy_outcome: list[Outcome] = []
+    copies = itertools.count()
+    real_acquire = world.ctx.lock.acquire
+
+    def acquire_after_a_copy_ran(*args: Any, **kwargs: Any) -> str:
+        if next(copies) == 0:  # the copy runs (and takes the lock) while the first one waits
+            copy_outcome.append(processing.process(world.ctx, instance))
+        return real_acquire(*args, **kwargs)
+
+    monkeypatch.setattr(world.ctx.lock, "acquire", acquire_after_a_copy_ran)
+    assert processing.process(world.ctx, instance) is Outcome.FENCED
+    assert copy_outcome == [Outcome.CREATED]  # the claim it saw was interrupted: looked up, none, created
+    # Only the copy talked to Oceane: it looked the externalId up (the claim it took over had an
+    # attempt counted), found nothing and created; the first worker sent no create at all.
+    assert world.oceane.calls == ["find", "create"]
+    assert len(world.oceane.tickets) == 1
+    assert world.row(instance).status == "created"
+
+
+def test_a_busy_lock_gives_a_first_claim_back_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lock stays busy past the wait: nothing was sent, so the request is queued again with no
+    # attempt counted, and its next run creates at once (no lookup of a create that never happened).
+    world = World(tmp_path, monkeypatch)
+    instance = world.request()
+    assert ProcessingLock(world.redis, timeout=120).try_acquire("someone else")
+    with pytest.raises(processing.RetryLater):
+        processing.process(world.ctx, instance)
+    row = world.row(instance)
+    assert (row.status, row.attempts, row.lock_token) == ("queued", 0, None)
+    world.redis.delete(keys.PROCESSING_LOCK)
+    assert processing.process(world.ctx, instance) is Outcome.CREATED
+    assert world.oceane.calls == ["create"]
