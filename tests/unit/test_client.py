@@ -196,3 +196,40 @@ def test_token_and_client_reprs_hide_secrets(client: OceaneClient) -> None:
     assert "tok-secret" not in repr(Token("tok-secret", 0.0))
     assert "csecret" not in repr(client)
     assert json.dumps({"r": repr(client.settings)}).find("csecret") == -1
+
+
+def test_shared_token_replaced_elsewhere_is_picked_up_after_a_rejection() -> None:
+    # Each worker process keeps the shared token in memory. When another process replaced it
+    # (Oceane rejected the old one there), this process's next call is rejected too, discards
+    # its copy and reads the new shared one instead of fetching a third.
+    import time
+
+    import fakeredis
+
+    from oceane_ticket.oceane.client import Token
+    from oceane_ticket.oceane.tokens import RedisTokenStore
+
+    redis = fakeredis.FakeRedis()
+    here, elsewhere = RedisTokenStore(redis), RedisTokenStore(redis)
+    old, new = Token("tok-old", time.time() + 3600), Token("tok-new", time.time() + 3600)
+    elsewhere.put(old)
+    assert here.get() == old
+    elsewhere.discard(old)
+    elsewhere.put(new)
+    here.discard(old)  # a 401 here
+    assert here.get() == new
+    here.discard(new)
+    assert here.get() is None
+
+
+@responses.activate
+def test_a_netrc_entry_does_not_replace_the_bearer_token(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # requests would let ~/.netrc credentials for the host override the Authorization header.
+    (tmp_path / ".netrc").write_text("machine oceane.test login someone password not-the-token\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    client = OceaneClient(make_settings(base_url=BASE, client_id="cid", client_secret="csecret"), MemoryTokenStore())
+    responses.add("POST", TOKEN_URL, json=token_body("tok-1"))
+    responses.add("POST", TICKETS, json=TICKET, status=201)
+    client.create_ticket({"externalId": "1/2/3"})
+    assert responses.calls[-1].request.headers["Authorization"] == "Bearer tok-1"
