@@ -241,6 +241,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from worker.celery_app import app
 
     options.format_task = make_task_formatter(database_lookup(settings.database_url))
+    # The workers send task events only when asked (worker/celery_app.py). Flower asks every 5 s,
+    # first 5 s after it starts; asking now means a job run in that first window is shown too.
+    try:
+        app.control.enable_events()
+    except Exception as exc:  # the broker is down: Flower says so itself, and asks again later
+        print(f"oceane-ticket flower: could not switch task events on yet: {type(exc).__name__}", file=sys.stderr)
     argv = ["flower", *flower_arguments(args.address, args.port, allow_control=args.allow_control)]
     code = app.start(argv)
     return int(code or 0)
