@@ -59,6 +59,11 @@ class TaskEvents:
         self.ready.wait(10)
         return self
 
+    def switch_on(self, timeout: float = 30.0) -> None:
+        """Ask every worker for task events, as Flower does (they are off until asked), and wait
+        until a worker confirms."""
+        wait_until(lambda: self.app.control.enable_events(reply=True, timeout=1.0), timeout=timeout)
+
     def __exit__(self, *exc: object) -> None:
         if self._receiver is not None:
             self._receiver.should_stop = True
@@ -120,6 +125,7 @@ def test_secret_and_tokens_appear_nowhere(stack: Any, ledger: Any, secret_sandbo
     with TaskEvents(settings.redis_url) as events:
         stack.beat(loglevel="DEBUG")
         worker = stack.worker(loglevel="DEBUG")
+        events.switch_on()
         book.accept(stack.submit(alarm_params(800)))  # first token
         book.finish(timeout=30, check=False)
         secret_sandbox.expire_tokens()
