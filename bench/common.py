@@ -132,10 +132,7 @@ def make_settings(**overrides: Any) -> Any:
     """Settings from ``overrides`` and defaults only (the environment and .env are ignored)."""
     from oceane_ticket.settings import Settings
 
-    class BenchSettings(Settings):
-        model_config = {**Settings.model_config, "env_file": None, "env_prefix": "OCEANE_BENCH_IGNORED_"}
-
-    return BenchSettings(**overrides)
+    return Settings(**overrides)
 
 
 def child_env(settings: Any, **extra: str) -> dict[str, str]:

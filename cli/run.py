@@ -149,7 +149,7 @@ def start_redis(stack: Stack, settings: Settings) -> str:
     if _redis_answers(settings.redis_url):
         _say(f"Redis: using {mask_url(settings.redis_url)}")
         return settings.redis_url
-    if "redis_url" in settings.model_fields_set:
+    if settings.is_set("redis_url"):
         raise RunError(
             f"no Redis answers at OCEANE_REDIS_URL={mask_url(settings.redis_url)}: start it, or unset "
             "OCEANE_REDIS_URL to let `run` start a private one"
@@ -192,9 +192,9 @@ def start_sandbox(stack: Stack, settings: Settings, *, real_oceane: bool) -> dic
     from oceane_ticket.sandbox.server import Sandbox
     from oceane_ticket.settings import Settings
 
-    if settings.base_url != Settings.model_fields["base_url"].default:
+    if settings.base_url != Settings.default("base_url"):
         _say(f"Oceane: not using OCEANE_BASE_URL={settings.base_url} (give --real-oceane for that)")
-    port = urlsplit(Settings.model_fields["base_url"].default).port or 8090
+    port = urlsplit(Settings.default("base_url")).port or 8090
     if _port_open("127.0.0.1", port):
         port = 0  # something already listens there: take any free port
     stack.sandbox = Sandbox(
@@ -291,7 +291,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     try:
         overrides: dict[str, Any] = {"redis_url": start_redis(stack, settings)}
         overrides |= start_sandbox(stack, settings, real_oceane=args.real_oceane)
-        settings = settings.model_copy(update=overrides)
+        settings = settings.replace(**overrides)
         db.upgrade(settings.database_url)
         _say(f"database: {mask_url(settings.database_url)} (migrated)")
         start_worker(stack, settings)

@@ -3,194 +3,235 @@
 The connector's element settings (storage limits, retry count, debug page) and API settings
 (client id, secret, user id) map one to one onto the fields below. The embedded defaults point at
 the sandbox on loopback and a SQLite file, so ``make run`` works on a machine with only Python.
+
+Each setting is declared once, as a field of :class:`Settings`: its type says how a value is read
+(text, number, boolean, secret, list, map or one of a ``Literal``'s choices), its default is the
+field's default, and :func:`setting` adds its bounds and any check of its own. The reader is the
+standard library only: the producer's ``create`` is a short-lived process, and a validation
+framework cost it a third of its start-up (issue 9, rows 1 and 8).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the field types are read at run time to parse values.
 
 import json
+import math
+import os
 import re
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import lru_cache
-from typing import Annotated, Any, Literal
-
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Any, ClassVar, Literal, Self
 
 from oceane_ticket import keys
+
+PREFIX = "OCEANE_"
+ENV_FILE = ".env"  # in the current directory, like the previous reader; variables win over it
 
 DEFAULT_IMPACTS = ("Critical", "Major", "Minor", "None")
 DEFAULT_PRIORITIES = ("1", "2", "3", "4")
 
-ValueList = Annotated[tuple[str, ...], NoDecode]
+TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 
 
-def _split_list(value: Any) -> Any:
-    """Accept ``a,b,c`` or a JSON array for the allowed-value lists."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            value = json.loads(text)
-        else:
-            value = [part for part in (p.strip() for p in text.split(",")) if part]
-    if isinstance(value, list | tuple):
-        cleaned = tuple(str(v).strip() for v in value if str(v).strip())
-        if not cleaned:
-            raise ValueError("must list at least one value")
-        return cleaned
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the environment variable and what is allowed."""
+
+
+class Secret:
+    """A secret setting: ``get_secret_value()`` gives it, ``repr`` and ``str`` never do."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The secret itself (for the one call that needs it)."""
+        return self._value
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __repr__(self) -> str:
+        return f"Secret({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+
+Check = Callable[[Any], Any]
+
+
+def setting(
+    default: Any,
+    *,
+    check: Check | None = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+) -> Any:
+    """A field of :class:`Settings`: its default, its bounds (numbers) and a check run after parsing.
+
+    ``check`` takes the parsed value and returns it (possibly normalised), or raises ``ValueError``
+    with what is allowed.
+    """
+    metadata = {"check": check, "ge": ge, "gt": gt, "le": le}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+# --- checks of single settings ---
+
+
+def _http_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
     return value
 
 
-class Settings(BaseSettings):
-    """The service's configuration; field ``foo`` is the environment variable ``OCEANE_FOO``."""
+def _template(value: str) -> str:
+    if "{id}" not in value:
+        raise ValueError("must contain the placeholder {id}")
+    return value
 
-    model_config = SettingsConfigDict(
-        env_prefix="OCEANE_", env_file=".env", extra="ignore", frozen=True, validate_default=True
-    )
+
+def _database_url(value: str) -> str:
+    if not value.strip():  # empty: the per-user default file
+        return default_database_url()
+    if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+    if value.startswith("postgres://"):
+        value = "postgresql://" + value[len("postgres://") :]
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+@dataclass(frozen=True, init=False, repr=False)
+class Settings:
+    """The service's configuration; field ``foo`` is the environment variable ``OCEANE_FOO``.
+
+    ``Settings(**values)`` takes values as the environment gives them (text) or typed, parses and
+    checks every one, defaults the rest, and raises :class:`SettingsError` naming each bad variable.
+    It reads no environment: :func:`load_settings` does. Instances are frozen; :meth:`replace`
+    makes a changed copy.
+    """
 
     # --- API settings (the connector's "API Settings" page) ---
-    base_url: str = "http://127.0.0.1:8090"
-    token_url: str = ""  # empty: {base_url}/oauth/v3/token
-    ticket_path: str = "/troubleTicket"  # assumed in the contract (§3), so configurable
-    client_id: str = "sandbox-client"
-    client_secret: SecretStr = SecretStr("sandbox-secret")
-    user_id: str = "sandbox-user"
+    base_url: str = setting("http://127.0.0.1:8090", check=_http_url)
+    token_url: str = setting("", check=_http_url)  # empty: {base_url}/oauth/v3/token
+    ticket_path: str = setting("/troubleTicket")  # assumed in the contract (§3), so configurable
+    client_id: str = setting("sandbox-client")
+    client_secret: Secret = setting(Secret("sandbox-secret"))
+    user_id: str = setting("sandbox-user")
     # DataMiner user -> Oceane User ID, JSON object or "alice=U1,bob=U2"; unknown users fall back to user_id.
-    user_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
-    ticket_url_template: str = "http://127.0.0.1:8090/ticket/{id}"
-    token_scope: str = ""
-    http_timeout: float = Field(default=10.0, gt=0, le=300)
+    user_map: dict[str, str] = setting({})
+    ticket_url_template: str = setting("http://127.0.0.1:8090/ticket/{id}", check=_template)
+    token_scope: str = setting("")
+    http_timeout: float = setting(10.0, gt=0, le=300)
 
     # --- Element settings ---
-    retry_count: int = Field(default=1, ge=0, le=20)
-    ticket_retention_days: int = Field(default=90, ge=1)
-    ticket_max_count: int = Field(default=1000, ge=1)
-    debug_page: bool = False
+    retry_count: int = setting(1, ge=0, le=20)
+    ticket_retention_days: int = setting(90, ge=1)
+    ticket_max_count: int = setting(1000, ge=1)
+    debug_page: bool = setting(False)
 
-    # --- Allowed values of the form (oceane-api.md §3, assumed defaults) ---
-    priorities: ValueList = DEFAULT_PRIORITIES
-    urgencies: ValueList = DEFAULT_IMPACTS
-    technical_impacts: ValueList = DEFAULT_IMPACTS
-    client_impacts: ValueList = DEFAULT_IMPACTS
-    description_max_length: int = Field(default=4000, ge=1, le=100_000)
+    # --- Allowed values of the form (oceane-api.md §3, assumed defaults): "a,b,c" or a JSON array ---
+    priorities: tuple[str, ...] = setting(DEFAULT_PRIORITIES)
+    urgencies: tuple[str, ...] = setting(DEFAULT_IMPACTS)
+    technical_impacts: tuple[str, ...] = setting(DEFAULT_IMPACTS)
+    client_impacts: tuple[str, ...] = setting(DEFAULT_IMPACTS)
+    description_max_length: int = setting(4000, ge=1, le=100_000)
 
     # --- Plumbing ---
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = ""  # empty: default_database_url(), a per-user file
-    queue: str = keys.DEFAULT_QUEUE
+    redis_url: str = setting("redis://127.0.0.1:6379/0", check=_redis_url)
+    database_url: str = setting("", check=_database_url)  # empty: default_database_url(), a per-user file
+    queue: str = setting(keys.DEFAULT_QUEUE)
 
     # --- Reliability knobs (see worker/celery_app.py for why each is what it is) ---
-    lock_timeout: float = Field(default=120.0, gt=0)
-    retry_backoff_max: float = Field(default=300.0, gt=0)
-    retry_after_max: float = Field(default=900.0, gt=0)
-    stale_after: float = Field(default=180.0, gt=0)
-    sweep_interval: float = Field(default=60.0, gt=0)
-    cleanup_interval: float = Field(default=3600.0, gt=0)
+    lock_timeout: float = setting(120.0, gt=0)
+    retry_backoff_max: float = setting(300.0, gt=0)
+    retry_after_max: float = setting(900.0, gt=0)
+    stale_after: float = setting(180.0, gt=0)
+    sweep_interval: float = setting(60.0, gt=0)
+    cleanup_interval: float = setting(3600.0, gt=0)
     # "global": the connector's one ticket in flight against Oceane at a time, across all workers.
     # "alarm": one at a time per alarm (keys.alarm_lock), so N worker processes call Oceane in
     # parallel; exactly-once per alarm still holds. Opt-in: Oceane's tolerance of parallel creates
     # from one client is not in the contract.
-    lock_scope: Literal["global", "alarm"] = "global"
+    lock_scope: Literal["global", "alarm"] = setting("global")
 
     # --- Writing the ticket back onto the DataMiner alarm (issue 8 §2) and Oceane's status (§5) ---
     # none: the calling script reads the answer and sets the alarm properties itself.
-    alarm_writer: Literal["none", "udapi", "webservices"] = "none"
-    dataminer_url: str = ""  # https://<dma>; required unless alarm_writer is none
-    dataminer_token: SecretStr = SecretStr("")  # udapi: the User-Defined API's bearer token
-    dataminer_udapi_route: str = "oceane/alarm-properties"
-    dataminer_user: str = ""  # webservices: ConnectApp login
-    dataminer_password: SecretStr = SecretStr("")
-    dataminer_property_script: str = "Oceane Set Alarm Properties"
+    alarm_writer: Literal["none", "udapi", "webservices"] = setting("none")
+    dataminer_url: str = setting("", check=_http_url)  # https://<dma>; required unless alarm_writer is none
+    dataminer_token: Secret = setting(Secret(""))  # udapi: the User-Defined API's bearer token
+    dataminer_udapi_route: str = setting("oceane/alarm-properties")
+    dataminer_user: str = setting("")  # webservices: ConnectApp login
+    dataminer_password: Secret = setting(Secret(""))
+    dataminer_property_script: str = setting("Oceane Set Alarm Properties")
     # The write-back's own budget: retries after the first attempt, and the cap of its backoff
     # (at most half an hour: a countdown stays under the broker's visibility timeout, worker/celery_app.py).
-    writeback_retry_count: int = Field(default=5, ge=0, le=100)
-    writeback_backoff_max: float = Field(default=300.0, gt=0, le=1800)
+    writeback_retry_count: int = setting(5, ge=0, le=100)
+    writeback_backoff_max: float = setting(300.0, gt=0, le=1800)
     # The status poll: at most this many tickets per run (0 turns it off), every this many seconds.
-    status_poll_batch: int = Field(default=20, ge=0, le=1000)
-    status_poll_interval: float = Field(default=300.0, gt=0)
+    status_poll_batch: int = setting(20, ge=0, le=1000)
+    status_poll_interval: float = setting(300.0, gt=0)
     # --- HTTP intake (`oceane-ticket serve`) and per-user Oceane User IDs ---
     # Bearer token of every intake route but /health; required to listen beyond loopback. Empty: none.
-    intake_token: SecretStr = SecretStr("")
+    intake_token: Secret = setting(Secret(""))
     # True: a DataMiner user without an `oceane-ticket users` mapping is refused instead of getting user_id.
-    require_user_mapping: bool = False
+    require_user_mapping: bool = setting(False)
 
-    @field_validator("priorities", "urgencies", "technical_impacts", "client_impacts", mode="before")
-    @classmethod
-    def _lists(cls, value: Any) -> Any:
-        return _split_list(value)
+    # Names given rather than defaulted (not a setting: set by __init__, see is_set).
+    _set: ClassVar[frozenset[str]] = frozenset()
 
-    @field_validator("user_map", mode="before")
-    @classmethod
-    def _user_map(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return {}
-            if text.startswith("{"):
-                return json.loads(text)
-            pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
-            if any(len(p) != 2 for p in pairs):
-                raise ValueError("expected JSON or name=oceane_user_id pairs separated by commas")
-            return {k.strip(): v.strip() for k, v in pairs}
-        return value
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - _FIELD_NAMES)
+        if unknown:
+            raise TypeError(f"Settings got unknown setting(s): {', '.join(unknown)}")
+        errors: list[str] = []
+        for f in fields(self):
+            raw = values[f.name] if f.name in values else _default(f)
+            try:
+                object.__setattr__(self, f.name, _PARSERS[f.name](raw))
+            except (TypeError, ValueError) as exc:
+                errors.append(f"invalid setting {env_name(f.name)}: {exc}")
+        if errors:
+            raise SettingsError("\n".join(errors))
+        errors = [f"invalid setting {name}: {message}" for name, message in self._inconsistencies()]
+        if errors:
+            raise SettingsError("\n".join(errors))
+        object.__setattr__(self, "_set", frozenset(values))
 
-    @field_validator("base_url", "token_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
-
-    @field_validator("ticket_url_template")
-    @classmethod
-    def _template(cls, value: str) -> str:
-        if "{id}" not in value:
-            raise ValueError("must contain the placeholder {id}")
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_url(cls, value: str) -> str:
-        if not value.strip():  # empty: the per-user default file
-            return default_database_url()
-        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
-            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
-        if value.startswith("postgres://"):
-            value = "postgresql://" + value[len("postgres://") :]
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Settings:
+    def _inconsistencies(self) -> Iterable[tuple[str, str]]:
         # One lock holder runs at most: token fetch, lookup, create, token refresh, create again,
         # each bounded by the HTTP timeout on connect and on read. The lock must outlive that, or
         # a second worker could start on the queue while the first is still talking to Oceane.
         worst_call = 5 * 2 * self.http_timeout
         if self.lock_timeout <= worst_call:
-            raise ValueError(
-                f"OCEANE_LOCK_TIMEOUT ({self.lock_timeout:g}s) must exceed the worst-case processing "
-                f"time, 10 x OCEANE_HTTP_TIMEOUT = {worst_call:g}s"
+            yield (
+                "OCEANE_LOCK_TIMEOUT",
+                f"{self.lock_timeout:g}s must exceed the worst-case processing time, "
+                f"10 x OCEANE_HTTP_TIMEOUT = {worst_call:g}s",
             )
-        return self
-
-    @field_validator("dataminer_url")
-    @classmethod
-    def _dataminer_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
-
-    @model_validator(mode="after")
-    def _alarm_writer_configured(self) -> Settings:
         # A writer without its address or credentials would fail every write-back at run time;
         # say so at start-up instead, naming the variable.
-        needed: dict[str, str | SecretStr] = {}
+        needed: dict[str, str | Secret] = {}
         if self.alarm_writer != "none":
             needed["OCEANE_DATAMINER_URL"] = self.dataminer_url
         if self.alarm_writer == "udapi":
@@ -199,27 +240,43 @@ class Settings(BaseSettings):
             needed["OCEANE_DATAMINER_USER"] = self.dataminer_user
             needed["OCEANE_DATAMINER_PASSWORD"] = self.dataminer_password
         for name, value in needed.items():
-            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            text = value.get_secret_value() if isinstance(value, Secret) else value
             if not text.strip():
-                raise ValueError(f"{name} is required when OCEANE_ALARM_WRITER is {self.alarm_writer}")
-        return self
+                yield name, f"required when OCEANE_ALARM_WRITER is {self.alarm_writer}"
 
-    def __repr_args__(self) -> Any:
-        # URLs may carry a password (redis://:pw@host, postgresql://u:pw@host): mask it in repr.
-        for name, value in super().__repr_args__():
-            yield name, (mask_url(value) if name in ("redis_url", "database_url") else value)
+    def __repr__(self) -> str:
+        # Secrets show as stars; URLs may carry a password (redis://:pw@host, postgresql://u:pw@host).
+        shown = ", ".join(f"{f.name}={mask_url(getattr(self, f.name))!r}" for f in fields(self))
+        return f"{type(self).__name__}({shown})"
+
+    __str__ = __repr__
+
+    def is_set(self, name: str) -> bool:
+        """Whether setting ``name`` was given (environment, ``.env`` or caller) rather than defaulted."""
+        return name in self._set
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` applied, parsed and checked like any value."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        copy = type(self)(**(values | changes))
+        object.__setattr__(copy, "_set", self._set | frozenset(changes))
+        return copy
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every setting by field name (secrets stay :class:`Secret`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def as_env(self) -> dict[str, str]:
         """``OCEANE_*`` variables that reproduce these settings in a child process (secret included)."""
         env = {}
-        for name, value in self.model_dump().items():
-            if isinstance(value, SecretStr):
+        for name, value in self.as_dict().items():
+            if isinstance(value, Secret):
                 value = value.get_secret_value()
-            elif isinstance(value, tuple):
-                value = ",".join(value)
-            elif isinstance(value, dict):
-                value = json.dumps(value)
-            env[f"OCEANE_{name.upper()}"] = str(value)
+            elif isinstance(value, tuple | dict):
+                value = json.dumps(list(value) if isinstance(value, tuple) else value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            env[env_name(name)] = str(value)
         return env
 
     @property
@@ -236,6 +293,174 @@ class Settings(BaseSettings):
         """The Oceane web link for a ticket id, written back onto the alarm."""
         return self.ticket_url_template.replace("{id}", ticket_id)
 
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The declared default of setting ``name`` (before any check: ``database_url`` is ``""``)."""
+        return _default(_FIELDS[name])
+
+
+def env_name(name: str) -> str:
+    """The environment variable of field ``name``: ``retry_count`` -> ``OCEANE_RETRY_COUNT``."""
+    return PREFIX + name.upper()
+
+
+def _default(f: Field[Any]) -> Any:
+    return f.default if f.default_factory is MISSING else f.default_factory()
+
+
+# --- parsing by type ---
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return value
+
+
+def _secret(value: Any) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    return Secret(_text(value))
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE:
+            return True
+        if word in FALSE:
+            return False
+    raise ValueError("must be true or false (also 1/0, yes/no, on/off)")
+
+
+def _bounds(ge: float | None, gt: float | None, le: float | None) -> str:
+    parts = [f">= {ge:g}" if ge is not None else "", f"> {gt:g}" if gt is not None else ""]
+    parts.append(f"<= {le:g}" if le is not None else "")
+    return " and ".join(p for p in parts if p)
+
+
+def _number(kind: type, ge: float | None, gt: float | None, le: float | None) -> Check:
+    what = ("must be a whole number" if kind is int else "must be a number") + (
+        f" {_bounds(ge, gt, le)}" if (ge, gt, le) != (None, None, None) else ""
+    )
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(what)
+        if isinstance(value, str):
+            try:
+                number = float(value.strip()) if kind is float else _whole(value.strip())
+            except ValueError:
+                raise ValueError(what) from None
+        elif isinstance(value, int | float):
+            number = value
+        else:
+            raise ValueError(what)
+        if not math.isfinite(number):
+            raise ValueError(what)
+        if kind is int:
+            if number != int(number):
+                raise ValueError(what)
+            number = int(number)
+        else:
+            number = float(number)
+        if (ge is not None and number < ge) or (gt is not None and number <= gt) or (le is not None and number > le):
+            raise ValueError(what)
+        return number
+
+    return parse
+
+
+def _whole(text: str) -> float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)  # "3.0" is 3, "3.5" is refused by the caller
+
+
+def _choice(allowed: tuple[str, ...]) -> Check:
+    what = "must be one of " + ", ".join(allowed)
+
+    def parse(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError(what)
+        return typing.cast(str, value)
+
+    return parse
+
+
+def _values(value: Any) -> tuple[str, ...]:
+    """``a,b,c`` or a JSON array, at least one value."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError("must be a JSON array of text or values separated by commas") from None
+        else:
+            value = [p.strip() for p in text.split(",")]
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be a JSON array of text or values separated by commas")
+    cleaned = tuple(str(v).strip() for v in value if str(v).strip())
+    if not cleaned:
+        raise ValueError("must list at least one value")
+    return cleaned
+
+
+def _mapping(value: Any) -> dict[str, str]:
+    """A JSON object or ``name=value`` pairs separated by commas."""
+    what = "expected JSON or name=oceane_user_id pairs separated by commas"
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError(what) from None
+        else:
+            pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise ValueError(what)
+            return {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(what)
+    return {str(k): v for k, v in value.items()}
+
+
+def _parser(f: Field[Any], kind: Any) -> Check:
+    origin = typing.get_origin(kind)
+    parse: Check
+    if origin is Literal:
+        parse = _choice(typing.get_args(kind))
+    elif kind is bool:
+        parse = _boolean
+    elif kind in (int, float):
+        parse = _number(kind, f.metadata["ge"], f.metadata["gt"], f.metadata["le"])
+    elif kind is Secret:
+        parse = _secret
+    elif origin is tuple:
+        parse = _values
+    elif origin is dict:
+        parse = _mapping
+    elif kind is str:
+        parse = _text
+    else:  # a new field type needs its reader here
+        raise TypeError(f"no reader for {f.name}: {kind!r}")
+    check = f.metadata["check"]
+    return parse if check is None else (lambda value: check(parse(value)))
+
+
+_FIELDS: dict[str, Field[Any]] = {f.name: f for f in fields(Settings)}
+_FIELD_NAMES = frozenset(_FIELDS)
+_PARSERS: dict[str, Check] = {name: _parser(f, f.type) for name, f in _FIELDS.items()}
+
 
 def default_database_url() -> str:
     """A SQLite file in the per-user data directory, so every command finds it wherever it runs from.
@@ -244,7 +469,6 @@ def default_database_url() -> str:
     ``~/.local/share/oceane-ticket/oceane-tickets.db`` (the XDG base directory convention). A path
     relative to the current directory would give each directory its own empty database.
     """
-    import os
     from pathlib import Path
 
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -258,29 +482,30 @@ def mask_url(url: Any) -> Any:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
-class SettingsError(Exception):
-    """A setting is invalid; the message names the environment variable and what is allowed."""
+def read_environment(
+    environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ENV_FILE
+) -> dict[str, str]:
+    """The settings' raw values by field name: ``OCEANE_*`` variables over the ``.env`` file's.
+
+    Names are matched without regard to case; variables that are not settings are ignored.
+    """
+    environ = os.environ if environ is None else environ
+    found: dict[str, str] = {}
+    if env_file is not None and os.path.isfile(env_file):
+        from dotenv import dotenv_values  # only when there is a file to read
+
+        found |= _ours(dotenv_values(env_file, encoding="utf-8"))
+    return found | _ours(environ)
 
 
-def describe_validation_error(exc: ValidationError, prefix: str = "OCEANE_") -> str:
-    """Turn pydantic's error into lines naming each environment variable."""
-    lines = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
-        name = prefix + loc[0].upper() if loc else "settings"
-        msg = err.get("msg", "invalid").removeprefix("Value error, ")
-        lines.append(f"invalid setting {name}: {msg}")
-    return "\n".join(lines)
+def _ours(variables: Mapping[str, str | None]) -> dict[str, str]:
+    names = {env_name(n).lower(): n for n in _FIELD_NAMES}
+    return {names[k.lower()]: v for k, v in variables.items() if v is not None and k.lower() in names}
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment, raising :class:`SettingsError` with a readable message."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise SettingsError(describe_validation_error(exc)) from None
-    except (json.JSONDecodeError, ValueError) as exc:  # a JSON list or map that does not parse
-        raise SettingsError(f"invalid setting: {exc}") from None
+    """Settings from the environment and ``.env``, ``overrides`` winning; :class:`SettingsError` if invalid."""
+    return Settings(**(read_environment() | overrides))
 
 
 @lru_cache(maxsize=1)

@@ -127,10 +127,7 @@ def make_settings(**overrides: Any) -> Any:
     """Settings built only from ``overrides`` and defaults (the environment and .env are ignored)."""
     from oceane_ticket.settings import Settings
 
-    class IsolatedSettings(Settings):
-        model_config = {**Settings.model_config, "env_file": None, "env_prefix": "OCEANE_TEST_IGNORED_"}
-
-    return IsolatedSettings(**overrides)
+    return Settings(**overrides)
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ def read_basic_auth(environ: Mapping[str, str] | None = None, env_file: str | Pa
         return environ[AUTH_ENV]
     if env_file is None or not Path(env_file).is_file():
         return None
-    from dotenv import dotenv_values  # pydantic-settings' own dependency
+    from dotenv import dotenv_values  # the parser the settings use for .env too
 
     value = dotenv_values(env_file).get(AUTH_ENV)
     return value if isinstance(value, str) else None

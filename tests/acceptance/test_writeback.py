@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pydantic import SecretStr
 from sqlmodel import Session
 
 from oceane_ticket.fakedm import FakeDataMiner
@@ -272,7 +271,7 @@ def test_a_refused_write_back_fails_alone_and_retry_writeback_sends_it_once_fixe
     import subprocess
     import sys
 
-    wrong = writer_settings(settings_for, dm, "udapi").model_copy(update={"dataminer_token": SecretStr("wrong-token")})
+    wrong = writer_settings(settings_for, dm, "udapi").replace(dataminer_token="wrong-token")
     first_worker = start_worker(wrong)
     ticket = create(wrong, 5001)
     failed = wait_for_writeback(wrong, ticket.instance, state="failed")

@@ -178,7 +178,12 @@ def test_secret_and_tokens_appear_nowhere(stack: Any, ledger: Any, secret_sandbo
         "tickets table": [repr(r) for r in book.rows().values()],
         "failed_ticket_requests table": [repr(r) for r in book.failures()],
         "task events (Flower)": [json.dumps(e, default=str) for e in events.events],
-        "settings repr": [repr(settings), str(settings), settings.model_dump_json(), repr(settings.model_dump())],
+        "settings repr": [
+            repr(settings),
+            str(settings),
+            json.dumps(settings.as_dict(), default=str),
+            repr(settings.as_dict()),
+        ],
     }
     assert "DEBUG" in worker.log_text() and len(events.events) > 10
     assert any(e.get("type") == "task-received" and e.get("args") for e in events.events)

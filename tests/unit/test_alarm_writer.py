@@ -181,12 +181,15 @@ def test_repr_shows_no_secret() -> None:
         ({"alarm_writer": "udapi", "dataminer_url": DMA}, "OCEANE_DATAMINER_TOKEN"),
         ({"alarm_writer": "webservices", "dataminer_url": DMA, "dataminer_password": "x"}, "OCEANE_DATAMINER_USER"),
         ({"alarm_writer": "webservices", "dataminer_url": DMA, "dataminer_user": "u"}, "OCEANE_DATAMINER_PASSWORD"),
-        ({"alarm_writer": "udapi", "dataminer_url": "dma.test", "dataminer_token": "t"}, "dataminer_url"),
-        ({"alarm_writer": "snmp"}, "alarm_writer"),
+        (
+            {"alarm_writer": "udapi", "dataminer_url": "dma.test", "dataminer_token": "t"},
+            "OCEANE_DATAMINER_URL: must start with http",
+        ),
+        ({"alarm_writer": "snmp"}, "OCEANE_ALARM_WRITER: must be one of none, udapi, webservices"),
     ],
 )
 def test_an_incomplete_writer_configuration_is_refused_naming_the_setting(env: dict[str, str], named: str) -> None:
-    from pydantic import ValidationError
+    from oceane_ticket.settings import SettingsError
 
-    with pytest.raises(ValidationError, match=named):
+    with pytest.raises(SettingsError, match=named):
         make_settings(**env)

@@ -17,10 +17,10 @@ from typing import Any
 import fakeredis
 import pytest
 import redis
-from pydantic import ValidationError
 
 from oceane_ticket import keys
 from oceane_ticket.locking import LockTimeout, ProcessingLock
+from oceane_ticket.settings import SettingsError
 from tests.conftest import make_settings, wait_until
 
 
@@ -133,7 +133,7 @@ def test_held_survives_redis_going_away_on_release(r: Any) -> None:
 
 
 def test_the_lock_must_outlive_the_worst_case_call() -> None:
-    with pytest.raises(ValidationError, match="OCEANE_LOCK_TIMEOUT"):
+    with pytest.raises(SettingsError, match="OCEANE_LOCK_TIMEOUT"):
         make_settings(http_timeout=5, lock_timeout=50)
     assert make_settings(http_timeout=5, lock_timeout=50.5).lock_timeout == 50.5
 

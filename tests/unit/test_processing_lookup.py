@@ -70,7 +70,7 @@ def test_after_a_crash_mid_create_an_incomplete_lookup_never_creates(world: Worl
 
 
 def test_one_uncertain_attempt_among_refused_ones_is_enough_to_hold_back(world: World) -> None:
-    world.settings = world.settings.model_copy(update={"retry_count": 3})
+    world.settings = world.settings.replace(retry_count=3)
     world.ctx = world.context()
     instance = world.request()
     world.oceane.create_plan = [timeout(), status(503, 5)]

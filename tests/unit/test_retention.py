@@ -172,7 +172,7 @@ def test_matches_a_reference_model(
 
 @pytest.mark.parametrize("bad", [0, -1])
 def test_settings_refuse_a_useless_limit(bad: int) -> None:
-    from pydantic import ValidationError
+    from oceane_ticket.settings import SettingsError
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError, match="OCEANE_TICKET_MAX_COUNT"):
         make_settings(ticket_max_count=bad)

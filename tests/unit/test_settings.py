@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from cli.main import BAD_SETTING, main
@@ -61,7 +64,7 @@ def test_repr_and_dump_never_show_secrets() -> None:
     text = repr(s) + str(s)
     for secret in ("s3cr3t-value", "redispw", "dbpw"):
         assert secret not in text
-    assert "s3cr3t-value" not in s.model_dump_json()
+    assert "s3cr3t-value" not in repr(s.as_dict())
 
 
 def test_the_worker_refuses_to_start_on_an_invalid_setting() -> None:
@@ -76,3 +79,150 @@ def test_the_worker_refuses_to_start_on_an_invalid_setting() -> None:
     assert done.returncode != 0
     assert "invalid setting OCEANE_RETRY_COUNT" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- the reader itself: one declaration per setting, read from the environment and .env ---
+
+
+@pytest.fixture
+def bare_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No OCEANE_* variable, and a current directory of our own (no .env unless a test writes one)."""
+    for name in list(os.environ):
+        if name.upper().startswith("OCEANE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("OCEANE_RETRY_COUNT", "21", "invalid setting OCEANE_RETRY_COUNT: must be a whole number >= 0 and <= 20"),
+        ("OCEANE_RETRY_COUNT", "1.5", "invalid setting OCEANE_RETRY_COUNT: must be a whole number"),
+        ("OCEANE_HTTP_TIMEOUT", "0", "invalid setting OCEANE_HTTP_TIMEOUT: must be a number > 0 and <= 300"),
+        ("OCEANE_HTTP_TIMEOUT", "nan", "invalid setting OCEANE_HTTP_TIMEOUT: must be a number"),
+        ("OCEANE_LOCK_SCOPE", "cluster", "invalid setting OCEANE_LOCK_SCOPE: must be one of global, alarm"),
+        ("OCEANE_ALARM_WRITER", "snmp", "invalid setting OCEANE_ALARM_WRITER: must be one of none, udapi, webservices"),
+        ("OCEANE_DEBUG_PAGE", "maybe", "invalid setting OCEANE_DEBUG_PAGE: must be true or false"),
+        ("OCEANE_USER_MAP", "alice", "invalid setting OCEANE_USER_MAP: expected JSON or name=oceane_user_id pairs"),
+        ("OCEANE_URGENCIES", "[not json", "invalid setting OCEANE_URGENCIES: must be a JSON array"),
+        ("OCEANE_REDIS_URL", "http://h", "invalid setting OCEANE_REDIS_URL: must be a redis://, rediss:// or unix://"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable_and_what_is_allowed(
+    bare_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(message)
+
+
+def test_every_bad_value_is_reported_at_once_and_none_is_echoed(
+    bare_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCEANE_RETRY_COUNT", "-1")
+    monkeypatch.setenv("OCEANE_DATABASE_URL", "mysql://u:dbpw@h/db")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    lines = str(caught.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "invalid setting OCEANE_RETRY_COUNT",
+        "invalid setting OCEANE_DATABASE_URL",
+    ]
+    assert "dbpw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [(t, True) for t in ("true", "True", "1", "yes", "YES", "on", " y ")]
+    + [(t, False) for t in ("false", "FALSE", "0", "no", "off", "Off", "n")],
+)
+def test_booleans_take_the_usual_spellings(
+    bare_env: Path, monkeypatch: pytest.MonkeyPatch, text: str, value: bool
+) -> None:
+    monkeypatch.setenv("OCEANE_DEBUG_PAGE", text)
+    assert load_settings().debug_page is value
+
+
+def test_dotenv_is_read_and_a_variable_wins_over_it(bare_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (bare_env / ".env").write_text(
+        "# a comment\n"
+        "OCEANE_RETRY_COUNT=3\n"
+        "OCEANE_QUEUE=from-file\n"
+        'export OCEANE_USER_ID="quoted value"  # trailing comment\n'
+        "OCEANE_NOT_A_SETTING=whatever\n"
+        "FLOWER_BASIC_AUTH=ops:pw\n"
+    )
+    monkeypatch.setenv("OCEANE_QUEUE", "from-env")
+    monkeypatch.setenv("OCEANE_ALSO_NOT_A_SETTING", "x")
+    s = load_settings()
+    assert (s.retry_count, s.queue, s.user_id) == (3, "from-env", "quoted value")
+    assert s.is_set("retry_count") and s.is_set("queue") and not s.is_set("ticket_max_count")
+    # Arguments win over both.
+    assert load_settings(queue="from-code").queue == "from-code"
+
+
+def test_a_bad_value_in_dotenv_is_named_too(bare_env: Path) -> None:
+    (bare_env / ".env").write_text("OCEANE_TICKET_MAX_COUNT=0\n")
+    with pytest.raises(SettingsError, match="invalid setting OCEANE_TICKET_MAX_COUNT: must be a whole number >= 1"):
+        load_settings()
+
+
+def test_no_secret_shows_in_repr_str_or_errors() -> None:
+    s = make_settings(
+        client_secret="cs-value",
+        dataminer_token="tok-value",
+        dataminer_password="pw-value",
+        intake_token="in-value",
+        redis_url="rediss://user:redispw@h:6379/0",
+        database_url="postgresql+psycopg://u:dbpw@h/db",
+    )
+    text = repr(s) + str(s) + str(s.client_secret) + repr(s.intake_token)
+    for secret in ("cs-value", "tok-value", "pw-value", "in-value", "redispw", "dbpw"):
+        assert secret not in text
+    # A dump keeps secrets wrapped (the URLs are plain values there, as in the environment).
+    assert not any(secret in repr(s.as_dict()) for secret in ("cs-value", "tok-value", "pw-value", "in-value"))
+    assert s.client_secret.get_secret_value() == "cs-value"
+    assert s.intake_token.get_secret_value() == "in-value"
+    assert "rediss://user:***@h:6379/0" in repr(s)
+
+
+def test_settings_are_frozen_and_replace_checks_the_new_value() -> None:
+    s = make_settings()
+    with pytest.raises(AttributeError):
+        s.retry_count = 5  # type: ignore[misc]
+    assert s.replace(retry_count="5").retry_count == 5 and s.retry_count == 1
+    with pytest.raises(SettingsError, match="OCEANE_RETRY_COUNT"):
+        s.replace(retry_count=-1)
+    with pytest.raises(SettingsError, match="OCEANE_LOCK_TIMEOUT"):
+        s.replace(http_timeout=60)
+
+
+def test_as_env_reproduces_the_settings_in_a_child(bare_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = make_settings(
+        client_secret='s,e=c"ret',
+        user_map={"alice": "U-1", "bob, jr": "U=2"},
+        priorities=("P1", "P,2"),
+        debug_page=True,
+        require_user_mapping="yes",
+        http_timeout=2.5,
+        lock_timeout=30,
+        lock_scope="alarm",
+        alarm_writer="webservices",
+        dataminer_url="https://dma.test/",
+        dataminer_user="svc",
+        dataminer_password="pw",
+        database_url="postgres://u:p@h/db",
+    )
+    for name, value in s.as_env().items():
+        monkeypatch.setenv(name, value)
+    again = load_settings()
+    assert again == s
+    assert again.client_secret.get_secret_value() == 's,e=c"ret'
+    assert (again.dataminer_url, again.database_url) == ("https://dma.test", "postgresql://u:p@h/db")
+
+
+def test_an_unknown_setting_in_code_is_a_programming_error() -> None:
+    with pytest.raises(TypeError, match="retry_cuont"):
+        make_settings(retry_cuont=3)
