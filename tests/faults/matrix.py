@@ -53,8 +53,8 @@ UNITS = {
     "tests/unit/test_bad_input.py": "8",
 }
 UNIT_TITLES = {
-    "tests/unit/test_lock.py": "lock semantics (unit: fakeredis + Lua)",
-    "tests/unit/test_processing.py": "processing: adopt, retry, fence (unit: SQLite, fake Oceane)",
+    "tests/unit/test_lock.py": "lock semantics, global and alarm keys (unit: fakeredis + Lua)",
+    "tests/unit/test_processing.py": "processing: adopt, retry, fence, both scopes (unit: SQLite, fake Oceane)",
     "tests/unit/test_bad_input.py": "bad input to the producer (unit: table + hypothesis)",
 }
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = _rows(report)
         table, clean = build_table(rows, outcomes)
     # Piped or captured output would otherwise wrap the table at 80 columns.
-    console = Console(width=None if sys.stdout.isatty() else 180)
+    console = Console(width=None if sys.stdout.isatty() else 220)
     console.print()
     console.print(table)
     scenarios = sum(1 for n in outcomes.outcome if n.startswith("tests/faults/"))
