@@ -35,9 +35,12 @@ def alarm_lock(dma_id: int, element_id: int, alarm_id: int) -> str:
 # A lock's wake-up list (+ ":wakeup" on the lock key): its holder's release pushes one entry, and a
 # worker waiting for the lock blocks on the list (BLPOP) instead of sleeping between polls, so the
 # lock passes on within a round trip. It holds at most one entry and expires with the lock's TTL.
+WAKEUP_SUFFIX = ":wakeup"
+
+
 def lock_wakeup(lock_key: str) -> str:
     """The wake-up list of the lock at ``lock_key``."""
-    return lock_key + ":wakeup"
+    return lock_key + WAKEUP_SUFFIX
 
 
 # The OAuth2 access token shared by every worker process until shortly before it expires, so

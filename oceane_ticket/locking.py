@@ -172,6 +172,23 @@ class ProcessingLock:
                 self.release(token)
 
 
+def scope_locks(redis: Any, timeout: float, scope: str) -> Iterator[ProcessingLock]:
+    """Every processing lock that may be held under OCEANE_LOCK_SCOPE ``scope``.
+
+    The global lock always (one GET, and a dead holder from before a switch of scope is still
+    found); under ``alarm`` also each alarm's lock present in Redis, found with SCAN: there are at
+    most as many as worker processes busy, but their keys are not known in advance.
+    """
+    lock = ProcessingLock(redis, timeout)
+    yield lock
+    if scope != "alarm":
+        return
+    for key in redis.scan_iter(match=keys.ALARM_LOCK + "*", count=1000):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        if not name.endswith(keys.WAKEUP_SUFFIX):
+            yield lock.for_key(name)
+
+
 # --- worker liveness: who may break a dead holder's lock ---
 
 # This process's worker node, set by the Celery worker's main process before it forks its pool, so

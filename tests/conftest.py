@@ -26,6 +26,28 @@ PG_ADMIN_URL = os.environ.get("OCEANE_TEST_PG_URL", "postgresql://postgres@127.0
 ARTIFACTS = ROOT / "artifacts"
 
 
+LOCK_SCOPES = ("global", "alarm")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--lock-scopes``: the OCEANE_LOCK_SCOPE values the fault scenarios run under (tests/faults)."""
+    parser.addoption(
+        "--lock-scopes",
+        default="global",
+        help="comma-separated lock scopes the fault scenarios run under (default: global; "
+        "`make faults` runs global,alarm)",
+    )
+
+
+def lock_scopes(config: pytest.Config) -> list[str]:
+    """The scopes ``--lock-scopes`` names, in its order, each known."""
+    scopes = [s.strip() for s in str(config.getoption("lock_scopes")).split(",") if s.strip()]
+    unknown = sorted(set(scopes) - set(LOCK_SCOPES))
+    if not scopes or unknown:
+        raise pytest.UsageError(f"--lock-scopes: expected some of {', '.join(LOCK_SCOPES)}, got {unknown or 'none'}")
+    return list(dict.fromkeys(scopes))
+
+
 def service_missing(what: str, why: str) -> None:
     """Skip locally, fail in CI: CI must exercise every tier."""
     message = f"{what} unavailable ({why})"

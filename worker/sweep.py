@@ -23,7 +23,7 @@ from typing import Any
 from sqlmodel import Session
 
 from oceane_ticket import jobs, keys
-from oceane_ticket.locking import ProcessingLock, holder_dead, node_alive
+from oceane_ticket.locking import holder_dead, node_alive, scope_locks
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import db, queries
 
@@ -36,10 +36,12 @@ def sweep(settings: Settings, redis: Any) -> list[str]:
         stale = queries.stale_requests(session, queries.utcnow(), settings.stale_after)
     if not stale:
         return []
-    holder = ProcessingLock(redis, settings.lock_timeout).info()
+    # Every lock of the scope: under OCEANE_LOCK_SCOPE=alarm a request is held by its alarm's.
+    locks = scope_locks(redis, settings.lock_timeout, settings.lock_scope)
+    held = {info.instance for info in (lock.info() for lock in locks) if info is not None}
     sent = []
     for instance in stale:
-        if holder is not None and holder.instance == instance:
+        if instance in held:
             continue  # being worked on right now
         # The marker limits a stuck request to one copy per OCEANE_STALE_AFTER.
         if redis.exists(keys.enqueued_marker(instance)):
@@ -67,18 +69,24 @@ def recover_dead_workers(settings: Settings, redis: Any, own_node: str | None) -
     from worker import transport  # kombu, only in worker processes
 
     done = Recovery()
-    lock = ProcessingLock(redis, settings.lock_timeout)
-    holder = lock.info()
-    # release() deletes the lock only if it still carries that token: a lock re-taken meanwhile by
-    # a live worker is left alone.
-    if holder is not None and holder_dead(redis, holder, own_node) and lock.release(holder.token):
+    # The global lock, and under OCEANE_LOCK_SCOPE=alarm every alarm's: a dead holder of an alarm's
+    # lock would otherwise keep that alarm's request waiting for the lock's TTL.
+    for lock in scope_locks(redis, settings.lock_timeout, settings.lock_scope):
+        holder = lock.info()
+        # release() deletes the lock only if it still carries that token: a lock re-taken meanwhile
+        # by a live worker is left alone.
+        if holder is None or not holder_dead(redis, holder, own_node) or not lock.release(holder.token):
+            continue
         # Re-sent from the lock rather than found in the database: the row may still say queued
         # (killed before the claim) and its message may be gone with Redis's last second of writes.
         # A second copy (the restored unacked message below) finds the request done or owned.
         jobs.enqueue_create(redis, holder.instance, settings.queue, settings.stale_after)
         done.resent.append(holder.instance)
         log.warning(
-            "broke the processing lock of dead worker %s and re-sent request %s", holder.worker, holder.instance
+            "broke the processing lock of dead worker %s and re-sent request %s (%s)",
+            holder.worker,
+            holder.instance,
+            lock.key,
         )
     done.restored = transport.restore_orphans(settings.redis_url, redis, lambda node: node_alive(redis, node))
     return done

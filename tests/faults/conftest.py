@@ -3,6 +3,10 @@ and the ledger each scenario fills in for the table.
 
 Worker scenarios use a ``redis-server`` of their own rather than the shared one: they restart it
 empty, flush it and hold its processing lock, none of which may disturb tests running alongside.
+
+Every scenario that builds a :class:`Stack` runs once per lock scope named by ``--lock-scopes``
+(tests/conftest.py; ``make test`` runs ``global`` only, ``make faults`` both): the scope is in the
+settings every worker, beat and producer of the scenario gets, and in the test id (``[alarm]``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import settings_env
+from oceane_ticket import keys
+from oceane_ticket.locking import ProcessingLock
+from tests.conftest import lock_scopes, settings_env
 from tests.faults.kit import REPORT_ENV, BeatProcess, DebugWorker, Ledger, RedisServer, TcpProxy
 
 # Small timings keep each scenario to seconds. The HTTP timeout is the exception: the sandbox
@@ -47,6 +53,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(SCENARIO_TIMEOUT))
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One run of each scenario per lock scope (session-scoped: pytest runs all of one scope, then the next)."""
+    if "lock_scope" in metafunc.fixturenames:
+        metafunc.parametrize("lock_scope", lock_scopes(metafunc.config), indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def lock_scope(request: pytest.FixtureRequest) -> str:
+    """OCEANE_LOCK_SCOPE of this run of the scenario: ``global`` or ``alarm``."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server of the fault matrix's own."""
@@ -59,9 +77,16 @@ class Stack:
     """One scenario's world: settings, the sandbox, worker and beat processes, an optional DB proxy."""
 
     def __init__(
-        self, settings_for: Callable[..., Any], sandbox: Any, redis_server: RedisServer, workdir: Path, pg_url: str
+        self,
+        settings_for: Callable[..., Any],
+        sandbox: Any,
+        redis_server: RedisServer,
+        workdir: Path,
+        pg_url: str,
+        lock_scope: str = "global",
     ) -> None:
         self._settings_for = settings_for
+        self.lock_scope = lock_scope
         self.sandbox = sandbox
         self.redis_server = redis_server
         self.workdir = workdir
@@ -80,7 +105,8 @@ class Stack:
 
     def variant(self, **overrides: Any) -> Any:
         """The scenario's settings with ``overrides``, leaving :attr:`settings` as it is."""
-        return self._settings_for(**{**FAST, "redis_url": self.redis_server.url(), **self._overrides, **overrides})
+        base = {**FAST, "lock_scope": self.lock_scope, "redis_url": self.redis_server.url()}
+        return self._settings_for(**{**base, **self._overrides, **overrides})
 
     @property
     def redis(self) -> Any:
@@ -90,6 +116,14 @@ class Stack:
     def env(self, settings: Any | None = None) -> dict[str, str]:
         """Environment for a child process."""
         return settings_env(settings or self.settings)
+
+    def lock(self, alarm: int, dma: int = 12, element: int = 345) -> ProcessingLock:
+        """The processing lock a request for ``alarm`` (``kit.alarm_params``) runs under in this scope.
+
+        ``global``: the one lock of every request; ``alarm``: that alarm's own (``keys.alarm_lock``).
+        """
+        key = keys.alarm_lock(dma, element, alarm) if self.lock_scope == "alarm" else keys.PROCESSING_LOCK
+        return ProcessingLock(self.redis, self.settings.lock_timeout, key)
 
     def proxied_database(self) -> tuple[TcpProxy, Any]:
         """A TCP proxy in front of PostgreSQL and settings whose database URL goes through it."""
@@ -161,13 +195,13 @@ class Stack:
 
 @pytest.fixture
 def stack(
-    settings_for: Any, sandbox: Any, private_redis: RedisServer, tmp_path: Path, clean_pg: str
+    settings_for: Any, sandbox: Any, private_redis: RedisServer, tmp_path: Path, clean_pg: str, lock_scope: str
 ) -> Iterator[Stack]:
-    """The scenario's world on an emptied private Redis, an emptied database and a fresh sandbox."""
+    """The scenario's world on an emptied private Redis, an emptied database and a fresh sandbox, in ``lock_scope``."""
     if private_redis.proc is None or private_redis.proc.poll() is not None:
         private_redis.start()  # a scenario killed it and failed before bringing it back
     private_redis.client().flushall()
-    world = Stack(settings_for, sandbox, private_redis, tmp_path, clean_pg)
+    world = Stack(settings_for, sandbox, private_redis, tmp_path, clean_pg, lock_scope)
     yield world
     world.close()
 
@@ -185,6 +219,7 @@ def ledger(request: pytest.FixtureRequest, stack: Stack) -> Callable[..., Ledger
             nodeid=request.node.nodeid,
             expected_conflicts=expected_conflicts,
             notes=notes,
+            lock_scope=stack.lock_scope,
         )
 
     return make

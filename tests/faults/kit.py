@@ -391,6 +391,7 @@ class Row:
     notes: str = ""
     test: str = ""
     seconds: float = 0.0
+    lock_scope: str = "global"
 
 
 @dataclass
@@ -416,6 +417,7 @@ class Ledger:
     callers: int = 0
     expected_conflicts: int = 0
     notes: str = ""
+    lock_scope: str = "global"
     started: float = field(default_factory=time.monotonic)
     row: Row | None = None
 
@@ -506,6 +508,7 @@ class Ledger:
             notes=self.notes,
             test=self.nodeid,
             seconds=round(time.monotonic() - self.started, 1),
+            lock_scope=self.lock_scope,
         )
         if self.report_path:
             with open(self.report_path, "a", encoding="utf-8") as out:
@@ -592,25 +595,16 @@ class Gate:
         )
 
 
-def lock_holder(redis: Any) -> Any:
-    """The processing lock's holder (a ``LockInfo``) or ``None``."""
-    from oceane_ticket.locking import ProcessingLock
-
-    return ProcessingLock(redis, 1.0).info()
-
-
-def lapse_lock(redis: Any, instance: str) -> None:
-    """Make the lock of a holder that is dead or frozen lapse now, as its TTL would later.
+def lapse_lock(lock: Any, instance: str) -> None:
+    """Make ``lock`` (a ``ProcessingLock``: ``Stack.lock``), held by a dead or frozen holder, lapse now.
 
     Only for a holder that can no longer renew or release it (killed, SIGSTOPped): then the key's
     TTL running out is all that would happen until it goes, and the test only skips the wait.
     """
-    from oceane_ticket import keys
-
-    holder = wait_until(lambda: lock_holder(redis), timeout=PATIENCE, message="nobody holds the lock")
-    assert holder.instance == instance, f"the lock is held for {holder.instance}, not {instance}"
-    redis.pexpire(keys.PROCESSING_LOCK, 1)
-    wait_until(lambda: not redis.exists(keys.PROCESSING_LOCK), timeout=PATIENCE, message="the lock never lapsed")
+    holder = wait_until(lock.info, timeout=PATIENCE, message=f"nobody holds {lock.key}")
+    assert holder.instance == instance, f"{lock.key} is held for {holder.instance}, not {instance}"
+    lock.redis.pexpire(lock.key, 1)
+    wait_until(lambda: not lock.redis.exists(lock.key), timeout=PATIENCE, message=f"{lock.key} never lapsed")
 
 
 def _create_job(raw: bytes | str) -> tuple[str, int] | None:

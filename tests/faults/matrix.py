@@ -6,7 +6,11 @@ the sandbox. Each scenario's ledger writes one JSON row (scenario, requests acce
 tickets created, duplicates, lost, failed as expected); this prints them as one aligned table and
 exits non-zero if any test failed or any row shows a duplicate or a lost request.
 
-Usage: ``python -m tests.faults.matrix [pytest arguments]``, e.g. ``-k crash`` or ``-x``.
+Every scenario runs under both lock scopes (OCEANE_LOCK_SCOPE ``global``, then ``alarm``; issue 9:
+exactly-once must hold for each alarm under either), the scope in the table's ``lock`` column.
+
+Usage: ``python -m tests.faults.matrix [pytest arguments]``, e.g. ``-k crash``, ``-x`` or
+``--lock-scopes alarm`` (one scope only).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +53,8 @@ UNITS = {
     "tests/unit/test_bad_input.py": "8",
 }
 UNIT_TITLES = {
-    "tests/unit/test_lock.py": "lock semantics (unit: fakeredis + Lua)",
-    "tests/unit/test_processing.py": "processing: adopt, retry, fence (unit: SQLite, fake Oceane)",
+    "tests/unit/test_lock.py": "lock semantics, global and alarm keys (unit: fakeredis + Lua)",
+    "tests/unit/test_processing.py": "processing: adopt, retry, fence, both scopes (unit: SQLite, fake Oceane)",
     "tests/unit/test_bad_input.py": "bad input to the producer (unit: table + hypothesis)",
 }
 
@@ -61,6 +65,12 @@ class Outcomes:
     def __init__(self) -> None:
         self.outcome: dict[str, str] = {}
         self.seconds: dict[str, float] = defaultdict(float)
+        self.scope: dict[str, str] = {}
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        """Remember each test's lock scope (the ``lock_scope`` parameter of tests/faults/conftest.py)."""
+        callspec = getattr(item, "callspec", None)
+        self.scope[item.nodeid] = str(callspec.params.get("lock_scope", "")) if callspec else ""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Record a phase's result; a failed setup or teardown fails the test."""
@@ -91,6 +101,7 @@ def build_table(rows: dict[str, dict[str, Any]], outcomes: Outcomes) -> tuple[Ta
     table = Table(title="Fault matrix", header_style="bold", show_lines=False)
     for name, justify in (
         ("#", "right"),
+        ("lock", "left"),
         ("scenario", "left"),
         ("accepted", "right"),
         ("tickets", "right"),
@@ -109,9 +120,11 @@ def build_table(rows: dict[str, dict[str, Any]], outcomes: Outcomes) -> tuple[Ta
         item = SCENARIOS.get(module, "?")
         row = rows.get(nodeid)
         clean &= outcome != "failed"
+        scope = outcomes.scope.get(nodeid, "")
         if row is None:  # failed (or skipped) before its ledger settled
             table.add_row(
                 item,
+                scope,
                 nodeid.split("::", 1)[1],
                 "-",
                 "-",
@@ -126,6 +139,7 @@ def build_table(rows: dict[str, dict[str, Any]], outcomes: Outcomes) -> tuple[Ta
         failed = f"{row['failed_expected']}/{row['failed_total']}" if row["failed_total"] else "-"
         table.add_row(
             item,
+            row.get("lock_scope", scope),
             row["scenario"],
             str(row["accepted"]),
             str(row["tickets"]),
@@ -145,8 +159,24 @@ def build_table(rows: dict[str, dict[str, Any]], outcomes: Outcomes) -> tuple[Ta
         clean &= failed == 0
         seconds = sum(outcomes.seconds[n] for n in tests)
         result = _mark("failed" if failed else "passed") + f" {passed}/{len(tests)}"
-        table.add_row(item, title, "-", "-", "-", "-", "-", f"{seconds:.1f}", result)
+        table.add_row(item, "", title, "-", "-", "-", "-", "-", f"{seconds:.1f}", result)
     return table, clean
+
+
+def scope_totals(rows: dict[str, dict[str, Any]], outcomes: Outcomes) -> list[str]:
+    """One line per lock scope: its scenarios, their outcomes, time, duplicates and lost requests."""
+    lines = []
+    for scope in dict.fromkeys(outcomes.scope[n] for n in outcomes.outcome if n.startswith("tests/faults/")):
+        tests = [n for n in outcomes.outcome if n.startswith("tests/faults/") and outcomes.scope.get(n) == scope]
+        counted = Counter(outcomes.outcome[n] for n in tests)
+        settled = [rows[n] for n in tests if n in rows]
+        lines.append(
+            f"lock scope {scope or '-'}: {len(tests)} scenarios ("
+            + ", ".join(f"{counted[k]} {k}" for k in ("passed", "failed", "skipped") if counted[k])
+            + f"), {sum(outcomes.seconds[n] for n in tests):.0f} s, "
+            f"{sum(r['duplicates'] for r in settled)} duplicates, {sum(r['lost'] for r in settled)} lost"
+        )
+    return lines
 
 
 def _count(value: int) -> str:
@@ -163,14 +193,18 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = Outcomes()
         started = time.monotonic()
         suites = [*SCENARIOS, *UNITS]
-        code = pytest.main([*suites, "-p", "no:cacheprovider", "-q", *extra], plugins=[outcomes])
+        scopes = [] if any(a.startswith("--lock-scopes") for a in extra) else ["--lock-scopes", "global,alarm"]
+        code = pytest.main([*suites, "-p", "no:cacheprovider", "-q", *scopes, *extra], plugins=[outcomes])
         elapsed = time.monotonic() - started
-        table, clean = build_table(_rows(report), outcomes)
+        rows = _rows(report)
+        table, clean = build_table(rows, outcomes)
     # Piped or captured output would otherwise wrap the table at 80 columns.
-    console = Console(width=None if sys.stdout.isatty() else 180)
+    console = Console(width=None if sys.stdout.isatty() else 220)
     console.print()
     console.print(table)
     scenarios = sum(1 for n in outcomes.outcome if n.startswith("tests/faults/"))
+    for line in scope_totals(rows, outcomes):
+        console.print(line)
     console.print(f"{scenarios} scenarios, {len(outcomes.outcome)} tests, whole matrix {elapsed:.0f} s wall time")
     if not clean:
         console.print("[bold red]the fault matrix is not clean[/]")

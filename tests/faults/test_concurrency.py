@@ -2,6 +2,10 @@
 
 The partial unique index decides who records the request; every other caller is told the winner's
 instance, and with ``--wait`` the winner's ticket.
+
+And what the processing lock lets through to Oceane at once, per lock scope (issue 9): ``global``,
+one ticket in flight across all worker processes; ``alarm``, different alarms together but never
+two jobs for one alarm.
 """
 
 from __future__ import annotations
@@ -9,12 +13,14 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from typing import Any
 
 import pytest
 
-from tests.conftest import settings_env
-from tests.faults.kit import CLI, CLI_DETAILS, alarm_params
+from oceane_ticket import jobs
+from tests.conftest import settings_env, wait_until
+from tests.faults.kit import CLI, CLI_DETAILS, PATIENCE, PATIENT, Gate, alarm_params, unacked_creates
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +90,33 @@ def test_50_concurrent_console_script_processes(stack: Any, ledger: Any) -> None
         (answers[0]["instance"], answers[0]["ticket_id"], "created")
     }
     assert sum(not a["existing"] for a in answers) == 1
+
+
+@pytest.mark.faults
+def test_what_the_lock_lets_through_to_oceane_at_once(stack: Any, ledger: Any) -> None:
+    # Three worker processes, three jobs: alarms A and B, and a second copy of A's job (as the sweep
+    # or a retry sends). Oceane holds every create on arrival, so the calls in flight pile up there.
+    in_flight = {"global": 1, "alarm": 2}[stack.lock_scope]  # alarm: A and B, never A twice
+    book = ledger(f"3 jobs for 2 alarms (one sent twice), 3 processes: {in_flight} create(s) in flight at once")
+    stack.configure(**PATIENT)  # the held creates must not time out
+    stack.worker(concurrency=3)
+    gate = Gate(stack.sandbox, "create").close()
+    a = book.accept(stack.submit(alarm_params(520)))
+    b = book.accept(stack.submit(alarm_params(521)))
+    jobs.enqueue_create(stack.redis, a, stack.settings.queue, stack.settings.stale_after)
+    wait_until(
+        lambda: sorted(unacked_creates(stack.redis)) == sorted([a, a, b]),
+        timeout=PATIENCE,
+        message="the three jobs never all reached a worker process",
+    )
+    gate.wait_held(in_flight)
+    held = {info.instance for info in (stack.lock(520).info(), stack.lock(521).info()) if info is not None}
+    assert held <= {a, b} and len(held) == in_flight, held
+    # Every process has its job; give one the lock should hold back time to reach Oceane anyway.
+    time.sleep(3)
+    assert gate.status()["waiting"] == in_flight
+    gate.release()
+    book.finish(timeout=PATIENCE)
+    # A's copy found its request done: one create per alarm.
+    assert stack.sandbox.state()["create_calls"] == 2
+    wait_until(lambda: not unacked_creates(stack.redis), timeout=PATIENCE, message="a job was never finished")

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from oceane_ticket import keys
-from oceane_ticket.locking import ProcessingLock
 from tests.conftest import wait_until
 from tests.faults.kit import alarm_params
 
@@ -31,21 +30,24 @@ PRODUCTION = {"lock_timeout": 120.0, "stale_after": 180.0, "sweep_interval": 60.
 
 
 def _killed_mid_create(stack: Any, ledger: Any, alarm: int, name: str) -> tuple[Any, str, Any]:
-    """A worker dies while Oceane is storing the ticket; returns the ledger, instance, dead holder."""
+    """A worker dies while Oceane is storing the ticket; returns the ledger, instance, dead holder.
+
+    The lock is the one the request runs under: the global one, or under alarm scope its alarm's.
+    """
     stack.configure(**PRODUCTION)
     book = ledger(name)
     first = stack.worker()
     stack.sandbox.set_faults(latency={"create": 2})  # Oceane stores the ticket once the 2 s are up
     instance = book.accept(stack.submit(alarm_params(alarm)))
     wait_until(lambda: stack.sandbox.state()["create_calls"] == 1, timeout=15, interval=0.01)
-    holder = ProcessingLock(stack.redis, stack.settings.lock_timeout).info()
+    holder = stack.lock(alarm).info()  # the global lock, or under alarm scope the alarm's
     assert holder is not None and holder.instance == instance and holder.node, "the lock names its worker node"
     first.kill()
     assert stack.row(instance)["status"] == "processing"
     return book, instance, holder
 
 
-def _resume(stack: Any, book: Any, instance: str, holder: Any) -> float:
+def _resume(stack: Any, book: Any, alarm: int, instance: str, holder: Any) -> float:
     """Start a worker, wait for the request to be created; returns the seconds it took."""
     stack.sandbox.clear_faults()
     worker = stack.worker()
@@ -59,14 +61,14 @@ def _resume(stack: Any, book: Any, instance: str, holder: Any) -> float:
     assert (done["status"], done["adopted"], done["retries_used"]) == ("created", True, 0)
     assert stack.sandbox.state()["create_calls"] == 1, "the dead worker's create is adopted, not repeated"
     assert "broke the processing lock of dead worker" in worker.log_text()
-    lock = ProcessingLock(stack.redis, stack.settings.lock_timeout).info()
+    lock = stack.lock(alarm).info()
     assert lock is None or lock.token != holder.token
     return took
 
 
 def test_a_killed_workers_request_resumes_within_30_s(stack: Any, ledger: Any) -> None:
     book, instance, holder = _killed_mid_create(stack, ledger, 700, "worker SIGKILLed mid-create, lock 120 s, no sweep")
-    _resume(stack, book, instance, holder)
+    _resume(stack, book, 700, instance, holder)
     # The dead worker's message is not left unacked for kombu's visibility timeout either.
     wait_until(lambda: stack.redis.hlen("unacked") == 0, timeout=15, message="a dead worker's message stays unacked")
     assert stack.redis.hlen(keys.UNACKED_OWNERS) == 0
@@ -79,7 +81,7 @@ def test_a_killed_workers_request_resumes_when_redis_lost_its_message(stack: Any
     # What an AOF's last second or a failover can lose: the delivered message and its bookkeeping.
     # The processing lock still names the request, and the database still says processing.
     stack.redis.delete("unacked", "unacked_index", keys.UNACKED_OWNERS, stack.settings.queue)
-    _resume(stack, book, instance, holder)
+    _resume(stack, book, 701, instance, holder)
 
 
 def test_a_live_but_busy_holder_keeps_its_lock(stack: Any, ledger: Any) -> None:

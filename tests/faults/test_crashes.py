@@ -13,7 +13,9 @@ Recovery is the product's own: the dead holder's lock lapses (made to lapse now 
 its TTL, which is all that would happen meanwhile), beat's sweep puts the request the database
 still shows open back on the queue, and the restarted worker looks the externalId up before
 creating. ``create_calls == 1`` proves the ticket was adopted rather than re-created (the sandbox
-would refuse a second create with 409, which the ledger also counts).
+would refuse a second create with 409, which the ledger also counts). The lock is the one the
+request runs under in the scenario's scope (``Stack.lock``): the global one, or under
+OCEANE_LOCK_SCOPE=alarm its alarm's.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from typing import Any
 
 import pytest
 
-from oceane_ticket.locking import ProcessingLock
 from tests.conftest import wait_until
 from tests.faults.kit import PATIENCE, PATIENT, Gate, alarm_params, lapse_lock, unacked_creates
 
@@ -49,8 +50,9 @@ def test_killed_while_waiting_for_the_lock(stack: Any, ledger: Any) -> None:
     stack.configure(**PATIENT)
     stack.beat()
     first = stack.worker()
-    # Another holder is mid-ticket: the worker receives the job and waits for the lock.
-    other = ProcessingLock(stack.redis, stack.settings.lock_timeout)
+    # Another holder is mid-ticket: the worker receives the job and waits for the lock. Under
+    # alarm scope the other holder works on the same alarm (as a copy of the job would).
+    other = stack.lock(100)
     token = other.try_acquire("someone-else")
     assert token
     instance = book.accept(stack.submit(alarm_params(100)))
@@ -75,7 +77,7 @@ def test_killed_after_the_claim_before_the_create(stack: Any, ledger: Any) -> No
     claimed = stack.row(instance)
     assert (claimed["status"], claimed["attempts"]) == ("processing", 1)
     first.kill()
-    lapse_lock(stack.redis, instance)
+    lapse_lock(stack.lock(101), instance)
     gate.release()
     assert stack.sandbox.state()["create_calls"] == 0
     _recover(stack, book, instance, adopted=False)
@@ -91,7 +93,7 @@ def test_killed_during_the_create(stack: Any, ledger: Any) -> None:
     gate.wait_held()
     assert stack.sandbox.state()["tickets_created"] == 0
     first.kill()
-    lapse_lock(stack.redis, instance)
+    lapse_lock(stack.lock(102), instance)
     # Oceane finishes the create its caller no longer waits for: the ticket exists, unrecorded.
     gate.release()
     wait_until(lambda: stack.sandbox.state()["tickets_created"] == 1, timeout=PATIENCE)
@@ -109,7 +111,7 @@ def test_killed_after_oceane_stored_the_ticket_before_it_answered(stack: Any, le
     gate.wait_held()
     assert stack.sandbox.state()["tickets_created"] == 1
     first.kill()
-    lapse_lock(stack.redis, instance)
+    lapse_lock(stack.lock(103), instance)
     gate.release()
     assert stack.row(instance)["status"] == "processing"
     _recover(stack, book, instance, adopted=True)
@@ -134,5 +136,5 @@ def test_killed_after_oceane_answered_before_the_database_commit(stack: Any, led
     first.kill()
     proxy.restore()
     assert stack.row(instance)["status"] == "processing"  # the commit never happened
-    lapse_lock(stack.redis, instance)
+    lapse_lock(stack.lock(104), instance)
     _recover(stack, book, instance, adopted=True)

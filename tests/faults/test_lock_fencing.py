@@ -22,7 +22,6 @@ from tests.faults.kit import (
     Gate,
     alarm_params,
     lapse_lock,
-    lock_holder,
     oceane_calls,
     unacked_creates,
 )
@@ -42,11 +41,12 @@ def test_a_holder_that_outlived_its_lock_cannot_commit(stack: Any, ledger: Any) 
     gate = Gate(stack.sandbox, "after_create").close()
     instance = book.accept(stack.submit(alarm_params(600)))
     gate.wait_held()  # Oceane stored the ticket; A waits for the answer
-    held_by_a = lock_holder(stack.redis)
+    lock = stack.lock(600)  # the global lock, or under alarm scope the alarm's
+    held_by_a = lock.info()
     assert held_by_a is not None and held_by_a.instance == instance
     a.pause()
     try:
-        lapse_lock(stack.redis, instance)
+        lapse_lock(lock, instance)
         stack.worker()  # B
         book.finish(timeout=PATIENCE)  # the sweep re-enqueues, B adopts
         taken_over = stack.row(instance)
@@ -67,5 +67,5 @@ def test_a_holder_that_outlived_its_lock_cannot_commit(stack: Any, ledger: Any) 
     assert (done["status"], done["adopted"], done["lock_token"]) == ("created", True, None)
     assert done["ticket_id"] == stack.sandbox.tickets[0]["id"]
     assert stack.sandbox.state()["create_calls"] == 1
-    after = lock_holder(stack.redis)
+    after = lock.info()
     assert after is None or after.token != held_by_a.token

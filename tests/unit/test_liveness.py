@@ -123,3 +123,60 @@ def test_recovery_breaks_a_dead_holders_lock_and_resends_its_request(redis: Any,
         locking.set_node(None)
     assert sweep.recover_dead_workers(settings, redis, own_node="other").resent == []
     assert ProcessingLock(redis, settings.lock_timeout).info() is not None
+
+
+def test_under_alarm_scope_recovery_breaks_a_dead_holders_alarm_lock(redis: Any, monkeypatch: Any) -> None:
+    # OCEANE_LOCK_SCOPE=alarm: a request runs under its alarm's lock, which a dead holder would
+    # otherwise keep until its TTL (tests/faults/test_crash_resume.py, alarm scope).
+    from worker import sweep, transport
+
+    settings = make_settings(lock_scope="alarm")
+    monkeypatch.setattr(transport, "restore_orphans", lambda *a, **k: 0)  # kombu needs a real broker
+    base = ProcessingLock(redis, settings.lock_timeout)
+    dead, live = base.for_key(keys.alarm_lock(12, 345, 1)), base.for_key(keys.alarm_lock(12, 345, 2))
+    Heartbeat(redis, "live-node").beat()
+    for lock, node, instance in ((dead, "dead-node", "req1"), (live, "live-node", "req2")):
+        locking.set_node(node)
+        try:
+            token = lock.try_acquire(instance)
+            assert token and lock.release(token)  # leaves the lock's wake-up list, which is no lock
+            assert lock.try_acquire(instance)
+        finally:
+            locking.set_node(None)
+    assert redis.exists(keys.lock_wakeup(dead.key))
+    done = sweep.recover_dead_workers(settings, redis, own_node="other")
+    assert done.resent == ["req1"]
+    assert dead.info() is None
+    live_holder = live.info()
+    assert live_holder is not None and live_holder.instance == "req2"
+    # Under global scope only the global lock is looked at: the alarm locks are nobody's then.
+    locking.set_node("dead-node")
+    try:
+        assert dead.try_acquire("req3")
+    finally:
+        locking.set_node(None)
+    assert sweep.recover_dead_workers(make_settings(), redis, own_node="other").resent == []
+    assert dead.info() is not None
+
+
+@pytest.mark.parametrize("scope", ["global", "alarm"])
+def test_the_sweep_leaves_a_request_its_lock_holder_works_on(
+    redis: Any, monkeypatch: Any, sqlite_url: str, scope: str
+) -> None:
+    # A request being worked on is not re-sent, whichever lock of the scope holds it.
+    from oceane_ticket.request import AllowedValues, build_alarm, build_details
+    from producer import core
+    from worker import sweep
+
+    settings = make_settings(database_url=sqlite_url, lock_scope=scope, stale_after=0.05, queue="oceane.unit")
+    monkeypatch.setattr(core, "_redis", lambda _settings: redis)
+    allowed = AllowedValues(("1", "2", "3", "4"), *[("Critical", "Major", "Minor", "None")] * 3)
+    details = build_details({"priority": "2", "urgency": "Major", "technical_impact": "Major"}, allowed)
+    alarms = [build_alarm({"dma_id": 12, "element_id": 345, "alarm_id": n, "element_name": "E"}) for n in (1, 2)]
+    held, idle = (core.submit(settings, alarm, details) for alarm in alarms)
+    lock = ProcessingLock(redis, settings.lock_timeout)
+    assert (lock.for_key(keys.alarm_lock(12, 345, 1)) if scope == "alarm" else lock).try_acquire(held.instance)
+    redis.delete(keys.enqueued_marker(held.instance), keys.enqueued_marker(idle.instance))
+    sent = wait_until(lambda: sweep.sweep(settings, redis), timeout=10, message="nothing was ever stale")
+    assert sent == [idle.instance]
+    assert not redis.exists(keys.enqueued_marker(held.instance))

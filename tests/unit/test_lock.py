@@ -3,7 +3,8 @@
 Released only by its holder (token-checked), a dead holder's lock expires, waiting is bounded,
 and its timeout must exceed the worst-case call. That waiting spends no retry and that a holder
 which outlived its lock cannot commit are processing-level, in test_processing.py; the same with
-real processes is tests/faults/test_lock_fencing.py.
+real processes is tests/faults/test_lock_fencing.py. Each case runs on the global lock and on an
+alarm's lock (OCEANE_LOCK_SCOPE=alarm), which must behave alike.
 """
 
 from __future__ import annotations
@@ -29,16 +30,22 @@ def r() -> Any:
     return fakeredis.FakeRedis()
 
 
-def test_one_holder_at_a_time(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=5)
+@pytest.fixture(params=["global", "alarm"])
+def key(request: pytest.FixtureRequest) -> str:
+    """The lock's key under each OCEANE_LOCK_SCOPE: the global lock, or one alarm's (same semantics)."""
+    return keys.PROCESSING_LOCK if request.param == "global" else keys.alarm_lock(12, 345, 7)
+
+
+def test_one_holder_at_a_time(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=5, key=key)
     first = lock.try_acquire("a")
     assert first
     assert lock.try_acquire("b") is None
-    assert ProcessingLock(r, timeout=5).try_acquire("c") is None  # another worker's lock object
+    assert ProcessingLock(r, timeout=5, key=key).try_acquire("c") is None  # another worker's lock object
 
 
-def test_release_is_token_checked(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=5)
+def test_release_is_token_checked(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=5, key=key)
     token = lock.try_acquire("a")
     assert token
     assert lock.release("not-the-holder") is False
@@ -48,16 +55,16 @@ def test_release_is_token_checked(r: Any) -> None:
     assert lock.release(token) is False  # twice is harmless
 
 
-def test_the_lock_lives_for_the_lock_timeout(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=7.5)
+def test_the_lock_lives_for_the_lock_timeout(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=7.5, key=key)
     lock.try_acquire("a")
-    assert 7000 < r.pttl(keys.PROCESSING_LOCK) <= 7500
+    assert 7000 < r.pttl(key) <= 7500
     info = lock.info()
     assert info is not None and 7.0 < info.ttl_seconds <= 7.5
 
 
-def test_a_dead_holders_lock_expires(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=0.3)
+def test_a_dead_holders_lock_expires(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=0.3, key=key)
     dead = lock.try_acquire("a")  # the holder dies: it never releases
     assert dead
     started = time.monotonic()
@@ -66,8 +73,8 @@ def test_a_dead_holders_lock_expires(r: Any) -> None:
     assert lock.holds(successor) and not lock.holds(dead)
 
 
-def test_a_holder_that_outlived_its_lock_cannot_release_the_successors(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=0.2)
+def test_a_holder_that_outlived_its_lock_cannot_release_the_successors(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=0.2, key=key)
     stale = lock.try_acquire("a")
     assert stale
     successor = wait_until(lambda: lock.try_acquire("a"), timeout=5, interval=0.02)
@@ -75,19 +82,19 @@ def test_a_holder_that_outlived_its_lock_cannot_release_the_successors(r: Any) -
     assert lock.holds(successor)
 
 
-def test_info_names_the_holder(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=5)
+def test_info_names_the_holder(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=5, key=key)
     token = lock.try_acquire("0123abcd")
     info = lock.info()
     assert info is not None
     assert (info.token, info.instance) == (token, "0123abcd")
     assert info.worker.endswith(f":{os.getpid()}")
     assert abs(info.since - time.time()) < 5
-    assert json.loads(r.get(keys.PROCESSING_LOCK))["token"] == token
+    assert json.loads(r.get(key))["token"] == token
 
 
-def test_acquire_waits_for_the_holder_to_release(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=5)
+def test_acquire_waits_for_the_holder_to_release(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=5, key=key)
     holder = lock.try_acquire("a")
     assert holder
     got: list[str] = []
@@ -100,8 +107,8 @@ def test_acquire_waits_for_the_holder_to_release(r: Any) -> None:
     assert got and lock.holds(got[0])
 
 
-def test_acquire_gives_up_after_its_wait(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=5)
+def test_acquire_gives_up_after_its_wait(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=5, key=key)
     assert lock.try_acquire("a")
     started = time.monotonic()
     with pytest.raises(LockTimeout):
@@ -109,20 +116,20 @@ def test_acquire_gives_up_after_its_wait(r: Any) -> None:
     assert 0.25 <= time.monotonic() - started < 2
 
 
-def test_held_releases_its_own_lock_only(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=5)
+def test_held_releases_its_own_lock_only(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=5, key=key)
     with lock.held("a", wait=1) as token:
         assert lock.holds(token)
     assert lock.info() is None
 
     with lock.held("a", wait=1) as token:
-        r.delete(keys.PROCESSING_LOCK)  # the TTL ran out mid-block...
+        r.delete(key)  # the TTL ran out mid-block...
         successor = lock.try_acquire("b")  # ...and another worker took it
     assert lock.holds(successor), "leaving the block must not free the successor's lock"
 
 
-def test_held_survives_redis_going_away_on_release(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=5)
+def test_held_survives_redis_going_away_on_release(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=5, key=key)
 
     def broken(*_: Any, **__: Any) -> Any:
         raise redis.ConnectionError("gone")
@@ -138,8 +145,8 @@ def test_the_lock_must_outlive_the_worst_case_call() -> None:
     assert make_settings(http_timeout=5, lock_timeout=50.5).lock_timeout == 50.5
 
 
-def test_release_leaves_one_wakeup_that_expires_with_the_lock(r: Any) -> None:
-    lock = ProcessingLock(r, timeout=5)
+def test_release_leaves_one_wakeup_that_expires_with_the_lock(r: Any, key: str) -> None:
+    lock = ProcessingLock(r, timeout=5, key=key)
     for name in ("a", "b"):
         token = lock.try_acquire(name)
         assert token and lock.release(token)
@@ -149,9 +156,9 @@ def test_release_leaves_one_wakeup_that_expires_with_the_lock(r: Any) -> None:
     assert not lock.release("not-the-holder") and r.llen(wakeup) == 1
 
 
-def test_release_wakes_a_waiter_instead_of_its_next_poll(r: Any) -> None:
+def test_release_wakes_a_waiter_instead_of_its_next_poll(r: Any, key: str) -> None:
     # The waiter's first block is 60 s: only the release's wake-up can hand it the lock sooner.
-    lock = ProcessingLock(r, timeout=5)
+    lock = ProcessingLock(r, timeout=5, key=key)
     holder = lock.try_acquire("a")
     assert holder
     r.delete(keys.lock_wakeup(lock.key))

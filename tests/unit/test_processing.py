@@ -2,7 +2,8 @@
 
 One request, one ticket: adopt instead of re-create whenever a create may have reached Oceane,
 retries counted in the database, our own outages never counted or failed, and a holder that
-outlived its lock fenced out of every write.
+outlived its lock fenced out of every write. Every case that takes the ``world`` fixture runs under
+both lock scopes (OCEANE_LOCK_SCOPE global, then alarm: the request's alarm's lock).
 """
 
 from __future__ import annotations
@@ -146,20 +147,28 @@ class World:
         with Session(db.get_engine(self.url)) as s:
             return list(failures_for(s, instance))
 
+    def lock_of(self, instance: str) -> ProcessingLock:
+        """The lock ``instance`` runs under in this world's scope: the global one, or its alarm's."""
+        if self.settings.lock_scope != "alarm":
+            return self.ctx.lock
+        row = self.row(instance)
+        return self.ctx.lock.for_key(keys.alarm_lock(row.dma_id, row.element_id, row.alarm_id))
+
     def claim_as_another_worker(self, instance: str) -> str:
         """What a second worker does once this one's lock has lapsed: take the lock and the row."""
-        self.redis.delete(self.ctx.lock.key)
-        other = self.ctx.lock.try_acquire(instance)
+        lock = self.lock_of(instance)
+        self.redis.delete(lock.key)
+        other = lock.try_acquire(instance)
         assert other
         with Session(db.get_engine(self.url), expire_on_commit=False) as s:
             assert queries.claim(s, instance, other, datetime.now(UTC)) is not None
-        self.redis.delete(self.ctx.lock.key)  # and it died too, so the test's next run can go
+        self.redis.delete(lock.key)  # and it died too, so the test's next run can go
         return other
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return World(tmp_path, monkeypatch)
+@pytest.fixture(params=["global", "alarm"])
+def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    return World(tmp_path, monkeypatch, lock_scope=request.param)
 
 
 def test_creates_records_and_releases(world: World) -> None:
@@ -175,7 +184,7 @@ def test_creates_records_and_releases(world: World) -> None:
     )
     assert row.ticket_url == world.settings.ticket_url(row.ticket_id or "")
     assert world.oceane.calls == ["create"]
-    assert world.ctx.lock.info() is None
+    assert world.lock_of(instance).info() is None
 
 
 def test_running_again_does_nothing(world: World) -> None:
@@ -312,7 +321,7 @@ def test_4xx_fails_at_once(world: World, code: int, app: int) -> None:
 def test_waiting_for_the_lock_spends_no_retry(world: World) -> None:
     instance = world.request()
     # Another worker holds the lock for longer than this one will wait (2 x the lock timeout).
-    assert ProcessingLock(world.redis, timeout=60).try_acquire("someone-else")
+    assert ProcessingLock(world.redis, timeout=60, key=world.lock_of(instance).key).try_acquire("someone-else")
     with pytest.raises(RetryLater) as later:
         processing.process(world.ctx, instance)
     assert later.value.reason == "processing lock busy"
@@ -328,7 +337,7 @@ def test_database_down_is_our_outage_not_a_failure(world: World, tmp_path: Path)
     with pytest.raises(RetryLater) as later:
         processing.process(world.ctx, instance)
     assert later.value.reason == "database unavailable"
-    assert world.row(instance).status == "queued" and world.ctx.lock.info() is None
+    assert world.row(instance).status == "queued" and world.lock_of(instance).info() is None
 
 
 def test_database_down_after_oceane_answered_ends_in_adoption(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,7 +449,8 @@ def test_no_transaction_stays_open_across_the_oceane_call(world: World) -> None:
         return sessions[-1]
 
     world.ctx.session_factory = factory
-    world.oceane.create_plan = [lambda: seen.append(sessions[0].in_transaction())]
+    # Every session so far (under alarm scope the first only read the request's alarm).
+    world.oceane.create_plan = [lambda: seen.append(any(s.in_transaction() for s in sessions))]
     assert processing.process(world.ctx, instance) is Outcome.CREATED
     assert seen == [False]
 
