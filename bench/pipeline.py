@@ -259,6 +259,30 @@ def floor_loop(url: str, sb: Any, n: int) -> list[float]:
     return times
 
 
+def serial_post_rate(sb: Any, n: int) -> float:
+    """Creates/s of a plain loop: one POST at a time to the sandbox, on a kept session, no database.
+
+    The sandbox's own ceiling at its latency: its answer time plus its and the HTTP client's work
+    per call, which the theoretical 1 / latency leaves out. Context for rows 5 and 6.
+    """
+    import requests
+
+    sb.reset()
+    sb.set_faults(latency={"create": sb.bench_latency})
+    session = requests.Session()
+    session.trust_env = False
+    token = session.post(
+        sb.token_url, data={"grant_type": "client_credentials"}, auth=("sandbox-client", "sandbox-secret"), timeout=5
+    ).json()["access_token"]
+    session.headers["Authorization"] = f"Bearer {token}"
+    body = {"externalId": "", "ticketType": "incident", "description": "bench", "priority": "2", "severity": "Major"}
+    started = time.perf_counter()
+    for i in range(n):
+        body["externalId"] = f"99/99/{i}"
+        session.post(sb.tickets_url, json=body, timeout=5).raise_for_status()
+    return n / (time.perf_counter() - started)
+
+
 def sequential_latency(url: str, sb: Any, n: int) -> list[float]:
     """Accepted -> created, one request at a time, through one idle worker process."""
     import psycopg
@@ -388,6 +412,19 @@ def _row4(url: str, full: bool, rss: list[float]) -> list[Row]:
 def _rows5_9(url: str, full: bool, wanted: set[str], rss: list[float]) -> list[Row]:
     rows = []
     with sandbox(0.050) as sb:
+        if wanted & {"5", "9"}:
+            ceiling = serial_post_rate(sb, 100 if full else 5)
+            rows.append(
+                Row(
+                    "5",
+                    "plain loop: one POST at a time to the sandbox at 50 ms, kept session (its real ceiling)",
+                    ceiling,
+                    "tickets/s",
+                    floor=20.0,
+                    better="higher",
+                    note="no database, no lock, no Celery: what any serial client gets from this sandbox",
+                ).judge()
+            )
         for procs in ((4, 1) if full else (4,)) if "5" in wanted else ():
             n5 = (200 if procs == 4 else 100) if full else 6
             result = drain(url, sb, n5, procs, name="serial")
@@ -446,6 +483,18 @@ def _row6(url: str, full: bool, rss: list[float]) -> list[Row]:
     )
     rows[-1].judge()
     with sandbox(0.005) as sb:
+        ceiling = serial_post_rate(sb, 500 if full else 5)
+        rows.append(
+            Row(
+                "6",
+                "plain loop: one POST at a time to the sandbox at 5 ms, kept session (its real ceiling)",
+                ceiling,
+                "tickets/s",
+                floor=200.0,
+                better="higher",
+                note="no database, no lock, no Celery: what any serial client gets from this sandbox",
+            ).judge()
+        )
         result = drain(url, sb, n6, 4, name="storm", timeout=1800)
         check = result["check"]
         ok = check["lost"] == 0 and check["duplicates"] == 0 and check["oceane_tickets"] == n6
