@@ -70,6 +70,8 @@ def _print_lock(console: Console, lock: dict[str, Any]) -> None:
         ]
     else:
         rows = [("State", lock["state"])]
+    if "alarm_locks_held" in lock:  # OCEANE_LOCK_SCOPE=alarm: the alarms' own locks
+        rows.append(("Alarm locks held", str(lock["alarm_locks_held"])))
     console.print(fields("Ticket Queue Processing Lock", rows))
 
 

@@ -205,8 +205,8 @@ class QueueCollector(Collector):
             )
             yield GaugeMetricFamily(
                 "oceane_processing_lock_held",
-                "Whether the processing lock is held",
-                value=0 if redis_view["lock"] is None else 1,
+                "Processing locks held: the global one (0 or 1), plus one per alarm in flight under lock scope alarm",
+                value=(0 if redis_view["lock"] is None else 1) + redis_view.get("alarm_locks_held", 0),
             )
         try:
             db_view = queue_state.database_view(self.settings)

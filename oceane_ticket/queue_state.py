@@ -27,16 +27,24 @@ UNACKED_SCAN_LIMIT = 10_000
 
 def redis_view(settings: Settings) -> dict[str, Any]:
     """The lock and the Redis side of the queue. Raises the Redis client's error when unreachable."""
-    from oceane_ticket.locking import ProcessingLock
+    from oceane_ticket.locking import scope_locks
 
     client = connections.redis_client(settings.redis_url, purpose="command")
     try:
-        lock = ProcessingLock(client, settings.lock_timeout).info()
+        # The global lock first, then (OCEANE_LOCK_SCOPE=alarm) every alarm's lock present.
+        global_lock, *alarm_locks = scope_locks(client, settings.lock_timeout, settings.lock_scope)
+        lock = global_lock.info()
+        alarms_held = sum(1 for alarm_lock in alarm_locks if alarm_lock.info() is not None)
         pipe = client.pipeline(transaction=False)
         for key in keys.queue_lists(settings.queue):
             pipe.llen(key)
         messages = sum(int(n) for n in pipe.execute())
-        return {"lock": lock, "messages": messages, "unacked": _unacked(client, settings.queue)}
+        return {
+            "lock": lock,
+            "alarm_locks_held": alarms_held,
+            "messages": messages,
+            "unacked": _unacked(client, settings.queue),
+        }
     finally:
         client.close()
 
@@ -122,6 +130,9 @@ def collect_status(settings: Settings) -> dict[str, Any]:
                 "held_for_s": round(max(0.0, time.time() - info.since), 3),
                 "ttl_s": round(info.ttl_seconds, 3),
             }
+        if settings.lock_scope == "alarm":
+            # One lock per alarm: how many alarms have a ticket in flight against Oceane now.
+            lock["alarm_locks_held"] = view["alarm_locks_held"]
         queue.update(redis_messages=view["messages"], redis_unacked=view["unacked"])
     counts: dict[str, int] | None = None
     writeback: dict[str, int] | None = None

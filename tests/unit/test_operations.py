@@ -313,3 +313,18 @@ def test_importing_the_command_line_loads_nothing_heavy() -> None:
     code = f"import sys, cli.main; print(sorted({heavy!r} & {{m.split('.')[0] for m in sys.modules}}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_status_counts_the_alarm_locks_held_under_alarm_scope(
+    sqlite_url: str, fake: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Under OCEANE_LOCK_SCOPE=alarm the global lock stays free while tickets are in flight: status
+    # says how many alarms' locks are held instead of showing an idle queue.
+    from oceane_ticket import keys
+
+    settings = make_settings(database_url=sqlite_url, queue="oceane.unit", lock_scope="alarm")
+    for alarm in (1, 2):
+        assert ProcessingLock(fake, 30).for_key(keys.alarm_lock(12, 345, alarm)).try_acquire(f"{alarm:032x}")
+    assert run(settings, "status", "--json") == 0
+    lock = json.loads(capsys.readouterr().out)["lock"]
+    assert lock == {"state": "free", "alarm_locks_held": 2}
