@@ -46,7 +46,7 @@ def _recover(stack: Any, book: Any, instance: str, *, adopted: bool) -> None:
 
 
 def test_killed_while_waiting_for_the_lock(stack: Any, ledger: Any) -> None:
-    book = ledger("SIGKILL before the claim (waiting for the lock)")
+    book = ledger("SIGKILL while waiting for the lock (claimed, nothing sent)")
     stack.configure(**PATIENT)
     stack.beat()
     first = stack.worker()
@@ -59,11 +59,18 @@ def test_killed_while_waiting_for_the_lock(stack: Any, ledger: Any) -> None:
     wait_until(
         lambda: instance in unacked_creates(stack.redis), timeout=PATIENCE, message="the worker never took the job"
     )
-    assert stack.row(instance)["status"] == "queued"
+    # A request never sent is claimed, its attempt counted, before the worker waits for the lock.
+    wait_until(
+        lambda: stack.row(instance)["status"] == "processing", timeout=PATIENCE, message="the worker never claimed"
+    )
+    assert stack.row(instance)["attempts"] == 1
     first.kill()
     assert other.release(token)
+    assert stack.sandbox.state()["create_calls"] == 0
     _recover(stack, book, instance, adopted=False)
-    assert stack.row(instance)["attempts"] == 1
+    # The counted attempt may have reached Oceane as far as the next worker can tell: it looked
+    # the externalId up, found nothing, and created once.
+    assert stack.row(instance)["attempts"] == 2
 
 
 def test_killed_after_the_claim_before_the_create(stack: Any, ledger: Any) -> None:
