@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from oceane_ticket import keys
 from oceane_ticket.sandbox.server import Sandbox
@@ -62,7 +63,16 @@ class TaskEvents:
     def switch_on(self, timeout: float = 30.0) -> None:
         """Ask every worker for task events, as Flower does (they are off until asked), and wait
         until a worker confirms."""
-        wait_until(lambda: self.app.control.enable_events(reply=True, timeout=1.0), timeout=timeout)
+
+        def confirmed() -> bool:
+            try:
+                return bool(self.app.control.enable_events(reply=True, timeout=1.0))
+            except (ConnectionError, OSError, redis.exceptions.ConnectionError):
+                # Seen once in the full matrix: the reply connection closed under us. Ask again, anew.
+                self.app.pool.force_close_all()
+                return False
+
+        wait_until(confirmed, timeout=timeout)
 
     def __exit__(self, *exc: object) -> None:
         if self._receiver is not None:
