@@ -84,3 +84,52 @@ def test_dry_run_on_postgres_predicts_the_real_run(populated: dict[str, Any]) ->
     real = retention.cleanup(s).as_dict()
     for key in ("expired", "over_limit", "failed_requests", "kept", "open_requests", "removed"):
         assert dry[key] == real[key], key
+
+
+@pytest.fixture
+def fresh_pg(pg_url: str) -> Any:
+    """A database of its own for this test (migrated step by step), dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL
+
+    name = f"oceane_test_mig_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        db.dispose_all()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_migration_0004_upgrades_and_downgrades_a_database_with_tickets(fresh_pg: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    now = datetime.now(UTC)
+    db.upgrade(fresh_pg, "0003")
+    with db.get_engine(fresh_pg).begin() as conn:
+        conn.execute(sa.insert(TICKETS), [ticket_row(1, now - timedelta(days=200)), ticket_row(2, now, "queued")])
+        conn.execute(sa.insert(FAILURES), [failure_row(1, now)])
+
+    db.upgrade(fresh_pg)
+
+    with db.get_engine(fresh_pg).connect() as conn:
+        indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("tickets")}
+        assert indexes["ix_tickets_finished_created_at"]["column_names"] == ["created_at", "instance"]
+        # Partial: open requests are not in it.
+        assert "status" in str(indexes["ix_tickets_finished_created_at"]["dialect_options"]["postgresql_where"])
+    result = retention.cleanup(make_settings(database_url=fresh_pg))
+    assert (result.removed, result.failed_requests, result.open_requests) == (1, 1, 1)
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", db.sqlalchemy_url(fresh_pg))
+    command.downgrade(cfg, "0003")
+    with db.get_engine(fresh_pg).connect() as conn:
+        assert "ix_tickets_finished_created_at" not in {i["name"] for i in sa.inspect(conn).get_indexes("tickets")}
+    db.upgrade(fresh_pg)

@@ -176,3 +176,17 @@ def test_settings_refuse_a_useless_limit(bad: int) -> None:
 
     with pytest.raises(ValidationError):
         make_settings(ticket_max_count=bad)
+
+
+def test_upgrading_a_0003_database_adds_the_retention_index(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db.upgrade(url, "0003")
+    load(url, [ticket_row(1, NOW - timedelta(days=200)), ticket_row(2, NOW, "queued")], [failure_row(1, NOW)])
+
+    db.upgrade(url)
+
+    with db.get_engine(url).connect() as conn:
+        indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("tickets")}
+    assert indexes["ix_tickets_finished_created_at"]["column_names"] == ["created_at", "instance"]
+    result = retention.cleanup(make_settings(database_url=url), now=NOW)
+    assert (result.removed, result.failed_requests, result.open_requests) == (1, 1, 1)
