@@ -86,6 +86,61 @@ def test_dry_run_on_postgres_predicts_the_real_run(populated: dict[str, Any]) ->
         assert dry[key] == real[key], key
 
 
+def test_a_ticket_retried_while_the_cleanup_deletes_keeps_its_failures(clean_pg: str) -> None:
+    # The operator's `retry` re-queues an expired failed ticket while the cleanup's DELETE is under
+    # way: the DELETE waits for the row, re-checks it (no longer finished) and skips it, and the
+    # failures are deleted only for tickets that no longer exist, so this one keeps its history.
+    import threading
+    import time
+
+    now = datetime.now(UTC)
+    old = now - timedelta(days=200)
+    retried, other = f"{1:032x}", f"{2:032x}"
+    with db.get_engine(clean_pg).begin() as conn:
+        conn.execute(sa.insert(TICKETS), [ticket_row(1, old, "failed"), ticket_row(2, old, "failed")])
+        conn.execute(sa.insert(FAILURES), [failure_row(1, old), failure_row(1, old), failure_row(2, old)])
+    s = make_settings(database_url=clean_pg)
+    results: list[Any] = []
+
+    with db.get_engine(clean_pg).connect() as retry:
+        # What requeue_failed does, held open so that the cleanup meets the row lock.
+        retry.execute(
+            sa.update(TICKETS)
+            .where(TICKETS.c.instance == retried, TICKETS.c.status == "failed")
+            .values(status="queued", retries_used=0)
+        )
+        runner = threading.Thread(target=lambda: results.append(retention.cleanup(s)))
+        runner.start()
+        deadline = time.monotonic() + 20
+        with db.get_engine(clean_pg).connect() as watch:
+            while not _waits_on_a_lock(watch, "DELETE FROM tickets"):
+                assert time.monotonic() < deadline, "the cleanup never waited for the retried row"
+                time.sleep(0.05)
+        retry.commit()
+        runner.join(20)
+    assert not runner.is_alive() and results
+
+    result = results[0]
+    assert (result.removed, result.failed_requests) == (1, 1)
+    assert snapshot(clean_pg)[retried][TICKETS.c.keys().index("status")] == "queued"
+    assert other not in snapshot(clean_pg)
+    with db.get_engine(clean_pg).connect() as conn:
+        assert sorted(conn.execute(sa.select(FAILURES.c.instance)).scalars()) == [retried, retried]
+
+
+def _waits_on_a_lock(conn: sa.Connection, statement: str) -> bool:
+    """Whether a backend of this database is waiting for a lock while running ``statement...``."""
+    waiting = conn.execute(
+        sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND starts_with(query, :statement)"
+        ),
+        {"statement": statement},
+    ).scalar_one()
+    conn.rollback()  # pg_stat_activity is read once per transaction
+    return bool(waiting)
+
+
 @pytest.fixture
 def fresh_pg(pg_url: str) -> Any:
     """A database of its own for this test (migrated step by step), dropped afterwards."""
