@@ -128,15 +128,16 @@ def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None =
             # it saves on these few statements (tens of ms on a run with nothing to do).
             conn.execute(sa.text("SET LOCAL work_mem = '64MB'"))
             conn.execute(sa.text("SET LOCAL jit = off"))
-        below, at_or_above = _line(conn, cutoff, settings.ticket_max_count)
+        below, at_or_above, binds = _line(conn, cutoff, settings.ticket_max_count)
         doomed = sa.and_(IS_FINISHED, below)
         # Counted before the delete, which clears the table pages' all-visible bits: index-only scans.
-        expired_where = sa.and_(IS_FINISHED, TICKETS.c.created_at < cutoff)
-        expired = _count(conn, TICKETS, expired_where)
+        # Only the over-the-limit side is counted (none when the maximum does not bind): in a large
+        # cleanup the expired side is usually the larger one, and it is the rest of the delete.
+        over_limit = _count(conn, TICKETS, sa.and_(doomed, TICKETS.c.created_at >= cutoff)) if binds else 0
         kept = _count(conn, TICKETS, sa.and_(IS_FINISHED, at_or_above))
         open_requests = _count(conn, TICKETS, IS_OPEN)
         if dry_run:
-            over_limit = _count(conn, TICKETS, sa.and_(doomed, TICKETS.c.created_at >= cutoff))
+            expired = _count(conn, TICKETS, sa.and_(IS_FINISHED, TICKETS.c.created_at < cutoff))
             removed = expired + over_limit
             failed_requests = _count(conn, FAILURES, _failures_without_survivor(doomed)) if removed else 0
         else:
@@ -144,9 +145,9 @@ def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None =
             failed_requests = (
                 int(conn.execute(sa.delete(FAILURES).where(_failures_without_survivor())).rowcount) if removed else 0
             )
-            # A concurrent retry may have saved an expired ticket counted above.
-            expired = min(expired, removed)
-            over_limit = removed - expired
+            # A concurrent retry may have saved a ticket counted above.
+            over_limit = min(over_limit, removed)
+            expired = removed - over_limit
     result = CleanupResult(
         dry_run=dry_run,
         retention_days=settings.ticket_retention_days,
@@ -176,8 +177,8 @@ def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None =
 
 def _line(
     conn: sa.Connection, cutoff: datetime, max_count: int
-) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
-    """``(below, at or above)`` the line under which a finished ticket goes.
+) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool], bool]:
+    """``(below, at or above, the maximum binds)`` for the line under which a finished ticket goes.
 
     The line is the ``max_count``-th newest finished ticket's ``(created_at, instance)`` when it is
     within the retention days; when it is older (fewer than ``max_count`` recent ones) or missing,
@@ -185,12 +186,12 @@ def _line(
     """
     boundary = _oldest_kept(conn, max_count)
     if boundary is None or boundary[0] < cutoff:
-        return TICKETS.c.created_at < cutoff, TICKETS.c.created_at >= cutoff
+        return TICKETS.c.created_at < cutoff, TICKETS.c.created_at >= cutoff, False
     key = sa.tuple_(TICKETS.c.created_at, TICKETS.c.instance)
     line = sa.tuple_(
         sa.literal(boundary[0], TICKETS.c.created_at.type), sa.literal(boundary[1], TICKETS.c.instance.type)
     )
-    return key < line, key >= line
+    return key < line, key >= line, True
 
 
 def _oldest_kept(conn: sa.Connection, max_count: int) -> tuple[datetime, str] | None:
