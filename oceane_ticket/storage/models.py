@@ -13,13 +13,26 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from oceane_ticket.statuses import Status, WritebackState, sql_in
+from oceane_ticket.statuses import FINAL_STATUSES, Status, WritebackState, sql_in
 
-__all__ = ["ONE_OPEN_PER_ALARM", "FailedTicketRequest", "Status", "Ticket", "UserMapping", "WritebackState"]
+__all__ = [
+    "FINISHED_BY_AGE",
+    "FINISHED_SQL",
+    "ONE_OPEN_PER_ALARM",
+    "FailedTicketRequest",
+    "Status",
+    "Ticket",
+    "UserMapping",
+    "WritebackState",
+]
 
 # One alarm, one open request: enforced by this partial unique index, not by a read-then-write.
 # A failed request no longer blocks the alarm, so the operator can ask again.
 ONE_OPEN_PER_ALARM = "uq_tickets_open_alarm"
+# Finished tickets by (created_at, instance): retention's boundary, counts and deletes. Partial, so
+# a query must spell the statuses as these literals (not bound parameters) for the planner to use it.
+FINISHED_BY_AGE = "ix_tickets_finished_created_at"
+FINISHED_SQL = ", ".join(f"'{status.value}'" for status in FINAL_STATUSES)
 
 
 class Ticket(SQLModel, table=True):
@@ -37,6 +50,14 @@ class Ticket(SQLModel, table=True):
             sqlite_where=sa.text(f"status <> '{Status.FAILED.value}'"),
         ),
         sa.Index("ix_tickets_created_at", "created_at"),
+        # Retention's order: finished tickets newest first, ties broken by instance (migration 0004).
+        sa.Index(
+            FINISHED_BY_AGE,
+            "created_at",
+            "instance",
+            postgresql_where=sa.text(f"status IN ({FINISHED_SQL})"),
+            sqlite_where=sa.text(f"status IN ({FINISHED_SQL})"),
+        ),
         sa.Index("ix_tickets_status_updated_at", "status", "updated_at"),
         sa.CheckConstraint(f"status IN ({sql_in(Status)})", name="ck_tickets_status"),
         sa.CheckConstraint(f"writeback_state IN ({sql_in(WritebackState)})", name="ck_tickets_writeback_state"),

@@ -1,24 +1,31 @@
 """Retention: the connector's "Ticket Storage Duration Limit" and "Ticket Storage Count Limit".
 
 celery beat runs :func:`cleanup` every ``OCEANE_CLEANUP_INTERVAL`` seconds (``oceane.cleanup``) and
-``oceane-ticket cleanup`` runs it on demand. Two set-based steps, each one transaction:
-
-1. delete finished tickets created before now - ``OCEANE_TICKET_RETENTION_DAYS``;
-2. delete finished tickets older than the ``OCEANE_TICKET_MAX_COUNT``-th newest finished one.
+``oceane-ticket cleanup`` runs it on demand. It keeps the newest ``OCEANE_TICKET_MAX_COUNT``
+finished tickets created within ``OCEANE_TICKET_RETENTION_DAYS`` and deletes every other finished
+one: those created before the cutoff are "expired", the rest "over the limit".
 
 "Finished" is created or failed. Requests still queued or processing are never deleted, whatever
 their age, and do not count toward the maximum: they are work in flight, not history, and a burst
 of clicks must not push recorded tickets out (nor can it grow without bound: one open request per
 alarm). So after a run at most ``max_count`` finished tickets remain, plus every open request.
 
-"Newest" is by ``created_at`` (when the operator asked: the Tickets table's Created At, indexed by
-``ix_tickets_created_at``), ties broken by instance so the boundary is exact. Each ticket's
-``failed_ticket_requests`` rows go with it. On PostgreSQL one statement deletes the tickets and
-their failures (two data-modifying CTEs on one snapshot; there is no foreign key cascade since
-migration 0003, which ran as a trigger per deleted ticket). On SQLite the failures are deleted
-first, in the same transaction; SQLite's single writer makes the two statements see the same rows.
+"Newest" is by ``created_at`` (when the operator asked: the Tickets table's Created At), ties broken
+by instance so the boundary is exact. Both limits draw one line in that order: the
+``max_count``-th newest finished ticket, or the cutoff if that ticket is older. One ``DELETE`` removes
+the finished tickets below the line (one pass over the table; two steps, one per limit, dirtied
+every page twice). Partial index ``ix_tickets_finished_created_at`` (migration 0004) serves the line,
+read backward ``max_count`` entries, and the counts, as index-only ranges.
 
-Both steps are idempotent: a second run, or two beats by mistake, finds nothing more to delete.
+Each ticket's ``failed_ticket_requests`` rows go with it: after the tickets' ``DELETE``, in the same
+transaction, a second statement deletes the failures whose ticket no longer exists. That statement
+sees the first one's deletes and today's tickets, so a ticket a concurrent ``retry`` re-queued (the
+``DELETE`` re-checks each row and skips it) still exists and keeps its failures. Only the worker
+writes failures, for a request it holds in processing, which retention never deletes: no failure can
+be orphaned behind the cleanup's back. (Returning the deleted instances and joining the failures on
+them, in one statement, cost more than the ``DELETE`` itself: every returned row stored and probed.)
+
+Idempotent: a second run, or two beats by mistake, finds nothing more to delete.
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
 FAILURES: sa.Table = FailedTicketRequest.__table__  # type: ignore[attr-defined]
 FINISHED = (Status.CREATED.value, Status.FAILED.value)
 OPEN = (Status.QUEUED.value, Status.PROCESSING.value)
+# The statuses as SQL literals, not bound parameters: the partial index's predicate must be provable
+# from the query text, also in a cached generic plan. Our own constants, never input.
+IS_FINISHED: sa.ColumnElement[bool] = TICKETS.c.status.in_([sa.literal_column(f"'{s}'") for s in FINISHED])
+IS_OPEN: sa.ColumnElement[bool] = TICKETS.c.status.in_([sa.literal_column(f"'{s}'") for s in OPEN])
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,9 @@ class CleanupResult:
         failed_requests: failed ticket request rows removed with those tickets.
         kept: finished tickets left.
         open_requests: queued or processing requests left (never removed).
+
+    ``kept`` and ``open_requests`` are counted before the delete, in the same transaction: a request a
+    concurrent ``retry`` re-queues meanwhile is neither removed nor counted as open.
         seconds: how long the run took.
     """
 
@@ -108,36 +122,42 @@ def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None =
     moment = (now or queries.utcnow()).astimezone(UTC)
     cutoff = moment - timedelta(days=settings.ticket_retention_days)
     engine = db.get_engine(settings.database_url)
-    finished = TICKETS.c.status.in_(FINISHED)
-    expired_where = sa.and_(finished, TICKETS.c.created_at < cutoff)
-    with engine.connect() as conn:
-        # The boundary does not move when step 1 runs: step 1 only removes rows older than the
-        # cutoff, and step 2 only ever touches rows at or after it.
-        boundary = _oldest_kept(conn, settings.ticket_max_count)
-    over_where: sa.ColumnElement[bool] = sa.false()
-    if boundary is not None:
-        over_where = sa.and_(finished, TICKETS.c.created_at >= cutoff, _older_than(*boundary))
-    counts = [_count(engine, where) if dry_run else _delete(engine, where) for where in (expired_where, over_where)]
-    with engine.connect() as conn:
-        # Both counts in one pass over the table.
-        kept, open_requests = conn.execute(
-            sa.select(
-                sa.func.count().filter(finished),
-                sa.func.count().filter(TICKETS.c.status.in_(OPEN)),
-            ).select_from(TICKETS)
-        ).one()
-    if dry_run:
-        kept -= counts[0][0] + counts[1][0]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # The failures' anti-join hashes the surviving tickets; JIT compiling costs more than
+            # it saves on these few statements (tens of ms on a run with nothing to do).
+            conn.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+            conn.execute(sa.text("SET LOCAL jit = off"))
+        below, at_or_above, binds = _line(conn, cutoff, settings.ticket_max_count)
+        doomed = sa.and_(IS_FINISHED, below)
+        # Counted before the delete, which clears the table pages' all-visible bits: index-only scans.
+        # Only the over-the-limit side is counted (none when the maximum does not bind): in a large
+        # cleanup the expired side is usually the larger one, and it is the rest of the delete.
+        over_limit = _count(conn, TICKETS, sa.and_(doomed, TICKETS.c.created_at >= cutoff)) if binds else 0
+        kept = _count(conn, TICKETS, sa.and_(IS_FINISHED, at_or_above))
+        open_requests = _count(conn, TICKETS, IS_OPEN)
+        if dry_run:
+            expired = _count(conn, TICKETS, sa.and_(IS_FINISHED, TICKETS.c.created_at < cutoff))
+            removed = expired + over_limit
+            failed_requests = _count(conn, FAILURES, _failures_without_survivor(doomed)) if removed else 0
+        else:
+            removed = int(conn.execute(sa.delete(TICKETS).where(doomed)).rowcount)
+            failed_requests = (
+                int(conn.execute(sa.delete(FAILURES).where(_failures_without_survivor())).rowcount) if removed else 0
+            )
+            # A concurrent retry may have saved a ticket counted above.
+            over_limit = min(over_limit, removed)
+            expired = removed - over_limit
     result = CleanupResult(
         dry_run=dry_run,
         retention_days=settings.ticket_retention_days,
         max_count=settings.ticket_max_count,
         cutoff=cutoff,
-        expired=counts[0][0],
-        over_limit=counts[1][0],
-        failed_requests=counts[0][1] + counts[1][1],
-        kept=int(kept),
-        open_requests=int(open_requests),
+        expired=expired,
+        over_limit=over_limit,
+        failed_requests=failed_requests,
+        kept=kept,
+        open_requests=open_requests,
         seconds=time.perf_counter() - started,
     )
     if result.removed and not dry_run:
@@ -155,11 +175,30 @@ def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None =
     return result
 
 
+def _line(
+    conn: sa.Connection, cutoff: datetime, max_count: int
+) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool], bool]:
+    """``(below, at or above, the maximum binds)`` for the line under which a finished ticket goes.
+
+    The line is the ``max_count``-th newest finished ticket's ``(created_at, instance)`` when it is
+    within the retention days; when it is older (fewer than ``max_count`` recent ones) or missing,
+    the cutoff alone. Both sides are spelled as plain ranges, so each is an index range.
+    """
+    boundary = _oldest_kept(conn, max_count)
+    if boundary is None or boundary[0] < cutoff:
+        return TICKETS.c.created_at < cutoff, TICKETS.c.created_at >= cutoff, False
+    key = sa.tuple_(TICKETS.c.created_at, TICKETS.c.instance)
+    line = sa.tuple_(
+        sa.literal(boundary[0], TICKETS.c.created_at.type), sa.literal(boundary[1], TICKETS.c.instance.type)
+    )
+    return key < line, key >= line, True
+
+
 def _oldest_kept(conn: sa.Connection, max_count: int) -> tuple[datetime, str] | None:
     """``(created_at, instance)`` of the ``max_count``-th newest finished ticket; None if fewer exist."""
     row = conn.execute(
         sa.select(TICKETS.c.created_at, TICKETS.c.instance)
-        .where(TICKETS.c.status.in_(FINISHED))
+        .where(IS_FINISHED)
         .order_by(TICKETS.c.created_at.desc(), TICKETS.c.instance.desc())
         .offset(max_count - 1)
         .limit(1)
@@ -172,57 +211,13 @@ def _oldest_kept(conn: sa.Connection, max_count: int) -> tuple[datetime, str] | 
     return created_at.astimezone(UTC), str(row[1])
 
 
-def _older_than(created_at: datetime, instance: str) -> sa.ColumnElement[bool]:
-    """Strictly before ``(created_at, instance)`` in newest-first order."""
-    return sa.or_(
-        TICKETS.c.created_at < created_at,
-        sa.and_(TICKETS.c.created_at == created_at, TICKETS.c.instance < instance),
-    )
+def _failures_without_survivor(doomed: sa.ColumnElement[bool] | None = None) -> sa.ColumnElement[bool]:
+    """Failures whose ticket is gone (or, for a dry run, would be: ``doomed``)."""
+    survivor = sa.select(TICKETS.c.instance).where(TICKETS.c.instance == FAILURES.c.instance)
+    if doomed is not None:
+        survivor = survivor.where(sa.not_(doomed))
+    return ~sa.exists(survivor)
 
 
-def _failures_of(where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
-    return FAILURES.c.instance.in_(sa.select(TICKETS.c.instance).where(where))
-
-
-def _count(engine: sa.Engine, where: sa.ColumnElement[bool]) -> tuple[int, int]:
-    """``(tickets, failures)`` a delete of ``where`` would remove."""
-    with engine.connect() as conn:
-        return _count_on(conn, where)
-
-
-def _count_on(conn: sa.Connection, where: sa.ColumnElement[bool]) -> tuple[int, int]:
-    tickets = conn.execute(sa.select(sa.func.count()).select_from(TICKETS).where(where)).scalar_one()
-    failures = conn.execute(sa.select(sa.func.count()).select_from(FAILURES).where(_failures_of(where))).scalar_one()
-    return int(tickets), int(failures)
-
-
-def _delete(engine: sa.Engine, where: sa.ColumnElement[bool]) -> tuple[int, int]:
-    """Delete the tickets matching ``where`` and their failures, in one transaction."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # One statement, two data-modifying CTEs on one snapshot: the tickets go, and their
-            # failures with them, set-based (no per-row cascade trigger: migration 0003). A ticket
-            # another transaction changed meanwhile (a retry re-queued it) is re-checked by the
-            # DELETE itself and skipped, and so are its failures, which are chosen from what the
-            # tickets' DELETE returned.
-            # DELETE ... USING gone: a hash join. ``IN (SELECT ...)`` was planned as one index probe
-            # per removed ticket, and at the default work_mem the hash spilled to disk: together
-            # three times the tickets' own delete (EXPLAIN ANALYZE, bench/retention.py).
-            conn.execute(sa.text("SET LOCAL work_mem = '64MB'"))
-            gone = sa.delete(TICKETS).where(where).returning(TICKETS.c.instance).cte("gone")
-            failures = (
-                sa.delete(FAILURES)
-                .where(FAILURES.c.instance == gone.c.instance)
-                .returning(FAILURES.c.id)
-                .cte("failures_gone")
-            )
-            row = conn.execute(
-                sa.select(
-                    sa.select(sa.func.count()).select_from(gone).scalar_subquery(),
-                    sa.select(sa.func.count()).select_from(failures).scalar_subquery(),
-                )
-            ).one()
-            return int(row[0]), int(row[1])
-        failures_n = conn.execute(sa.delete(FAILURES).where(_failures_of(where))).rowcount
-        tickets = conn.execute(sa.delete(TICKETS).where(where)).rowcount
-        return int(tickets), int(failures_n)
+def _count(conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one())

@@ -176,3 +176,52 @@ def test_settings_refuse_a_useless_limit(bad: int) -> None:
 
     with pytest.raises(SettingsError, match="OCEANE_TICKET_MAX_COUNT"):
         make_settings(ticket_max_count=bad)
+
+
+def test_orphaned_failures_go_with_the_next_removal_and_the_dry_run_counts_them(sqlite_url: str) -> None:
+    # Failures are deleted as "whose ticket no longer exists", after the tickets: a failure row left
+    # without its ticket (none can be written so, but say by hand) goes with the next removal.
+    load(
+        sqlite_url,
+        [ticket_row(1, NOW - timedelta(days=200), "failed"), ticket_row(2, NOW, "failed")],
+        [failure_row(1, NOW), failure_row(2, NOW), failure_row(99, NOW)],
+    )
+    s = make_settings(database_url=sqlite_url)
+
+    dry = retention.cleanup(s, dry_run=True, now=NOW)
+    real = retention.cleanup(s, now=NOW)
+
+    assert (dry.removed, dry.failed_requests) == (real.removed, real.failed_requests) == (1, 2)
+    assert failure_instances(sqlite_url) == [f"{2:032x}"]
+
+
+def test_nothing_to_remove_touches_no_failure(sqlite_url: str) -> None:
+    load(sqlite_url, [ticket_row(1, NOW)], [failure_row(1, NOW), failure_row(99, NOW)])
+    result = retention.cleanup(make_settings(database_url=sqlite_url), now=NOW)
+    assert (result.removed, result.failed_requests, result.kept) == (0, 0, 1)
+    assert len(failure_instances(sqlite_url)) == 2
+
+
+def test_the_line_is_the_cutoff_when_the_max_count_th_newest_is_older(sqlite_url: str) -> None:
+    # Five finished tickets, two within 30 days: the maximum (3) does not bind, the cutoff does.
+    rows = [ticket_row(n, NOW - timedelta(days=10 * n + 1)) for n in range(1, 6)]
+    load(sqlite_url, rows, [failure_row(n, NOW) for n in range(1, 6)])
+    result = retention.cleanup(
+        make_settings(database_url=sqlite_url, ticket_max_count=3, ticket_retention_days=30), now=NOW
+    )
+    assert (result.expired, result.over_limit, result.failed_requests, result.kept) == (3, 0, 3, 2)
+    assert set(remaining(sqlite_url)) == {f"{n:032x}" for n in (1, 2)}
+
+
+def test_upgrading_a_0003_database_adds_the_retention_index(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db.upgrade(url, "0003")
+    load(url, [ticket_row(1, NOW - timedelta(days=200)), ticket_row(2, NOW, "queued")], [failure_row(1, NOW)])
+
+    db.upgrade(url)
+
+    with db.get_engine(url).connect() as conn:
+        indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("tickets")}
+    assert indexes["ix_tickets_finished_created_at"]["column_names"] == ["created_at", "instance"]
+    result = retention.cleanup(make_settings(database_url=url), now=NOW)
+    assert (result.removed, result.failed_requests, result.open_requests) == (1, 1, 1)
