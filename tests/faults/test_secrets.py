@@ -44,6 +44,7 @@ class TaskEvents:
         from celery import Celery
 
         self.app = Celery("flower-view", broker=redis_url)
+        self.broker_url = redis_url
         self.events: list[dict[str, Any]] = []
         self.ready = threading.Event()
         self._receiver: Any = None
@@ -63,14 +64,18 @@ class TaskEvents:
     def switch_on(self, timeout: float = 30.0) -> None:
         """Ask every worker for task events, as Flower does (they are off until asked), and wait
         until a worker confirms."""
+        from celery import Celery
 
         def confirmed() -> bool:
+            # A Celery app of its own per attempt: in the full matrix the reply connection was once
+            # closed under the broadcast, and a retry must not reuse anything of the failed one.
+            control = Celery("flower-control", broker=self.broker_url)
             try:
-                return bool(self.app.control.enable_events(reply=True, timeout=1.0))
+                return bool(control.control.enable_events(reply=True, timeout=1.0))
             except (ConnectionError, OSError, redis.exceptions.ConnectionError):
-                # Seen once in the full matrix: the reply connection closed under us. Ask again, anew.
-                self.app.pool.force_close_all()
                 return False
+            finally:
+                control.close()
 
         wait_until(confirmed, timeout=timeout)
 
