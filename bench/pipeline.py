@@ -283,6 +283,19 @@ def serial_post_rate(sb: Any, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+def _ceiling_row(row: str, sb: Any, n: int, latency: str, floor: float) -> Row:
+    """The info row of :func:`serial_post_rate` beside a row's theoretical 1 / latency."""
+    return Row(
+        row,
+        f"plain loop: one POST at a time to the sandbox at {latency}, kept session (its real ceiling)",
+        serial_post_rate(sb, n),
+        "tickets/s",
+        floor=floor,
+        better="higher",
+        note="no database, no lock, no Celery: what any serial client gets from this sandbox",
+    ).judge()
+
+
 def sequential_latency(url: str, sb: Any, n: int) -> list[float]:
     """Accepted -> created, one request at a time, through one idle worker process."""
     import psycopg
@@ -413,18 +426,7 @@ def _rows5_9(url: str, full: bool, wanted: set[str], rss: list[float]) -> list[R
     rows = []
     with sandbox(0.050) as sb:
         if wanted & {"5", "9"}:
-            ceiling = serial_post_rate(sb, 100 if full else 5)
-            rows.append(
-                Row(
-                    "5",
-                    "plain loop: one POST at a time to the sandbox at 50 ms, kept session (its real ceiling)",
-                    ceiling,
-                    "tickets/s",
-                    floor=20.0,
-                    better="higher",
-                    note="no database, no lock, no Celery: what any serial client gets from this sandbox",
-                ).judge()
-            )
+            rows.append(_ceiling_row("5", sb, 100 if full else 5, "50 ms", 20.0))
         for procs in ((4, 1) if full else (4,)) if "5" in wanted else ():
             n5 = (200 if procs == 4 else 100) if full else 6
             result = drain(url, sb, n5, procs, name="serial")
@@ -483,18 +485,7 @@ def _row6(url: str, full: bool, rss: list[float]) -> list[Row]:
     )
     rows[-1].judge()
     with sandbox(0.005) as sb:
-        ceiling = serial_post_rate(sb, 500 if full else 5)
-        rows.append(
-            Row(
-                "6",
-                "plain loop: one POST at a time to the sandbox at 5 ms, kept session (its real ceiling)",
-                ceiling,
-                "tickets/s",
-                floor=200.0,
-                better="higher",
-                note="no database, no lock, no Celery: what any serial client gets from this sandbox",
-            ).judge()
-        )
+        rows.append(_ceiling_row("6", sb, 500 if full else 5, "5 ms", 200.0))
         result = drain(url, sb, n6, 4, name="storm", timeout=1800)
         check = result["check"]
         ok = check["lost"] == 0 and check["duplicates"] == 0 and check["oceane_tickets"] == n6

@@ -70,11 +70,15 @@ _UNCLAIM_FIRST = (
     .values(status=Status.QUEUED.value, lock_token=None, attempts=0, updated_at=sa.bindparam("now"))
 )
 
-_OWNS = sa.select(_T.c.attempts).where(
+# The fence of every write after the claim: the row is still processing under this holder's token,
+# so a worker that outlived its lock (another claimed the request since) changes nothing.
+_FENCE = sa.and_(
     _T.c.instance == sa.bindparam("key"),
     _T.c.lock_token == sa.bindparam("token"),
     _T.c.status == Status.PROCESSING.value,
 )
+
+_OWNS = sa.select(_T.c.attempts).where(_FENCE)
 
 _ALARM_OF = sa.select(_T.c.dma_id, _T.c.element_id, _T.c.alarm_id).where(_T.c.instance == sa.bindparam("key"))
 
@@ -148,29 +152,6 @@ def alarm_of(session: Session, instance: str) -> tuple[int, int, int] | None:
     return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
 
-def _fenced(instance: str, lock_token: str) -> Any:
-    # synchronize_session=False: these UPDATEs change the database, not the caller's loaded row,
-    # so the worker can keep reading the state it claimed (retries_used, attempts) afterwards.
-    return (
-        sa.update(Ticket)
-        .where(
-            col(Ticket.instance) == instance,
-            col(Ticket.lock_token) == lock_token,
-            col(Ticket.status) == Status.PROCESSING,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _fenced_core() -> sa.Update:
-    # _fenced as a Core statement with bound parameters (see _CLAIM).
-    return sa.update(_T).where(
-        _T.c.instance == sa.bindparam("key"),
-        _T.c.lock_token == sa.bindparam("token"),
-        _T.c.status == Status.PROCESSING.value,
-    )
-
-
 _CREATED_VALUES: dict[str, Any] = {
     "status": Status.CREATED.value,
     "ticket_id": sa.bindparam("ticket_id"),
@@ -182,8 +163,8 @@ _CREATED_VALUES: dict[str, Any] = {
     "not_before": None,
     "lock_token": None,
 }
-_MARK_CREATED = _fenced_core().values(**_CREATED_VALUES)
-_MARK_CREATED_WRITEBACK = _fenced_core().values(
+_MARK_CREATED = sa.update(_T).where(_FENCE).values(**_CREATED_VALUES)
+_MARK_CREATED_WRITEBACK = sa.update(_T).where(_FENCE).values(
     **_CREATED_VALUES,
     writeback_state=sa.bindparam("writeback_state"),
     writeback_attempts=0,
@@ -192,13 +173,17 @@ _MARK_CREATED_WRITEBACK = _fenced_core().values(
 )
 
 
+_COUNT_ATTEMPT = (
+    sa.update(_T)
+    .where(_FENCE)
+    .values(attempts=_T.c.attempts + 1, updated_at=sa.bindparam("now"))
+    .returning(_T.c.attempts)  # one round trip, not UPDATE then SELECT
+)
+
+
 def count_attempt(session: Session, instance: str, lock_token: str, now: datetime) -> int | None:
     """Record that a create call is about to be sent; returns the attempt number, None if fenced out."""
-    attempts = session.execute(
-        _fenced(instance, lock_token)
-        .values(attempts=col(Ticket.attempts) + 1, updated_at=now)
-        .returning(Ticket.attempts)  # one round trip, not UPDATE then SELECT
-    ).scalar_one_or_none()
+    attempts = session.connection().execute(_COUNT_ATTEMPT, {"key": instance, "token": lock_token, "now": now}).scalar()
     session.commit()  # durable, before the create call; no transaction stays open while Oceane answers
     return None if attempts is None else int(attempts)
 
@@ -277,11 +262,12 @@ def record_failure(
     summary = f"HTTP {failure.http_error_code}/{failure.app_error_code}: {failure.error_message}"
     values: dict[str, Any] = {"updated_at": now, "error": summary}
     if final:
-        values.update(status=Status.FAILED, lock_token=None, not_before=None)
+        values.update(status=Status.FAILED.value, lock_token=None, not_before=None)
     else:
-        values.update(retries_used=col(Ticket.retries_used) + 1, not_before=retry_at)
-    result = session.execute(_fenced(instance, lock_token).values(**values))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        values.update(retries_used=_T.c.retries_used + 1, not_before=retry_at)
+    statement = sa.update(_T).where(_FENCE).values(**values)
+    result = session.connection().execute(statement, {"key": instance, "token": lock_token})
+    if result.rowcount != 1:
         session.rollback()
         return False
     session.add(
