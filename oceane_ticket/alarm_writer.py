@@ -1,4 +1,4 @@
-"""Writing the Oceane ticket onto its DataMiner alarm (``OCEANE_ALARM_WRITER``), oceane-api.md §5.
+"""Writing the Oceane ticket onto its DataMiner alarm (``OCEANE_ALARM_WRITER``), docs/oceane-api.md §5.
 
 Two ways in from outside DataMiner, one class each, each with its own ``requests.Session``:
 

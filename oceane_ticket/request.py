@@ -82,7 +82,7 @@ class TicketDetails:
 
 @dataclass(frozen=True, slots=True)
 class AllowedValues:
-    """The allowed values of each form field (settings, defaults from oceane-api.md §3)."""
+    """The allowed values of each form field (settings, defaults from docs/oceane-api.md §3)."""
 
     priorities: Sequence[str]
     urgencies: Sequence[str]

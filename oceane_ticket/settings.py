@@ -150,7 +150,7 @@ class Settings:
     ticket_max_count: int = setting(1000, ge=1)
     debug_page: bool = setting(False)
 
-    # --- Allowed values of the form (oceane-api.md §3, assumed defaults): "a,b,c" or a JSON array ---
+    # --- Allowed values of the form (docs/oceane-api.md §3, assumed defaults): "a,b,c" or a JSON array ---
     priorities: tuple[str, ...] = setting(DEFAULT_PRIORITIES)
     urgencies: tuple[str, ...] = setting(DEFAULT_IMPACTS)
     technical_impacts: tuple[str, ...] = setting(DEFAULT_IMPACTS)

@@ -34,7 +34,7 @@ from oceane_ticket.storage import queries
 
 log = logging.getLogger(__name__)
 
-# TMF621 statuses after which a ticket no longer changes: not polled again (oceane-api.md §4).
+# TMF621 statuses after which a ticket no longer changes: not polled again (docs/oceane-api.md §4).
 CLOSED_STATUSES = ("closed", "resolved", "cancelled", "rejected")
 # One run stops starting new lookups after this many seconds, whatever is left of the batch.
 RUN_BUDGET_SECONDS = 30.0

@@ -18,7 +18,7 @@ namespace Oceane.DataMiner
 
 	using Skyline.DataMiner.Automation;
 
-	/// <summary>Names shared with the intake and the worker (oceane-api.md section 5).</summary>
+	/// <summary>Names shared with the intake and the worker (docs/oceane-api.md section 5).</summary>
 	public static class OceaneNames
 	{
 		public const string TicketIdProperty = "Oceane Ticket ID";

@@ -1,6 +1,6 @@
 """A fake DataMiner Agent on loopback: the two ways the worker writes a ticket onto an alarm.
 
-It implements what ``/work/shared/oceane-api.md`` section 5 and dataminer/README.md describe, and answers
+It implements what ``docs/oceane-api.md`` section 5 and dataminer/README.md describe, and answers
 the way the kit's C# scripts do (``dataminer/scripts``):
 
 - **User-Defined API** ``POST /api/custom/{route}`` (route ``oceane/alarm-properties``), header

@@ -1,4 +1,4 @@
-"""Oceane's answers, classified in one place (oceane-api.md §2).
+"""Oceane's answers, classified in one place (docs/oceane-api.md §2).
 
 Every failure becomes an :class:`OceaneError` carrying the four values of the Failed Ticket
 Requests table (HTTP status, app code, message, description) and what the caller should do. If a
@@ -110,7 +110,7 @@ def parse_json(body: bytes) -> Any:
 
 
 def classify(status: int, body: bytes, retry_after: str | None = None) -> OceaneError:
-    """Turn a non-success answer into an :class:`OceaneError` (the table in oceane-api.md §2)."""
+    """Turn a non-success answer into an :class:`OceaneError` (the table in docs/oceane-api.md §2)."""
     code, message, description = 0, "", ""
     try:
         data = json.loads(body) if body else None

@@ -1,4 +1,4 @@
-"""The create-ticket body (oceane-api.md §3), built from a recorded request."""
+"""The create-ticket body (docs/oceane-api.md §3), built from a recorded request."""
 
 from __future__ import annotations
 

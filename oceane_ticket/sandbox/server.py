@@ -1,4 +1,4 @@
-"""The Oceane sandbox: a fake Oceane HTTP server implementing ``oceane-api.md``, with fault injection.
+"""The Oceane sandbox: a fake Oceane HTTP server implementing ``docs/oceane-api.md``, with fault injection.
 
 Oceane endpoints (contract §1-§4):
 

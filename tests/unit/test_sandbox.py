@@ -1,4 +1,4 @@
-"""The sandbox speaks the wire contract (oceane-api.md) and its faults behave as documented."""
+"""The sandbox speaks the wire contract (docs/oceane-api.md) and its faults behave as documented."""
 
 from __future__ import annotations
 
