@@ -20,8 +20,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/oceane-ticket run $(ARGS)
 
-## Unit, integration and acceptance tiers plus the fast fault scenarios.
+## Lint (ruff, mypy strict), then the unit, integration and acceptance tiers plus the fast fault scenarios.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
 
 ## The whole fault matrix against real Redis, PostgreSQL, worker processes and the sandbox.

@@ -71,7 +71,7 @@ def multiproc_dir() -> str | None:
 if multiproc_dir():
     os.makedirs(str(multiproc_dir()), exist_ok=True)
     # Must happen before the metrics below are built: each one picks its value class then.
-    values.ValueClass = values.MultiProcessValue(_process_identifier)
+    values.ValueClass = values.MultiProcessValue(_process_identifier)  # type: ignore[no-untyped-call]  # prometheus_client: untyped
 
 TICKETS_CREATED = Counter("oceane_tickets_created", "Tickets created in Oceane")
 TICKETS_ADOPTED = Counter("oceane_tickets_adopted", "Existing Oceane tickets recorded instead of a new one")
@@ -246,7 +246,7 @@ def build_registry(settings: Settings, path: str | None = None) -> CollectorRegi
     registry = CollectorRegistry()
     path = path or multiproc_dir()
     if path:
-        MultiProcessCollector(registry, path=path)
+        MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]  # prometheus_client: untyped
     registry.register(QueueCollector(settings))
     return registry
 

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from kombu import Connection
 from kombu import transport as kombu_transports
+from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
 
 from oceane_ticket import keys, locking

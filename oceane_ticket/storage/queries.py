@@ -452,7 +452,7 @@ def writeback_done(session: Session, instance: str, ticket_id: str, oceane_statu
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def writeback_failed(
@@ -486,7 +486,7 @@ def writeback_failed(
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def writeback_none(session: Session, instance: str) -> None:
