@@ -2,7 +2,7 @@
 
 A Redis key with a TTL (a dead holder's lock expires) whose value names its holder. Release and
 ownership checks compare the holder's random token inside Lua, so only the holder can free it.
-The token is also stored on the claimed request row: the database fence (see storage.queries).
+The token is also stored on the claimed request row: the database fence (see storage.claims).
 """
 
 from __future__ import annotations

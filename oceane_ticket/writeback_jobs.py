@@ -53,7 +53,7 @@ def retry_writeback(settings: Settings, instances: list[str], redis: Any = None)
     from sqlmodel import Session
 
     from oceane_ticket.logs import describe_exception
-    from oceane_ticket.storage import db, queries
+    from oceane_ticket.storage import clock, db, reads, writebacks
 
     if settings.alarm_writer == "none":
         detail = "OCEANE_ALARM_WRITER is none: the calling script sets the alarm properties"
@@ -69,9 +69,9 @@ def retry_writeback(settings: Settings, instances: list[str], redis: Any = None)
         for instance in instances:
             entry: dict[str, Any] = {"instance": instance}
             with Session(engine, expire_on_commit=False) as s:
-                row = queries.request_writeback(s, instance, queries.utcnow())
+                row = writebacks.request_writeback(s, instance, clock.utcnow())
                 if row is None:
-                    current = queries.get(s, instance)
+                    current = reads.get(s, instance)
                     if current is None:
                         entry.update(result="not_found", detail="no such request (removed by retention?)")
                     else:

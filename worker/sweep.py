@@ -25,7 +25,7 @@ from sqlmodel import Session
 from oceane_ticket import jobs, keys
 from oceane_ticket.locking import holder_dead, node_alive, scope_locks
 from oceane_ticket.settings import Settings
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import claims, clock, db
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 def sweep(settings: Settings, redis: Any) -> list[str]:
     """Re-enqueue stale open requests; returns the instances sent."""
     with Session(db.get_engine(settings.database_url)) as session:
-        stale = queries.stale_requests(session, queries.utcnow(), settings.stale_after)
+        stale = claims.stale_requests(session, clock.utcnow(), settings.stale_after)
     if not stale:
         return []
     # Every lock of the scope: under OCEANE_LOCK_SCOPE=alarm a request is held by its alarm's.

@@ -4,7 +4,7 @@ The job runs after the ticket is committed as created, outside the processing lo
 has nothing to do with Oceane's one-at-a-time rule, and a slow DataMiner must not hold up creates.
 
 - At least once, never lost: the write-back is ``pending`` in the same commit that makes the ticket
-  created (``queries.mark_created``), so a crash before the job was queued, or a job lost with
+  created (``claims.mark_created``), so a crash before the job was queued, or a job lost with
   Redis, is found by :func:`sweep` and sent again. Writing the same properties twice is harmless.
 - A failing write-back never fails the ticket: it spends its own budget
   (``OCEANE_WRITEBACK_RETRY_COUNT``, backoff capped by ``OCEANE_WRITEBACK_BACKOFF_MAX``), then
@@ -40,7 +40,7 @@ from oceane_ticket.alarm_writer import (
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status, WritebackState
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import clock, db, reads, writebacks
 from oceane_ticket.storage.models import Ticket
 from worker.processing import RetryLater, our_outage_delay
 
@@ -63,7 +63,7 @@ class Context:
     settings: Settings
     session_factory: Callable[[], AbstractContextManager[Session]]
     writer: AlarmWriter | None
-    now: Callable[[], datetime] = queries.utcnow
+    now: Callable[[], datetime] = clock.utcnow
     on_event: Callable[[str, dict[str, Any]], None] = lambda name, data: None
 
 
@@ -97,13 +97,13 @@ def run(ctx: Context, instance: str) -> Outcome:
 
 
 def _run(ctx: Context, session: Session, instance: str) -> Outcome:
-    row = queries.get(session, instance)
+    row = reads.get(session, instance)
     session.commit()  # no transaction stays open while DataMiner answers
     if row is None or row.status != Status.CREATED or row.writeback_state != WritebackState.PENDING:
         return Outcome.NOTHING_TO_DO
     if ctx.writer is None:
         # OCEANE_ALARM_WRITER was switched to none since this was queued: nobody will write it.
-        queries.writeback_none(session, instance)
+        writebacks.writeback_none(session, instance)
         return Outcome.NOTHING_TO_DO
     assert row.ticket_id is not None
     ticket_id, oceane_status = row.ticket_id, row.oceane_status
@@ -112,7 +112,7 @@ def _run(ctx: Context, session: Session, instance: str) -> Outcome:
         ctx.writer.write(alarm, properties_of(row))
     except WritebackError as error:
         return _failed(ctx, session, row, error)
-    if not queries.writeback_done(session, instance, ticket_id, oceane_status, ctx.now()):
+    if not writebacks.writeback_done(session, instance, ticket_id, oceane_status, ctx.now()):
         log.info("write-back of %s: values changed while writing; the newer job writes them", instance)
         return Outcome.SUPERSEDED
     log.info(
@@ -134,7 +134,7 @@ def _failed(ctx: Context, session: Session, row: Ticket, error: WritebackError) 
     final = not error.transient or used >= ctx.settings.writeback_retry_count
     now = ctx.now()
     delay = None if final else backoff(ctx.settings, used)
-    written = queries.writeback_failed(
+    written = writebacks.writeback_failed(
         session,
         row.instance,
         row.ticket_id,
@@ -172,7 +172,7 @@ def sweep(settings: Settings, redis_client: Any) -> list[str]:
         return []
     try:
         with Session(db.get_engine(settings.database_url)) as session:
-            stale = queries.stale_writebacks(session, queries.utcnow(), settings.stale_after)
+            stale = writebacks.stale_writebacks(session, clock.utcnow(), settings.stale_after)
         sent = []
         for instance in stale:
             if redis_client.exists(keys.writeback_marker(instance)):

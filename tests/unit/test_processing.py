@@ -25,7 +25,7 @@ from oceane_ticket.locking import ProcessingLock
 from oceane_ticket.oceane.client import OceaneTicket
 from oceane_ticket.oceane.errors import Action, OceaneError, classify
 from oceane_ticket.request import AllowedValues, build_alarm, build_details
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import claims, clock, db
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer import core
 from tests.conftest import make_settings
@@ -161,7 +161,7 @@ class World:
         other = lock.try_acquire(instance)
         assert other
         with Session(db.get_engine(self.url), expire_on_commit=False) as s:
-            assert queries.claim(s, instance, other, datetime.now(UTC)) is not None
+            assert claims.claim(s, instance, other, datetime.now(UTC)) is not None
         self.redis.delete(lock.key)  # and it died too, so the test's next run can go
         return other
 
@@ -302,7 +302,7 @@ def test_429_waits_its_retry_after_capped(world: World, retry_after: str, expect
     with pytest.raises(RetryLater) as later:
         processing.process(world.ctx, instance)
     assert later.value.countdown == expected
-    not_before = queries.as_utc(world.row(instance).not_before)
+    not_before = clock.as_utc(world.row(instance).not_before)
     assert not_before is not None
     assert abs((not_before - before).total_seconds() - expected) < 1
 
@@ -342,18 +342,18 @@ def test_database_down_is_our_outage_not_a_failure(world: World, tmp_path: Path)
 
 def test_database_down_after_oceane_answered_ends_in_adoption(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     instance = world.request()
-    real = queries.mark_created
+    real = claims.mark_created
 
     def unreachable(*_: Any, **__: Any) -> bool:
         raise sa.exc.OperationalError("UPDATE tickets", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(queries, "mark_created", unreachable)
+    monkeypatch.setattr(claims, "mark_created", unreachable)
     with pytest.raises(RetryLater):
         processing.process(world.ctx, instance)
     row = world.row(instance)
     assert (row.status, row.attempts, row.retries_used) == ("processing", 1, 0)
     assert world.failures(instance) == []
-    monkeypatch.setattr(queries, "mark_created", real)
+    monkeypatch.setattr(claims, "mark_created", real)
     assert processing.process(world.ctx, instance) is Outcome.ADOPTED
     assert world.oceane.calls == ["create", "find"] and len(world.oceane.tickets) == 1
 

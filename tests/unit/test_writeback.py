@@ -22,7 +22,7 @@ from oceane_ticket import writeback_jobs
 from oceane_ticket.alarm_writer import AlarmRef, WritebackError
 from oceane_ticket.oceane.client import OceaneTicket, TicketLookup
 from oceane_ticket.oceane.errors import Action, OceaneError
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import db, writebacks
 from oceane_ticket.storage.models import Ticket
 from tests.unit.test_processing import World
 from worker import processing, status_sync, writeback
@@ -224,7 +224,7 @@ def test_retry_writeback_gives_a_fresh_budget_and_queues_the_job(bench: Bench) -
     assert (after.writeback_state, after.writeback_attempts, after.writeback_error) == ("pending", 0, None)
     assert bench.redis.llen(writeback_jobs.queue_for(bench.settings.queue)) == 1
     with Session(db.get_engine(bench.url)) as s:
-        assert queries.failed_writebacks(s) == []
+        assert writebacks.failed_writebacks(s) == []
 
 
 def test_retry_writeback_without_a_writer_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
