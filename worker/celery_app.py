@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_init, worker_process_init
 
-from oceane_ticket import jobs, locking, logs, writeback_jobs
+from oceane_ticket import jobs, liveness, logs, writeback_jobs
 from oceane_ticket.connections import TIMEOUTS
 from oceane_ticket.settings import SettingsError, get_settings
 from worker import transport
@@ -101,15 +101,15 @@ def _start_heartbeat(**_: Any) -> None:
 
     from worker import sweep
 
-    node = locking.new_node()
-    locking.set_node(node)
+    node = liveness.new_node()
+    liveness.set_node(node)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
 
-    def recover(heartbeat: locking.Heartbeat) -> None:
+    def recover(heartbeat: liveness.Heartbeat) -> None:
         if heartbeat.steady():
             sweep.recover_dead_workers(settings, client, own_node=node)
 
-    locking.Heartbeat(client, node, on_beat=recover).start()
+    liveness.Heartbeat(client, node, on_beat=recover).start()
 
 
 @after_setup_logger.connect

@@ -23,7 +23,8 @@ from typing import Any
 from sqlmodel import Session
 
 from oceane_ticket import jobs, keys
-from oceane_ticket.locking import holder_dead, node_alive, scope_locks
+from oceane_ticket.liveness import holder_dead, node_alive
+from oceane_ticket.locking import scope_locks
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import claims, clock, db
 
@@ -64,7 +65,7 @@ class Recovery:
 def recover_dead_workers(settings: Settings, redis: Any, own_node: str | None) -> Recovery:
     """Hand a dead worker's work to the living: its lock, its request, its unacked messages.
 
-    Call it only while the caller's own heartbeat is steady (see ``locking.holder_dead``).
+    Call it only while the caller's own heartbeat is steady (see ``liveness.holder_dead``).
     """
     from worker import transport  # kombu, only in worker processes
 

@@ -23,7 +23,7 @@ from kombu import transport as kombu_transports
 from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
 
-from oceane_ticket import keys, locking
+from oceane_ticket import keys, liveness
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class QoS(kombu_redis.QoS):
         An owner entry whose message never got recorded is harmless: :func:`restore_orphans`
         drops it once the owner is gone.
         """
-        node = locking.current_node()
+        node = liveness.current_node()
         if node is not None:
             with self.channel.conn_or_acquire() as client:
                 client.hset(keys.UNACKED_OWNERS, delivery_tag, node)
