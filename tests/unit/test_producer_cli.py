@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from producer import cli
+from cli import request as cli
 from tests.conftest import make_settings
 
 
@@ -46,7 +46,7 @@ def test_no_prompt_without_a_terminal_and_the_missing_field_is_named(
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("must not prompt"))
     code = cli.run_create(_args(priority="1", urgency="Major"), make_settings())
-    assert code == cli.INVALID_INPUT
+    assert code == cli.USAGE
     assert "technical_impact: is required; allowed: Critical, Major, Minor, None" in capsys.readouterr().err
 
 
