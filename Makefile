@@ -24,7 +24,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 ## The whole fault matrix against real Redis, PostgreSQL, worker processes and the sandbox.
 faults: $(STAMP)

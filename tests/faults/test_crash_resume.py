@@ -23,7 +23,7 @@ from oceane_ticket import keys
 from tests.conftest import wait_until
 from tests.faults.kit import alarm_params
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LIMIT = 30.0  # seconds from a worker being up again to the request being created
 PRODUCTION = {"lock_timeout": 120.0, "stale_after": 180.0, "sweep_interval": 60.0}
