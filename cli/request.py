@@ -137,7 +137,8 @@ def _error(args: argparse.Namespace, code: int, message: str, **extra: Any) -> i
     return code
 
 
-def _describe(status: Any) -> str:
+def describe(status: Any) -> str:
+    """One line (two when created: the URL alone on its own) saying where the request stands."""
     alarm = status.alarm
     where = f"alarm {external_id(alarm['dma_id'], alarm['element_id'], alarm['alarm_id'])} ({alarm['element_name']})"
     prefix = "existing request" if status.existing else "request"
@@ -166,7 +167,7 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
         return _error(args, USAGE, str(exc), field=exc.field)
     except core.Unavailable as exc:
         return _error(args, UNAVAILABLE, str(exc), service=exc.service)
-    _emit(args, status.as_dict(), _describe(status))
+    _emit(args, status.as_dict(), describe(status))
     if args.wait and status.status == Status.FAILED:
         return TICKET_FAILED
     if args.wait and not status.final:
@@ -199,5 +200,5 @@ def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
         return _error(args, UNAVAILABLE, str(exc), service=exc.service)
     if status is None:
         return _error(args, PROBLEM, f"no ticket for alarm {alarm.external_id}")
-    _emit(args, status.as_dict(), _describe(status))
+    _emit(args, status.as_dict(), describe(status))
     return OK
