@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args, settings))
     except KeyboardInterrupt:
+        # The terminal echoed ^C where the cursor was: end that line, so the shell's prompt starts its own.
+        print(file=sys.stderr)
         return INTERRUPTED
     except Exception as exc:
         # Every command says the same about a database without our schema, with the fix.

@@ -15,7 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cli.common import OK, PROBLEM, STILL_PENDING, TICKET_FAILED, UNAVAILABLE, USAGE, Add
-from oceane_ticket.request import InputError, choose, clean_text, external_id, parse_alarm_params
+from oceane_ticket.request import InputError, build_alarm, choose, clean_text, external_id, parse_alarm_params
 from oceane_ticket.statuses import Status
 
 if TYPE_CHECKING:
@@ -76,28 +76,64 @@ def configure_create(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The alarm's fields as the hyperlink names them, asked in this order when a person runs `create`.
+ALARM_FIELDS = (
+    ("dma_id", "DMA ID", True),
+    ("element_id", "Element ID", True),
+    ("alarm_id", "Alarm ID", True),
+    ("element_name", "Element Name", True),
+    ("alarm_value", "Alarm Value", False),
+    ("root_time", "Root Time (yyyy-MM-ddTHH:mm:ssZ)", False),
+)
+# Valid values for every required alarm field, so one answer is checked by the real validator alone.
+_VALID_ALARM = {"dma_id": "1", "element_id": "1", "alarm_id": "1", "element_name": "-"}
+
+
 def alarm_fields(args: argparse.Namespace, *, needs_name: bool = True) -> dict[str, Any]:
-    """The raw alarm fields from ``--alarm`` and the flags (flags win)."""
+    """The raw alarm fields from ``--alarm`` and the flags (flags win); ``create`` at a terminal asks for the rest."""
     raw: dict[str, Any] = parse_alarm_params(args.alarm) if args.alarm else {}
     for name in ("dma_id", "element_id", "alarm_id", "element_name", "alarm_value", "root_time"):
         value = getattr(args, name, None)
         if value is not None:
             raw[name] = value
+    if needs_name and sys.stdin.isatty():
+        _prompt_alarm(raw)
     if not raw:
         flags = "--dma-id/--element-id/--alarm-id" + ("/--element-name" if needs_name else "")
         raise InputError("alarm", f"is required: give --alarm 'DMA ID=..;...' or {flags}")
     return raw
 
 
-def _ask(label: str, check: Callable[[str], Any]) -> str | None:
+def _check_alarm_field(field: str, answer: str) -> None:
+    build_alarm(_VALID_ALARM | {field: answer})
+
+
+def _prompt_alarm(raw: dict[str, Any]) -> None:
+    # Nothing given: the whole alarm is asked for. Part of it given: only what is still required.
+    asking_all = not raw
+    for field, label, required in ALARM_FIELDS:
+        if field in raw or not (required or asking_all):
+            continue
+        suffix = "" if required else " (Enter to skip)"
+        answer = _ask(field, label.split(" (")[0], f"{label}{suffix}: ", partial(_check_alarm_field, field))
+        if answer is not None:
+            raw[field] = answer
+
+
+def _ask(field: str, name: str, prompt: str, check: Callable[[str], Any]) -> str | None:
     # Re-ask until the answer passes ``check``: a typo costs one line, not the whole form. The
     # answer itself goes on to the same validation as the flags, which also normalises it.
     while True:
-        answer = input(label).strip()
+        try:
+            answer = input(prompt).strip()
+        except EOFError:
+            # Ctrl-D: the person is done typing. End the prompt's line; nothing is queued (exit 2).
+            print(file=sys.stderr)
+            raise InputError(field, "no answer (end of input); nothing was queued") from None
         try:
             check(answer)
         except InputError as exc:
-            print(f"  {exc.message}", file=sys.stderr)
+            print(f"  {name} {exc.message}", file=sys.stderr)
             continue
         return answer or None
 
@@ -115,9 +151,12 @@ def _prompt_missing(details: dict[str, Any], settings: Settings) -> None:
             continue
         allowed = getattr(settings, allowed_attr)
         suffix = "" if required else " (Enter to skip)"
-        details[name] = _ask(f"{label} [{'/'.join(allowed)}]{suffix}: ", partial(_choice, name, allowed, required))
+        prompt = f"{label} [{'/'.join(allowed)}]{suffix}: "
+        details[name] = _ask(name, label, prompt, partial(_choice, name, allowed, required))
     if details.get("description") is None:
         details["description"] = _ask(
+            "description",
+            "Description",
             "Description (Enter for a summary of the alarm): ",
             lambda answer: clean_text("description", answer, max_len=settings.description_max_length, multiline=True),
         )
@@ -185,7 +224,6 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
     """Print the alarm's ticket; exit 1 when it has none."""
-    from oceane_ticket.request import build_alarm
     from producer import core
 
     try:
