@@ -175,3 +175,29 @@ def test_failed_json_says_which_row_is_final(monkeypatch: pytest.MonkeyPatch, ca
     assert main(["failed", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert sorted((r["attempt"], r["final"]) for r in rows) == [(1, False), (2, True)]
+
+
+# --- make install ---
+
+
+def test_make_install_says_what_it_does_before_pip_speaks(tmp_path: Path) -> None:
+    # A stand-in interpreter: `-m venv DIR` makes DIR/bin/python (itself); every call is logged.
+    log = tmp_path / "calls"
+    fake = tmp_path / "python3"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$0 $*" >> {log}\n'
+        'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi\n'
+        'case "$*" in *"pip install"*) echo "PIP OUTPUT";; esac\n'
+    )
+    fake.chmod(0o755)
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        ["make", "install", f"PY={fake}", f"VENV={venv}"],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    assert "PIP OUTPUT" in lines, lines
+    said = [line for line in lines[: lines.index("PIP OUTPUT")] if not line.startswith((str(fake), str(venv)))]
+    # Before pip's first word, a sentence (not make echoing a command) says where it installs.
+    assert any(str(venv) in line for line in said), lines
