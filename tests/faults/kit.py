@@ -653,12 +653,23 @@ def signal_delivered(pid: int, sig: int) -> bool:
     return not pending & bit
 
 
-def oceane_calls(metrics_dir: Path, operation: str, outcome: str = "ok") -> float:
-    """Oceane calls a worker made, from its metrics (started with PROMETHEUS_MULTIPROC_DIR=metrics_dir)."""
+def worker_metric(metrics_dir: Path, name: str, labels: dict[str, str] | None = None) -> float:
+    """One sample of the workers' metrics (started with PROMETHEUS_MULTIPROC_DIR=metrics_dir); 0 when absent."""
     from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(metrics_dir))
-    labels = {"operation": operation, "outcome": outcome}
-    return registry.get_sample_value("oceane_call_duration_seconds_count", labels) or 0.0
+    return registry.get_sample_value(name, labels or {}) or 0.0
+
+
+def oceane_calls(metrics_dir: Path, operation: str, outcome: str = "ok") -> float:
+    """Oceane calls a worker made, from its metrics (started with PROMETHEUS_MULTIPROC_DIR=metrics_dir)."""
+    return worker_metric(
+        metrics_dir, "oceane_call_duration_seconds_count", {"operation": operation, "outcome": outcome}
+    )
+
+
+def dead_holder_locks_broken(metrics_dir: Path) -> float:
+    """How many dead workers' processing locks the workers broke (their request re-sent)."""
+    return worker_metric(metrics_dir, "oceane_dead_holder_locks_broken_total")
