@@ -1,4 +1,7 @@
-"""What every command shares: exit statuses, the registration contract, one-line error reports."""
+"""What every command shares: exit statuses, the registration contract, one-line error reports.
+
+The exit statuses are :mod:`oceane_ticket.exits`'s, re-exported here for the command modules.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,37 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from oceane_ticket.exits import (
+    BAD_SETTING,
+    INTERRUPTED,
+    OK,
+    PROBLEM,
+    STILL_PENDING,
+    TICKET_FAILED,
+    UNAVAILABLE,
+    USAGE,
+)
 from oceane_ticket.logs import describe_exception
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
 
-# Exit statuses, the one table of them: the alarm hook script and operators' scripts read these.
-OK = 0
-PROBLEM = 1  # the command ran and found something wrong: a failed check, a refused retry, `lookup`: no ticket
-USAGE = 2  # bad input (an option, an answer, a field of the alarm), named; nothing stored or queued
-TICKET_FAILED = 3  # `create --wait`: Oceane refused the ticket for good
-UNAVAILABLE = 4  # Redis or the database could not be reached (or has no schema yet)
-STILL_PENDING = 5  # `create --wait`: the wait ran out; the worker goes on with the ticket
-BAD_SETTING = 78  # sysexits' EX_CONFIG: a bad setting is not the operator's input error (2)
-INTERRUPTED = 130  # Ctrl-C, as a shell reports a command killed by SIGINT (128 + 2)
+__all__ = [
+    "BAD_SETTING",
+    "INTERRUPTED",
+    "OK",
+    "PROBLEM",
+    "STILL_PENDING",
+    "TICKET_FAILED",
+    "UNAVAILABLE",
+    "USAGE",
+    "Add",
+    "Handler",
+    "is_database_outage",
+    "positive_int",
+    "print_json",
+    "unavailable",
+]
 
 Handler = Callable[[argparse.Namespace, "Settings"], int]
 
