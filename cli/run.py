@@ -346,6 +346,9 @@ def _main(args: argparse.Namespace, settings: Settings) -> int:
             return PROBLEM
         return OK
     except KeyboardInterrupt:
+        # Ctrl-C is how the demo is meant to stop (exit 0, so `make run` reports no error); the
+        # terminal echoed ^C where the cursor was, so what follows starts on a line of its own.
+        print(file=sys.stderr)
         return OK
     finally:
         stack.stop()
