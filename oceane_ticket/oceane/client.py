@@ -186,7 +186,9 @@ class OceaneClient:
         data = None if body is None else json.dumps(body).encode()
         while True:
             token = self._token()
-            headers = {"Authorization": f"{token.token_type} {token.access_token}", "Accept": self.dialect.media_type}
+            # Accept without parameters: application/json matches every JSON answer, with a charset
+            # or not (v4 produces application/json;charset=utf-8), where an exact range might not.
+            headers = {"Authorization": f"{token.token_type} {token.access_token}", "Accept": "application/json"}
             if data is not None:
                 headers["Content-Type"] = media_type or self.dialect.media_type
             try:
