@@ -257,7 +257,7 @@ class OceaneClient:
                 Action.RETRY,
                 may_have_reached=True,
             )
-        if sent is not None and ticket.external_id != sent:
+        if sent is not None and ticket.external_id is not None and ticket.external_id != sent:
             log.warning(
                 "create answered ticket %s with external identifier %r, not the %r sent: recorded as this "
                 "request's ticket, since the server made it for this create",
