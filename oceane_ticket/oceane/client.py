@@ -417,7 +417,12 @@ def _check_token_response(response: requests.Response) -> requests.Response:
     # A compliance hook: runs before oauthlib parses the answer, and turns anything but a 200 into
     # our error (oauthlib would read an error body as OAuth's error or as a token).
     if response.status_code != 200:
-        raise classify(response.status_code, response.content, response.headers.get("Retry-After"))
+        error = classify(response.status_code, response.content, response.headers.get("Retry-After"))
+        if response.status_code in (404, 405):
+            # The default token URL is a guess from OCEANE_BASE_URL (settings.effective_token_url):
+            # say which setting fixes a wrong one.
+            error.description += f"; no token endpoint at {response.url}: set OCEANE_TOKEN_URL to the tenant's"
+        raise error
     return response
 
 

@@ -211,3 +211,12 @@ def test_bad_dialect_and_priority_map_settings_name_the_variable() -> None:
     with pytest.raises(SettingsError, match="OCEANE_PRIORITY_MAP"):
         make_settings(priority_map="9=Critical")
     assert make_settings(priority_map="1=Critical,2=High").priority_map == {"1": "Critical", "2": "High"}
+
+
+@pytest.mark.parametrize("name", TMF)
+@responses.activate
+def test_a_token_url_that_is_not_there_names_the_setting_to_give(name: str) -> None:
+    responses.post(TOKEN_URL, status=404, json=tmf_error(404, "ERR404", "Not Found", "no such path"))
+    with pytest.raises(OceaneError) as err:
+        client_for(name).fetch_token()
+    assert "OCEANE_TOKEN_URL" in err.value.description and TOKEN_URL in err.value.description
