@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from oceane_ticket.fakedm import FakeDataMiner
 from oceane_ticket.storage import db
 from oceane_ticket.storage.models import Ticket
 from producer.core import create_ticket, wait_for
 from tests.conftest import WorkerProcess, settings_env, wait_until
+from tests.fakedm import FakeDataMiner
 from tests.faults.kit import BeatProcess
 
 TOKEN = "udapi-token-7f3a9c"

@@ -220,12 +220,17 @@ namespace Skyline.DataMiner.Automation
 		/// <summary>The entry point types.</summary>
 		public enum Types
 		{
-			OnApiTrigger = 1,
+			// Skyline.DataMiner.Automation.AutomationEntryPointType.Types: OnApiTrigger is 11 (SLManagedAutomation
+			// API reference, src/DataMiner/... in SkylineCommunications/dataminer-docs); the other members are not used.
+			OnApiTrigger = 11,
 		}
 	}
 }
 
-namespace Skyline.DataMiner.Net.Apps.UserDefinableApis
+// ApiTriggerInput, ApiTriggerOutput, RequestMethod and StatusCode live in this namespace in DataMiner
+// (SkylineCommunications/dataminer-docs, user-guide/Advanced_Modules/User-Defined_APIs/Defining_an_API/
+// UD_APIs_Defining_a_new_API.md and the API reference under src/DataMiner/).
+namespace Skyline.DataMiner.Net.Apps.UserDefinableApis.Actions
 {
 	using System.Collections.Generic;
 
@@ -263,10 +268,7 @@ namespace Skyline.DataMiner.Net.Apps.UserDefinableApis
 		/// <summary>Gets or sets the response body.</summary>
 		public string ResponseBody { get; set; }
 	}
-}
 
-namespace Skyline.DataMiner.Net.Apps.UserDefinableApis.Actions
-{
 	/// <summary>Suggested HTTP status codes for ApiTriggerOutput.ResponseCode.</summary>
 	public enum StatusCode
 	{

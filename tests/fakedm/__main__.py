@@ -1,4 +1,4 @@
-"""``python -m oceane_ticket.fakedm --port 8091``: a fake DataMiner for manual runs (Ctrl-C stops)."""
+"""``python -m tests.fakedm --port 8091``: a fake DataMiner for manual runs (Ctrl-C stops)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import signal
 import sys
 import threading
 
-from oceane_ticket.fakedm.server import DEFAULT_ROUTE, FakeDataMiner
+from tests.fakedm.server import DEFAULT_ROUTE, FakeDataMiner
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until interrupted; credentials come from flags or FAKEDM_* variables, never printed."""
-    parser = argparse.ArgumentParser(prog="python -m oceane_ticket.fakedm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.fakedm", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8091, help="port (0 picks a free one)")
     parser.add_argument("--route", default=DEFAULT_ROUTE, help="User-Defined API route after /api/custom/")
