@@ -26,6 +26,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="address to listen on (default loopback; any other needs OCEANE_INTAKE_TOKEN)",
     )
     parser.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+    parser.add_argument(
+        "--ssl-certfile",
+        metavar="PEM",
+        help="serve HTTPS with this certificate (chain) file; needs --ssl-keyfile",
+    )
+    parser.add_argument("--ssl-keyfile", metavar="PEM", help="the certificate's private key (HTTPS)")
 
 
 def _port(text: str) -> int:
@@ -49,10 +55,16 @@ def is_loopback(host: str) -> bool:
 
 
 def check_access(host: str, token: str) -> str | None:
-    """Why ``serve`` must not start with this address and token, or None when it may."""
-    if token and len(token) < MIN_TOKEN_LENGTH:
-        return f"OCEANE_INTAKE_TOKEN is too short ({len(token)} characters); use at least {MIN_TOKEN_LENGTH}"
-    if not token and not is_loopback(host):
+    """Why ``serve`` must not start with this address and token(s), or None when it may."""
+    from intake.guard import parse_tokens
+
+    for index, one in enumerate(parse_tokens(token), start=1):
+        if len(one) < MIN_TOKEN_LENGTH:
+            return (
+                f"OCEANE_INTAKE_TOKEN's token {index} is too short ({len(one)} characters); "
+                f"use at least {MIN_TOKEN_LENGTH}"
+            )
+    if not token.strip() and not is_loopback(host):
         return (
             f"refusing to listen on {host} without OCEANE_INTAKE_TOKEN: every request off loopback needs a "
             "credential; set OCEANE_INTAKE_TOKEN (e.g. `openssl rand -hex 32`) or use --host 127.0.0.1"
@@ -60,10 +72,25 @@ def check_access(host: str, token: str) -> str | None:
     return None
 
 
+def check_tls(certfile: str | None, keyfile: str | None) -> str | None:
+    """Why the HTTPS options cannot be used, or None (both given and readable, or neither)."""
+    if bool(certfile) != bool(keyfile):
+        return "--ssl-certfile and --ssl-keyfile go together (the certificate and its private key)"
+    for option, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if path:
+            try:
+                with open(path, "rb") as handle:
+                    handle.read(1)
+            except OSError as exc:
+                return f"{option}: cannot read {path!r} ({exc.strerror or type(exc).__name__})"
+    return None
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code."""
     token = settings.intake_token.get_secret_value()
-    problem = check_access(args.host, token)
+    certfile, keyfile = getattr(args, "ssl_certfile", None), getattr(args, "ssl_keyfile", None)
+    problem = check_access(args.host, token) or check_tls(certfile, keyfile)
     if problem:
         print(f"oceane-ticket: serve: {problem}", file=sys.stderr)
         return REFUSED
@@ -90,5 +117,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # The client address is the peer's own: the no-token mode trusts loopback peers only, so a
         # forwarded-for header must not stand in for it.
         proxy_headers=False,
+        # HTTPS in the intake itself, for a deployment without a TLS-terminating proxy in front.
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
     )
     return OK
