@@ -328,7 +328,7 @@ def harness(mcs: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str
         )
         assert done.returncode == 0, done.stdout + done.stderr
         outcome: dict[str, Any] = json.loads(done.stdout)
-        assert outcome["exit"] != "crashed", outcome["reason"]
+        assert outcome.get("exit") != "crashed", outcome.get("reason")
         offline[key] = outcome
         return json.loads(json.dumps(outcome))
 
@@ -482,7 +482,9 @@ def intake() -> Iterator[FakeIntake]:
                     "json": json.loads(body) if body else None,
                 }
             )
-            status, answer = fake.answers.get((self.command, parts.path), (404, {"detail": "not found"}))
+            status, answer = fake.answers.get((self.command, parts.path), (404, {"error": "not found"}))
+            if callable(answer):  # answers that depend on the query (a table's pages)
+                status, answer = answer({k: v[0] for k, v in parse_qs(parts.query).items()})
             data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -803,3 +805,143 @@ def test_interactive_script_asks_again_after_a_failed_request(harness: Any, inta
     )
     assert outcome["dialogs"][0]["dropDowns"]["priority"] == ["", "1", "2", "3", "4"]
     assert _posts(intake) == []
+
+
+# --- a selection of alarms (combineParameters="true") ---
+
+SEP = "\u00b6"  # HyperLinks.xml's separator attribute
+
+
+def _selection(*alarm_ids: int, names: tuple[str, ...] = ()) -> dict[str, str]:
+    """The six parameters as DataMiner combines them for several selected alarms."""
+    count = len(alarm_ids)
+    names = names or tuple(f"Router {i}" for i in range(count))
+    return {
+        "DMA ID": SEP.join(["12"] * count),
+        "Element ID": SEP.join(["345"] * count),
+        "Alarm ID": SEP.join(str(a) for a in alarm_ids),
+        "Element Name": SEP.join(names),
+        "Alarm Value": SEP.join(["Link down"] * count),
+        "Root Time": SEP.join(["2026-11-29T09:00:00+01:00"] * count),
+    }
+
+
+def test_a_selection_gets_one_dialog_and_one_ticket_per_alarm_with_each_result_shown(
+    harness: Any, intake: FakeIntake
+) -> None:
+    already = _answer("created", ticketId="OCE-1", ticketUrl="http://oceane/OCE-1", existing=True, alarmId=1)
+    intake.answer("GET", "/tickets", 404, {"error": "no ticket"})
+    posted: list[int] = []
+
+    def lookup(query: dict[str, str]) -> tuple[int, Any]:
+        return (200, already) if query.get("alarmId") == "1" else (404, {"error": "no ticket"})
+
+    def create(_query: dict[str, str]) -> tuple[int, Any]:
+        alarm = intake.requests[-1]["json"]["alarmId"]
+        posted.append(alarm)
+        if alarm == 3:
+            return 422, {"error": "elementName: too long", "field": "elementName", "fields": ["elementName"]}
+        return 201, _answer("created", ticketId=f"OCE-{alarm}0", ticketUrl=f"http://oceane/OCE-{alarm}0", alarmId=alarm)
+
+    intake.answer("GET", "/tickets", 200, lookup)
+    intake.answer("POST", "/tickets", 201, create)
+    filled = {"priority": "1", "urgency": "Major", "technicalImpact": "Major"}
+    scenario = {**_run(intake, "udapi", _selection(1, 2, 2, 3)), "ui": [{"values": filled, "press": "create"}]}
+
+    outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)
+
+    assert outcome["exit"] == "completed"
+    form, result = outcome["dialogs"]  # one dialog for the details, one with every alarm's outcome
+    asked = " ".join(form["texts"])
+    # Alarm 2 was selected twice (one root alarm: one ticket); alarm 1 already has one: 2 of 3 are asked for.
+    assert "2 alarms: Router 1 (12/345/2), Router 3 (12/345/3)" in asked and "2 of the 3 selected" in asked
+    assert posted == [2, 3]  # alarm 1 already had one: never sent again
+    text = " ".join(result["texts"])
+    assert "Alarm 12/345/1 (Router 0): This alarm already has Oceane ticket OCE-1" in text
+    assert "Alarm 12/345/2 (Router 1): Oceane ticket created: OCE-20" in text
+    assert "Alarm 12/345/3 (Router 3): refused: elementName: too long" in text
+    assert outcome["properties"] == []  # udapi: the worker writes them
+
+
+def test_the_root_time_is_sent_in_utc_from_the_offset_dataminer_wrote(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("POST", "/tickets", 201, CREATED)
+    params = {**DETAILS, "Root Time": "2026-11-29T09:00:00+01:00"}
+    harness("OceaneCreateTicket.cs", _run(intake, "udapi", params))
+    assert _posts(intake)[0]["json"]["rootTime"] == "2026-11-29T08:00:00Z"
+
+
+def test_a_root_time_without_an_offset_is_not_passed_off_as_utc(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("POST", "/tickets", 201, CREATED)
+    harness("OceaneCreateTicket.cs", _run(intake, "udapi", {**DETAILS, "Root Time": "29/11/2026 09:00"}))
+    assert _posts(intake)[0]["json"]["rootTime"] is None
+
+
+# --- the GQI data sources, under Mono against the stand-in intake ---
+
+
+def _table(rows: list[dict[str, Any]]) -> Callable[[dict[str, str]], tuple[int, Any]]:
+    def page(query: dict[str, str]) -> tuple[int, Any]:
+        offset, limit = int(query["offset"]), int(query["limit"])
+        more = offset + limit < len(rows)
+        return 200, {
+            "rows": rows[offset : offset + limit],
+            "offset": offset,
+            "limit": limit,
+            "next": offset + limit if more else None,
+        }
+
+    return page
+
+
+def test_the_tickets_data_source_pages_through_the_intake_with_the_connectors_columns(
+    harness: Any, intake: FakeIntake
+) -> None:
+    rows = [
+        {"instance": f"i{n}", "ticketId": f"OCE-{n}", "alarmId": n, "dmaId": 12, "elementId": 345,
+         "elementName": "Router", "createdAt": "2026-11-29T08:00:00Z", "priority": "2", "urgency": "Major",
+         "technicalImpact": "Major", "clientImpact": None, "rootCause": None, "status": "created",
+         "ticketUrl": f"http://oceane/OCE-{n}", "oceaneStatus": "inProgress", "writebackState": "done"}
+        for n in range(250)
+    ]  # fmt: skip
+    intake.answer("GET", "/tables/tickets", 200, _table(rows))
+
+    outcome = harness("OceaneTables.cs", {"entry": "gqi", "source": "Oceane Tickets", "config": _config(intake)})["gqi"]
+
+    assert "error" not in outcome, outcome
+    headers = [name for name, _ in outcome["columns"]]
+    assert headers[:13] == [
+        "Instance", "Ticket ID", "Alarm ID", "DataMiner ID", "Element ID", "Element Name", "Created At",
+        "Priority", "Urgency", "Technical Impact", "Client Impact", "Root Cause", "Status",
+    ]  # fmt: skip
+    assert dict(outcome["columns"])["Created At"] == "GQIDateTimeColumn"
+    assert outcome["pages"] == 2 and len(outcome["rows"]) == 250
+    assert outcome["rows"][7][:3] == ["i7", "OCE-7", 7]
+    assert outcome["rows"][0][6] == "2026-11-29T08:00:00.0000000Z|Utc"
+    pages = [r["query"] for r in intake.requests if r["path"] == "/tables/tickets"]
+    assert pages == [{"offset": "0", "limit": "200"}, {"offset": "200", "limit": "200"}]
+    assert all(r["authorization"] == f"Bearer {TOKEN}" for r in intake.requests)
+
+
+def test_the_failed_requests_and_debug_values_data_sources(harness: Any, intake: FakeIntake) -> None:
+    failed = [{"instance": "i1", "ticketId": None, "httpErrorCode": 400, "appErrorCode": "30",
+               "errorMessage": "Bad Request", "errorDescription": "urgency", "failedAt": "2026-11-29T08:00:00Z",
+               "attempt": 1}]  # fmt: skip
+    intake.answer("GET", "/tables/failed-requests", 200, _table(failed))
+    intake.answer("GET", "/status", 200, {"lock": {"state": "held", "worker": "w1", "instance": "i9"},
+                                          "queue": {"queued": 4, "processing": 1}})  # fmt: skip
+
+    failures = harness(
+        "OceaneTables.cs", {"entry": "gqi", "source": "Oceane Failed Ticket Requests", "config": _config(intake)}
+    )["gqi"]
+    debug = harness("OceaneTables.cs", {"entry": "gqi", "source": "Oceane Debug Values", "config": _config(intake)})[
+        "gqi"
+    ]
+
+    assert [name for name, _ in failures["columns"]][:6] == [
+        "Instance", "Ticket ID", "HTTP Error Code", "App Error Code", "Error Message", "Error Description",
+    ]  # fmt: skip
+    assert failures["rows"] == [["i1", "", 400, "30", "Bad Request", "urgency", "2026-11-29T08:00:00.0000000Z|Utc", 1]]
+    assert debug["rows"][:2] == [
+        ["Ticket Queue Processing Lock", "held by w1 (request i9)"],
+        ["Pending Ticket Creation Queue", "4 queued, 1 processing"],
+    ]
