@@ -945,3 +945,24 @@ def test_the_failed_requests_and_debug_values_data_sources(harness: Any, intake:
         ["Ticket Queue Processing Lock", "held by w1 (request i9)"],
         ["Pending Ticket Creation Queue", "4 queued, 1 processing"],
     ]
+
+
+# --- what the administrator reads ---
+
+
+def test_the_kit_readme_lists_every_script_parameter_and_the_write_back_settings() -> None:
+    text = (KIT / "README.md").read_text(encoding="utf-8")
+    for spec in builder.SCRIPTS:
+        assert spec.name in text
+        for name in spec.parameters:
+            assert f"`{name}`" in text, (spec.name, name)
+    for setting in ("OCEANE_ALARM_WRITER", "OCEANE_DATAMINER_URL", "OCEANE_DATAMINER_TOKEN", "OCEANE_DATAMINER_USER"):
+        assert setting in text
+    assert "OCEANE_DATAMINER_PASSWORD" in text and "OCEANE_INTAKE_TOKEN" in text
+    assert "OCEANE_USER_MAP" not in text  # deprecated: the users table picks the Oceane User ID
+    for menu in (
+        "System Center > Tools > Synchronization",
+        "Evaluate script parameter values",
+        "Update alarms on value changed",
+    ):
+        assert menu in text

@@ -1,9 +1,11 @@
 // Where the intake is and the bearer token for it, read on the Agent from a file that only the DataMiner service
 // (and the Agent's administrators) can read: C:\Skyline DataMiner\Oceane\intake.json. Hyperlinks.xml is sent to
 // every Cube client and a Correlation rule's action is visible to everyone who may edit rules, so neither carries
-// the token (dataminer/README.md, "The intake's URL and token"). The file is placed on every Agent with
-// System Center > Tools > Synchronization (SkylineCommunications/dataminer-docs,
-// user-guide/Advanced_Modules/System_Center/Tools/Synchronizing_data_between_DataMiner_Agents.md).
+// the token (dataminer/README.md, step 4). The file is placed on every Agent with Cube's System Center >
+// Tools > Synchronization. DataMiner 10.6.10/10.7.0 adds script credentials resolved against its credential
+// library (engine.GetCredential, TokenCredential: SkylineCommunications/dataminer-docs,
+// src/DataMiner/SLManagedAutomation/Credentials/TokenCredential.cs); a script calling it would not compile on
+// older Agents, so the kit reads this file, which works on every version.
 namespace Oceane.DataMiner
 {
 	using System;
