@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--password", default=os.environ.get("FAKEDM_PASSWORD", "fake-password"), help="Web Services password"
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        help="UDAPI requests per minute before 429 RateLimitExceeded (DataMiner 10.6.9+: 60; default: no limit)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port: expected 0..65535, got {args.port}")
@@ -33,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         server = FakeDataMiner(
-            args.host, args.port, token=args.token, user=args.user, password=args.password, route=args.route
+            args.host,
+            args.port,
+            token=args.token,
+            user=args.user,
+            password=args.password,
+            route=args.route,
+            rate_limit=args.rate_limit,
         ).start()
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
