@@ -1,6 +1,7 @@
 // A compile-only stub of the DataMiner Automation API surface the Oceane scripts in dataminer/scripts use.
-// Signatures follow Skyline.DataMiner.Automation (SLManagedAutomation.dll) as documented by Skyline
-// (IEngine, ScriptParam, UIBuilder, UIBlockDefinition, UIBlockType, UIResults, AutomationEntryPoint).
+// Signatures follow Skyline.DataMiner.Automation (SLManagedAutomation.dll) as Skyline publishes it in
+// SkylineCommunications/dataminer-docs, src/DataMiner/SLManagedAutomation/ (IEngine.cs, Engine.cs,
+// AutomationEntryPointAttribute.cs, AutomationEntryPointType.cs, ScriptAbortException.cs, the UI classes).
 // Only members the scripts call are declared, so a script that calls something DataMiner lacks fails to
 // compile here too; the bodies exist only so that tests/dataminer_stub/Harness.cs can run the scripts.
 namespace Skyline.DataMiner.Automation
@@ -214,14 +215,15 @@ namespace Skyline.DataMiner.Automation
 		public AutomationEntryPointType.Types Type { get; private set; }
 	}
 
-	/// <summary>Holds the entry point types.</summary>
-	public class AutomationEntryPointType
+	/// <summary>Holds the entry point types (a sealed class in SLManagedAutomation).</summary>
+	public sealed class AutomationEntryPointType
 	{
 		/// <summary>The entry point types.</summary>
 		public enum Types
 		{
-			// Skyline.DataMiner.Automation.AutomationEntryPointType.Types: OnApiTrigger is 11 (SLManagedAutomation
-			// API reference, src/DataMiner/... in SkylineCommunications/dataminer-docs); the other members are not used.
+			// OnApiTrigger is 11. SkylineCommunications/dataminer-docs, src/DataMiner/SLManagedAutomation/
+			// AutomationEntryPointType.cs: the stored copy lists 0-10 and 13 and leaves 11 and 12 out; 11 is
+			// OnApiTrigger as Skyline's User-Defined API scripts use it. The other members are not used here.
 			OnApiTrigger = 11,
 		}
 	}
