@@ -1,47 +1,16 @@
-"""``oceane-ticket serve``: run the HTTP intake under uvicorn.
+"""Running the HTTP intake under uvicorn, and who it may serve (the command is :mod:`cli.serve`).
 
-Imports of FastAPI and uvicorn are deferred to :func:`run`: the console script builds every
+Imports of FastAPI and uvicorn are deferred to :func:`serve`: the console script builds every
 subcommand's parser, and ``create`` must not pay for a web framework.
 """
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
-import sys
 
 from oceane_ticket.settings import Settings
 
-# Exit codes.
-OK = 0
-REFUSED = 2  # a configuration the command will not run with, like an invalid option
 MIN_TOKEN_LENGTH = 16  # a bearer token short enough to guess is no credential
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``serve``."""
-    parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on (default loopback; any other needs OCEANE_INTAKE_TOKEN)",
-    )
-    parser.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
-    parser.add_argument(
-        "--ssl-certfile",
-        metavar="PEM",
-        help="serve HTTPS with this certificate (chain) file; needs --ssl-keyfile",
-    )
-    parser.add_argument("--ssl-keyfile", metavar="PEM", help="the certificate's private key (HTTPS)")
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, got {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, got {text!r}")
-    return port
 
 
 def is_loopback(host: str) -> bool:
@@ -54,16 +23,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_access(host: str, token: str) -> str | None:
-    """Why ``serve`` must not start with this address and token(s), or None when it may."""
+def token_problem(token: str) -> str | None:
+    """Why ``OCEANE_INTAKE_TOKEN`` is no credential (a bad setting), or None when it is one (or unset).
+
+    It may hold several tokens (separated by commas or spaces, while rotating): each must be one.
+    """
     from intake.guard import parse_tokens
 
-    for index, one in enumerate(parse_tokens(token), start=1):
+    tokens = parse_tokens(token)
+    for index, one in enumerate(tokens, start=1):
         if len(one) < MIN_TOKEN_LENGTH:
-            return (
-                f"OCEANE_INTAKE_TOKEN's token {index} is too short ({len(one)} characters); "
-                f"use at least {MIN_TOKEN_LENGTH}"
-            )
+            which = "" if len(tokens) == 1 else f"'s token {index}"
+            return f"OCEANE_INTAKE_TOKEN{which} is too short ({len(one)} characters); use at least {MIN_TOKEN_LENGTH}"
+    return None
+
+
+def check_access(host: str, token: str) -> str | None:
+    """Why ``serve`` must not start with this address and token, or None when it may."""
+    problem = token_problem(token)
+    if problem:
+        return problem
     if not token.strip() and not is_loopback(host):
         return (
             f"refusing to listen on {host} without OCEANE_INTAKE_TOKEN: every request off loopback needs a "
@@ -86,27 +65,16 @@ def check_tls(certfile: str | None, keyfile: str | None) -> str | None:
     return None
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve until SIGINT/SIGTERM; returns the exit code."""
-    token = settings.intake_token.get_secret_value()
-    certfile, keyfile = getattr(args, "ssl_certfile", None), getattr(args, "ssl_keyfile", None)
-    problem = check_access(args.host, token) or check_tls(certfile, keyfile)
-    if problem:
-        print(f"oceane-ticket: serve: {problem}", file=sys.stderr)
-        return REFUSED
+def serve(settings: Settings, host: str, port: int, certfile: str | None = None, keyfile: str | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (the caller has checked :func:`check_access` and :func:`check_tls`)."""
     import uvicorn
 
     from intake.app import create_app
 
-    if not token:
-        print(
-            "oceane-ticket: serve: no OCEANE_INTAKE_TOKEN: serving loopback clients without a credential",
-            file=sys.stderr,
-        )
     uvicorn.run(
         create_app(settings),
-        host=args.host,
-        port=args.port,
+        host=host,
+        port=port,
         # The access log prints the request line and status only, never headers: the token stays out.
         access_log=True,
         log_level="info",
@@ -121,4 +89,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
     )
-    return OK
