@@ -195,6 +195,22 @@ def test_a_failing_write_back_retries_on_its_own_budget_and_never_fails_the_tick
     assert final.ticket_id == row.ticket_id
 
 
+def test_a_rate_limited_write_back_waits_as_asked_then_is_done_with_nothing_failed(bench: Bench) -> None:
+    row = bench.created()
+    bench.writer.fail_with = WritebackError(
+        "DataMiner answered HTTP 429 (RateLimitExceeded)", transient=True, http_status=429, retry_after=30.0
+    )
+    with pytest.raises(RetryLater) as later:
+        writeback.run(bench.wctx, row.instance)
+    assert later.value.countdown >= 30.0  # DataMiner's Retry-After, above our 1 s backoff ceiling
+    assert bench.row(row.instance).writeback_state == "pending"
+
+    bench.writer.fail_with = None
+    assert writeback.run(bench.wctx, row.instance) is writeback.Outcome.DONE
+    after = bench.row(row.instance)
+    assert (after.status, after.writeback_state, after.writeback_error) == ("created", "done", None)
+
+
 def test_a_refusal_that_cannot_improve_fails_the_write_back_at_once(bench: Bench) -> None:
     row = bench.created()
     bench.writer.fail_with = WritebackError("DataMiner answered HTTP 401", transient=False, http_status=401)
