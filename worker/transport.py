@@ -22,6 +22,7 @@ from typing import Any
 from kombu import transport as kombu_transports
 from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
+from redis import exceptions as redis_errors
 
 from oceane_ticket import connections, keys, locking
 from oceane_ticket.settings import Settings
@@ -61,6 +62,8 @@ class _Robust:
     QoS = QoS
     _reused_client: Any = None
     pool: Any
+    _pool: Any
+    connection: Any
     _create_client: Callable[..., Any]  # kombu's Channel provides both
 
     @contextmanager
@@ -77,6 +80,13 @@ class _Robust:
         if client is not None:
             yield client
             return
+        if self._pool is None and getattr(self.connection, "client", None) is None:
+            # The channel is closing after its connection was lost (a Redis master gone): kombu
+            # restores the unacked messages on close, and building a pool now would fail with an
+            # AttributeError that stops the worker. A connection error is what kombu ignores there;
+            # the messages stay in the unacked hash (the visibility timeout, restore_orphans and the
+            # sweep re-send from the database).
+            raise redis_errors.ConnectionError("the channel's connection is closed")
         reused = self._reused_client
         if reused is None or reused.connection_pool is not self.pool:
             reused = self._reused_client = self._create_client()
