@@ -46,6 +46,7 @@ SCENARIOS = {
     "tests/faults/test_shutdown.py": "10",
     "tests/faults/test_foreign_server.py": "i10",  # issue 10: a server that is not Oceane
     "tests/faults/test_crash_resume.py": "11.4",
+    "tests/faults/test_failover.py": "i19",  # issue 19: Redis (Sentinel) and PostgreSQL failovers
 }
 UNITS = {
     "tests/unit/test_lock.py": "6",
