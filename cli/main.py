@@ -15,6 +15,7 @@ from typing import Any
 from cli import (
     authenticate,
     database,
+    event,
     flower,
     health,
     maintenance,
@@ -45,6 +46,7 @@ COMMANDS: tuple[Callable[[Add], None], ...] = (
     maintenance.register,  # cleanup, retry, sweep
     metrics.register,  # metrics
     flower.register,  # flower
+    event.register,  # event, history (cli/event.py)
 )
 
 

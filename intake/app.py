@@ -40,6 +40,7 @@ from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from intake import events
 from oceane_ticket.request import MAX_ID, InputError, build_alarm
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status
@@ -455,6 +456,8 @@ def create_app(settings: Settings, producer: Producer | None = None) -> FastAPI:
         checks = {name: "ok" if v == "ok" else "unavailable" for name, v in (await run_in_threadpool(own.ping)).items()}
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
+
+    app.include_router(events.router(settings, own))  # POST /alarms/events (intake/events.py)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

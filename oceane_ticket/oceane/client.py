@@ -338,12 +338,22 @@ class OceaneClient:
 
     # --- calls ---
 
-    def _request(self, method: str, url: str, *, what: str, creates: bool = False, **kwargs: Any) -> requests.Response:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        creates: bool = False,
+        extra_headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         renewals = 0
         reauthenticated = False
         while True:
             token = self._token()
             headers = {"Authorization": f"{token.token_type} {token.access_token}", "Accept": "application/json"}
+            headers.update(extra_headers or {})  # a PATCH's merge-patch media type (oceane/updates.py)
             try:
                 # A plain session, not OAuth2Session.request: the token comes from the shared store
                 # and its expiry is ours to judge.

@@ -19,6 +19,7 @@ __all__ = [
     "FINISHED_BY_AGE",
     "FINISHED_SQL",
     "ONE_OPEN_PER_ALARM",
+    "AlarmEvent",
     "FailedTicketRequest",
     "Status",
     "Ticket",
@@ -132,6 +133,8 @@ class FailedTicketRequest(SQLModel, table=True):
     attempt: int
     # True on the attempt that gave up (the ticket is failed); earlier rows were retried.
     final: bool = Field(default=False)
+    # Set when the failed call was an update for an alarm event (alarm_events.event_id), not the create.
+    event_id: str | None = Field(default=None, max_length=64)
 
 
 class UserMapping(SQLModel, table=True):
@@ -147,3 +150,7 @@ class UserMapping(SQLModel, table=True):
     dataminer_user: str = Field(primary_key=True, max_length=255)
     oceane_user_id: str = Field(max_length=255)
     updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+# Registers the alarm events table on the same metadata (the migrations and their check read it).
+from oceane_ticket.storage.alarm_events import AlarmEvent  # noqa: E402
