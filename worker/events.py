@@ -143,8 +143,10 @@ def _apply_one(ctx: Context, session: Session, ticket: Ticket, event: AlarmEvent
     written = alarm_events.finish(session, event.event_id, token, Done(EventState.APPLIED, outcome), ctx.now())
     if written:
         log.info("event %s (%s) on ticket %s: %s", event.event_id, event.kind, ticket.ticket_id, outcome)
-        if outcome == "resolved":
-            _status_changed(ctx, session, ticket, "resolved")
+        if event.action == EventAction.RESOLVE:
+            # Resolved by us, or found closed (our own PATCH whose answer was lost, or a person): the
+            # alarm's Oceane Ticket Status follows at once rather than at the next poll.
+            _status_changed(ctx, session, ticket, "resolved" if outcome == "resolved" else current.status)
     return written
 
 
