@@ -38,7 +38,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,8 +47,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from oceane_ticket.locking import ProcessingLock
-from oceane_ticket.oceane.client import OceaneClient, OceaneTicket, TicketLookup, Token
+from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import OceaneError
+from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
+from oceane_ticket.oceane.tokens import Token
+from oceane_ticket.request import TicketRequest
 from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,10 +149,10 @@ class MeteredClient(OceaneClient):
         with timed_call("token"):
             return super().fetch_token()
 
-    def create_ticket(self, payload: dict[str, Any]) -> OceaneTicket:
+    def create_ticket(self, request: TicketRequest | Mapping[str, Any]) -> OceaneTicket:
         """See :meth:`OceaneClient.create_ticket`."""
         with timed_call("create"):
-            return super().create_ticket(payload)
+            return super().create_ticket(request)
 
     def find_tickets(self, external_id: str) -> TicketLookup:
         """See :meth:`OceaneClient.find_tickets`."""

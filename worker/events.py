@@ -30,10 +30,13 @@ from sqlmodel import Session
 from oceane_ticket.locking import LockTimeout, ProcessingLock, new_token
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane import updates
-from oceane_ticket.oceane.client import FINAL_STATUSES, OceaneClient, OceaneTicket
+from oceane_ticket.oceane.client import OceaneClient
+from oceane_ticket.oceane.dialects import Dialect
+from oceane_ticket.oceane.dialects.base import NOTE_AUTHOR
 from oceane_ticket.oceane.errors import OceaneError
+from oceane_ticket.oceane.ticket import OceaneTicket
 from oceane_ticket.settings import Settings
-from oceane_ticket.statuses import Status
+from oceane_ticket.statuses import OCEANE_CLOSED_STATUSES, Status
 from oceane_ticket.storage import alarm_events, queries
 from oceane_ticket.storage.alarm_events import AlarmEvent, Done, EventAction, EventKind, EventState
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
@@ -44,7 +47,6 @@ log = logging.getLogger(__name__)
 EVENTS_LOCK_PREFIX = "oceane:lock:events:"
 # How often an event whose ticket is still being created looks again (not counted as a retry).
 WAIT_FOR_CREATE = 3.0
-AUTHOR = "DataMiner"
 
 
 def events_lock_key(instance: str) -> str:
@@ -54,6 +56,8 @@ def events_lock_key(instance: str) -> str:
 
 class TicketUpdater(Protocol):
     """What applying needs from Oceane (the client, or a test's stand-in)."""
+
+    dialect: Dialect
 
     def get_ticket(self, ticket_id: str) -> OceaneTicket:
         """The ticket as Oceane holds it now."""
@@ -67,6 +71,7 @@ class ClientUpdater:
 
     def __init__(self, client: OceaneClient) -> None:
         self.client = client
+        self.dialect = client.dialect
 
     def get_ticket(self, ticket_id: str) -> OceaneTicket:
         """``GET /troubleTicket/{id}``."""
@@ -151,18 +156,17 @@ def _apply_one(ctx: Context, session: Session, ticket: Ticket, event: AlarmEvent
 
 
 def _update(ctx: Context, ticket_id: str, event: AlarmEvent, current: OceaneTicket) -> str:
+    dialect = ctx.oceane.dialect
     if event.action == EventAction.RESOLVE:
-        if current.status.strip().lower() in FINAL_STATUSES:
+        if current.status.strip().lower() in OCEANE_CLOSED_STATUSES:
             return "already_closed"
-        ctx.oceane.patch_ticket(ticket_id, updates.resolve_patch(note_text(event), event.event_time))
+        ctx.oceane.patch_ticket(ticket_id, dialect.resolve_patch(note_text(event), event.event_time))
         return "resolved"
-    note = alarm_events.note_id(event.event_id)
-    if updates.has_note(current.raw, note):
+    author = event.user or NOTE_AUTHOR
+    patch = dialect.note_patch(current, event.event_id, note_text(event), author, event.event_time)
+    if patch is None:  # our note evt-<eventId> is already on the ticket
         return "already_noted"
-    author = event.user or AUTHOR
-    ctx.oceane.patch_ticket(
-        ticket_id, updates.note_patch(current.raw, note, note_text(event), author, event.event_time)
-    )
+    ctx.oceane.patch_ticket(ticket_id, patch)
     return "noted"
 
 

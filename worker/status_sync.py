@@ -27,8 +27,8 @@ from sqlmodel import Session
 
 from oceane_ticket import request
 from oceane_ticket.logs import describe_exception
-from oceane_ticket.oceane.client import OceaneTicket, TicketLookup
 from oceane_ticket.oceane.errors import OceaneError
+from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import queries
 

@@ -125,8 +125,8 @@ class FailedTicketRequest(SQLModel, table=True):
     ticket_id: str | None = Field(default=None, max_length=64)
     # 0 when no HTTP answer came back (timeout, connection refused or reset).
     http_error_code: int
-    # Oceane's application code; 0 when the answer carried none.
-    app_error_code: int
+    # The server's application code as it sent it (Orange's number, TMF's string), "" when none (migration 0005).
+    app_error_code: str = Field(sa_type=sa.Text)
     error_message: str = Field(sa_type=sa.Text)
     error_description: str = Field(sa_type=sa.Text)
     failed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

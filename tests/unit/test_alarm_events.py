@@ -19,8 +19,9 @@ from sqlmodel import Session
 from intake.app import create_app
 from oceane_ticket import events
 from oceane_ticket.history import history
-from oceane_ticket.oceane.client import OceaneTicket
+from oceane_ticket.oceane.dialects import dialect
 from oceane_ticket.oceane.errors import Action, OceaneError
+from oceane_ticket.oceane.ticket import OceaneTicket
 from oceane_ticket.request import InputError
 from oceane_ticket.storage import alarm_events, db
 from oceane_ticket.storage.alarm_events import AlarmEvent
@@ -46,6 +47,7 @@ class FakeTickets:
         self.patches: list[dict[str, Any]] = []
         self.plan: list[Any] = []
         self.state: dict[str, dict[str, Any]] = {}
+        self.dialect = dialect("oceane")
 
     def _raw(self, ticket_id: str) -> dict[str, Any]:
         known = next(t for t in self.world.oceane.tickets if t.id == ticket_id)
@@ -221,11 +223,12 @@ def test_events_arriving_out_of_order_are_applied_in_alarm_time_order(life: Life
     earlier = life.send(instance, "note", text="first", time="2026-11-27T08:05:00Z")
     life.apply(instance)
     assert [n["id"] for n in life.tickets.notes(ticket_id)] == [f"evt-{earlier.event_id}", f"evt-{later.event_id}"]
-    # And one that arrives after a later one was applied still lands in its place.
+    # One that arrives after a later one was applied is still applied, once, carrying its own date.
     earliest = life.send(instance, "note", text="zero", time="2026-11-27T08:01:00Z")
     life.apply(instance)
-    assert [n["text"] for n in life.tickets.notes(ticket_id)] == ["zero", "first", "second"]
-    assert earliest.result == "recorded"
+    notes = life.tickets.notes(ticket_id)
+    assert [n["text"] for n in notes] == ["first", "second", "zero"]
+    assert notes[-1]["date"] == "2026-11-27T08:01:00Z" and earliest.result == "recorded"
 
 
 def test_a_refused_update_is_a_failed_request_row_and_can_be_sent_again(life: Life) -> None:

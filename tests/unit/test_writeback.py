@@ -20,8 +20,8 @@ from sqlmodel import Session
 
 from oceane_ticket import writeback_jobs
 from oceane_ticket.alarm_writer import AlarmRef, WritebackError
-from oceane_ticket.oceane.client import OceaneTicket, TicketLookup
 from oceane_ticket.oceane.errors import Action, OceaneError
+from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
 from oceane_ticket.storage import db, queries
 from oceane_ticket.storage.models import Ticket
 from tests.unit.test_processing import World

@@ -1,7 +1,7 @@
 """Alarm events (clear, change, note) recorded for a ticket, and the update failures' event id.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"  # 0004 at first; 0005 (dialect) merged in since
 branch_labels = None
 depends_on = None
 
