@@ -410,7 +410,14 @@ def test_status_only_with_the_debug_page(make_world: Any, monkeypatch: pytest.Mo
 
 def test_the_openapi_document_describes_every_route(world: World) -> None:
     document = world.client().get("/openapi.json").json()
-    assert set(document["paths"]) == {"/tickets", "/tickets/{instance}", "/form", "/status", "/health"}
+    assert set(document["paths"]) == {
+        "/tickets",
+        "/tickets/{instance}",
+        "/form",
+        "/status",
+        "/health",
+        "/alarms/events",
+    }
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert document["paths"]["/health"]["get"]["security"] == []
     request = document["components"]["schemas"]["TicketRequest"]
