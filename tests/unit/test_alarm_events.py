@@ -7,6 +7,7 @@ a fake ticket store that reads and merge-patches like docs/oceane-api.md §6 say
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,11 @@ from oceane_ticket.history import history
 from oceane_ticket.oceane.dialects import dialect
 from oceane_ticket.oceane.errors import Action, OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket
-from oceane_ticket.request import InputError
-from oceane_ticket.storage import alarm_events, db
+from oceane_ticket.request import InputError, build_alarm, build_details
+from oceane_ticket.storage import alarm_events, db, queries
 from oceane_ticket.storage.alarm_events import AlarmEvent
 from producer import core
-from tests.unit.test_processing import World, status
+from tests.unit.test_processing import ALLOWED, World, status
 from worker import events as applying
 from worker import processing
 from worker.processing import RetryLater
@@ -297,3 +298,23 @@ def test_the_intake_answers_202_200_and_422(tmp_path: Path, life: Life) -> None:
     bad = client.post("/alarms/events", json={**body, "event": "exploded"})
     assert bad.status_code == 422 and bad.json()["field"] == "event"
     assert len(life.event_rows(instance)) == 1
+
+
+def test_after_someone_closed_the_ticket_a_new_create_makes_a_new_ticket(life: Life) -> None:
+    instance, ticket_id = life.ticket()
+    row = life.world.row(instance)
+    alarm = build_alarm(
+        {"dma_id": row.dma_id, "element_id": row.element_id, "alarm_id": row.alarm_id, "element_name": "E"}
+    )
+    details = build_details({"priority": "2", "urgency": "Major", "technical_impact": "Major"}, ALLOWED)
+    assert core.submit(life.world.settings, alarm, details).instance == instance  # still open: the same one
+    life.world.oceane.tickets[0] = dataclasses.replace(life.world.oceane.tickets[0], status="resolved")
+    with Session(life.engine) as s:
+        queries.record_oceane_status(s, instance, "resolved", datetime.now(UTC), writeback=False)
+    again = core.submit(life.world.settings, alarm, details)
+    assert not again.existing and again.instance != instance
+    assert processing.process(life.world.ctx, again.instance) is processing.Outcome.CREATED
+    new_ticket = life.world.row(again.instance).ticket_id
+    assert new_ticket not in (None, ticket_id)
+    # Events now go to the new ticket.
+    assert life.send(again.instance, "note", text="for the new one").instance == again.instance

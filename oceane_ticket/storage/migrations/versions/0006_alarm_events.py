@@ -1,4 +1,8 @@
-"""Alarm events (clear, change, note) recorded for a ticket, and the update failures' event id.
+"""Alarm events, the update failures' event id, and a closed ticket no longer holding its alarm.
+
+Alarm events (clear, change, note) are recorded for a ticket. The one-open-per-alarm index now
+also skips tickets Oceane reported resolved, closed, cancelled or rejected, so a new Create Ticket
+on the alarm makes a new ticket.
 
 Revision ID: 0006
 Revises: 0005
@@ -14,6 +18,24 @@ branch_labels = None
 depends_on = None
 
 TZ = sa.DateTime(timezone=True)
+# Spelled out rather than imported: a migration keeps what it meant when it was written.
+OPEN_BEFORE = "status <> 'failed'"
+OPEN_NOW = (
+    "status <> 'failed' AND (oceane_status IS NULL OR lower(oceane_status) NOT IN "
+    "('cancelled', 'closed', 'rejected', 'resolved'))"
+)
+
+
+def _one_open_per_alarm(predicate: str) -> None:
+    op.drop_index("uq_tickets_open_alarm", table_name="tickets")
+    op.create_index(
+        "uq_tickets_open_alarm",
+        "tickets",
+        ["dma_id", "element_id", "alarm_id"],
+        unique=True,
+        postgresql_where=sa.text(predicate),
+        sqlite_where=sa.text(predicate),
+    )
 
 
 def upgrade() -> None:
@@ -51,10 +73,12 @@ def upgrade() -> None:
     op.create_index("ix_alarm_events_work", "alarm_events", ["instance", "state", "event_time", "id"])
     with op.batch_alter_table("failed_ticket_requests") as batch:
         batch.add_column(sa.Column("event_id", sa.String(64), nullable=True))
+    _one_open_per_alarm(OPEN_NOW)
 
 
 def downgrade() -> None:
-    """Drop them again."""
+    """Drop them again (fails if an alarm has a closed and an open ticket: the old index cannot hold both)."""
+    _one_open_per_alarm(OPEN_BEFORE)
     with op.batch_alter_table("failed_ticket_requests") as batch:
         batch.drop_column("event_id")
     op.drop_index("ix_alarm_events_work", table_name="alarm_events")
