@@ -18,6 +18,7 @@ from cli import (
     event,
     flower,
     health,
+    hub,
     maintenance,
     metrics,
     request,
@@ -47,6 +48,7 @@ COMMANDS: tuple[Callable[[Add], None], ...] = (
     metrics.register,  # metrics
     flower.register,  # flower
     event.register,  # event, history (cli/event.py)
+    hub.register,  # hub register|unregister
 )
 
 

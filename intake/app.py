@@ -40,7 +40,7 @@ from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from intake import events
+from intake import events, listener
 from oceane_ticket.request import MAX_ID, InputError, build_alarm
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status
@@ -243,7 +243,9 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] not in _UNAUTHENTICATED and not self._authorized(scope):
+        # Listener calls come from Oceane's hub, without our token: proven by their path's secret (intake/listener.py).
+        exempt = scope["path"] in _UNAUTHENTICATED or listener.is_listener_path(scope["path"])
+        if not exempt and not self._authorized(scope):
             hint = "Authorization: Bearer <OCEANE_INTAKE_TOKEN>" if self.token else "a loopback client"
             response = _error(401, f"missing or wrong credentials: this intake needs {hint}")
             response.headers["WWW-Authenticate"] = "Bearer"
@@ -458,6 +460,7 @@ def create_app(settings: Settings, producer: Producer | None = None) -> FastAPI:
         return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
 
     app.include_router(events.router(settings, own))  # POST /alarms/events (intake/events.py)
+    app.include_router(listener.router(settings, own))  # POST /hub/{secret}/listener/{event} (intake/listener.py)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
