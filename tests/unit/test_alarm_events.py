@@ -318,3 +318,15 @@ def test_after_someone_closed_the_ticket_a_new_create_makes_a_new_ticket(life: L
     assert new_ticket not in (None, ticket_id)
     # Events now go to the new ticket.
     assert life.send(again.instance, "note", text="for the new one").instance == again.instance
+
+
+def test_status_and_metrics_count_events_per_state(life: Life) -> None:
+    from oceane_ticket import lifecycle_view, metrics
+
+    instance, _ = life.ticket()
+    life.send(instance, "note", text="waits")
+    life.send(instance, "cleared")  # skipped: OCEANE_ON_ALARM_CLEARED=none
+    counts = lifecycle_view.event_counts(life.world.settings)
+    assert (counts["pending"], counts["skipped"], counts["applied"]) == (1, 1, 0)
+    scrape = metrics.render(life.world.settings, path="").decode()
+    assert 'oceane_alarm_events{state="pending"} 1.0' in scrape
