@@ -64,7 +64,7 @@ class AlarmEventOut(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
     result: Literal["recorded", "duplicate", "no_ticket"]
-    event_id: str
+    event_id: str | None
     instance: str | None
     state: str | None
     action: str | None

@@ -47,7 +47,7 @@ class AlarmEventIn:
     value: str | None
     text: str | None
     user: str | None
-    event_id: str
+    event_id: str | None  # the caller's; None: derived when recorded (event_id_for)
 
     @property
     def alarm(self) -> str:
@@ -60,7 +60,7 @@ class Recorded:
     """What recording did: ``result`` is recorded, duplicate (known already) or no_ticket."""
 
     result: str
-    event_id: str
+    event_id: str | None  # None: no ticket, and the caller gave none
     instance: str | None = None
     state: str | None = None
     action: str | None = None
@@ -113,13 +113,22 @@ def validate(raw: Mapping[str, Any]) -> AlarmEventIn:
     given = _opt(raw, "event_id")
     if given is not None and not EVENT_ID.fullmatch(given):
         raise InputError("event_id", "must be 1 to 60 characters of letters, digits and . _ : -")
-    stamp = None if time is None else time.astimezone(UTC).isoformat()
-    event_id = given or alarm_events.derive_event_id(
-        alarm.dma_id, alarm.element_id, alarm.alarm_id, kind, (stamp, severity, value, text, user)
-    )
     return AlarmEventIn(
-        alarm.dma_id, alarm.element_id, alarm.alarm_id, EventKind(kind), time, severity, value, text, user, event_id
+        alarm.dma_id, alarm.element_id, alarm.alarm_id, EventKind(kind), time, severity, value, text, user, given
     )
+
+
+def event_id_for(event: AlarmEventIn, instance: str) -> str:
+    """The caller's id, else one derived from the ticket request and the event's content.
+
+    The request is part of it: the same clear sent twice for one ticket is one event, while the
+    same words for the alarm's next ticket (after someone closed the first) are a new one.
+    """
+    if event.event_id is not None:
+        return event.event_id
+    stamp = None if event.time is None else event.time.astimezone(UTC).isoformat()
+    parts = (instance, stamp, event.severity, event.value, event.text, event.user)
+    return alarm_events.derive_event_id(event.dma_id, event.element_id, event.alarm_id, event.kind, parts)
 
 
 def action_for(settings: Settings, kind: EventKind) -> EventAction:
@@ -146,8 +155,9 @@ def record(settings: Settings, event: AlarmEventIn, redis: Any = None, now: date
         instance = alarm_events.ticket_for_alarm(conn, event.dma_id, event.element_id, event.alarm_id)
         if instance is None:
             return Recorded("no_ticket", event.event_id)
+        event_id = event_id_for(event, instance)
         values = {
-            "event_id": event.event_id,
+            "event_id": event_id,
             "instance": instance,
             "dma_id": event.dma_id,
             "element_id": event.element_id,
@@ -167,9 +177,9 @@ def record(settings: Settings, event: AlarmEventIn, redis: Any = None, now: date
         }
         fresh = alarm_events.record(conn, values)
     if not fresh:
-        return Recorded("duplicate", event.event_id, instance)
+        return Recorded("duplicate", event_id, instance)
     queued = state is EventState.PENDING and enqueue(settings, instance, redis)
-    return Recorded("recorded", event.event_id, instance, state.value, action.value, queued)
+    return Recorded("recorded", event_id, instance, state.value, action.value, queued)
 
 
 def enqueue(settings: Settings, instance: str, redis: Any = None) -> bool:

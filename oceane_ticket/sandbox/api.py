@@ -74,7 +74,7 @@ class App:
         elif request.path == TICKETS_PATH:
             methods = {"GET": ("find", self._find), "POST": ("create", self._create)}
         elif request.path.startswith(TICKETS_PATH + "/") and "/" not in request.path[len(TICKETS_PATH) + 1 :]:
-            methods = {"GET": ("find", self._get)}
+            methods = {"GET": ("find", self._get), "PATCH": ("create", self._patch)}  # PATCH: sandbox/updates.py
         else:
             raise ApiError(404, 60, f"No resource at {request.path[:200]!r}.")
         if request.method not in methods:
@@ -177,6 +177,14 @@ class App:
         if ticket is None:
             raise ApiError(404, 60, f"No trouble ticket {ticket_id[:100]!r}.")
         return json_response(200, ticket)
+
+    def _patch(self, request: Request) -> Response:
+        from oceane_ticket.sandbox import updates
+
+        self._authorize(request)
+        ticket_id = request.segment(TICKETS_PATH + "/")
+        body = updates.parse_patch(request.body, request.headers.get("Content-Type"))
+        return self._after_create(json_response(200, updates.patch_ticket(self.state, ticket_id, body)))
 
     # --- web page ---
 

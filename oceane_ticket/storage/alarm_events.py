@@ -126,8 +126,9 @@ def ticket_for_alarm(conn: sa.Connection, dma_id: int, element_id: int, alarm_id
 
 def record(conn: sa.Connection, values: dict[str, Any]) -> bool:
     """Insert the event unless its id is known; True if this call recorded it (committed by the caller)."""
-    statement = _insert(conn).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-    return bool(conn.execute(statement).rowcount)
+    statement = _insert(conn).values(**values).on_conflict_do_nothing(index_elements=["event_id"]).returning(_E.c.id)
+    # RETURNING, not rowcount: a driver may report -1 for an INSERT it answered with RETURNING.
+    return conn.execute(statement).first() is not None
 
 
 def _insert(conn: sa.Connection) -> Any:
