@@ -13,11 +13,14 @@ from urllib.parse import parse_qs, unquote_plus
 from oceane_ticket.sandbox import control
 from oceane_ticket.sandbox.faults import Decision
 from oceane_ticket.sandbox.httpio import Request
+from oceane_ticket.sandbox.hub import CallbackError
 from oceane_ticket.sandbox.protocol import (
     CONTROL_PREFIX,
     FORM_TYPE,
     HTML_TYPE,
+    HUB_PATH,
     JSON_TYPE,
+    MERGE_PATCH_TYPE,
     TICKET_PAGE_PREFIX,
     TICKETS_PATH,
     TOKEN_PATH,
@@ -29,7 +32,8 @@ from oceane_ticket.sandbox.protocol import (
     media_type,
 )
 from oceane_ticket.sandbox.state import SandboxState
-from oceane_ticket.sandbox.tickets import parse_find_query, parse_ticket_body
+from oceane_ticket.sandbox.tickets import decode_object, parse_find_query, parse_ticket_body
+from oceane_ticket.sandbox.updates import OCEANE_PATCHABLE, check_patch
 
 Endpoint = Callable[[Request], Response]
 
@@ -73,8 +77,12 @@ class App:
             methods: dict[str, tuple[str, Endpoint]] = {"POST": ("token", self._token)}
         elif request.path == TICKETS_PATH:
             methods = {"GET": ("find", self._find), "POST": ("create", self._create)}
-        elif request.path.startswith(TICKETS_PATH + "/") and "/" not in request.path[len(TICKETS_PATH) + 1 :]:
-            methods = {"GET": ("find", self._get), "PATCH": ("create", self._patch)}  # PATCH: sandbox/updates.py
+        elif _is_item(request.path, TICKETS_PATH):
+            methods = {"GET": ("find", self._get), "PATCH": ("update", self._update)}
+        elif request.path == HUB_PATH:
+            methods = {"POST": ("hub", self._register)}
+        elif _is_item(request.path, HUB_PATH):
+            methods = {"DELETE": ("hub", self._unregister)}
         else:
             raise ApiError(404, 60, f"No resource at {request.path[:200]!r}.")
         if request.method not in methods:
@@ -144,18 +152,14 @@ class App:
 
     def _create(self, request: Request) -> Response:
         self._authorize(request)
-        if request.body.strip():
-            kind = media_type(request.headers.get("Content-Type"))
-            if not kind:
-                raise ApiError(400, 25, "The Content-Type header is missing; application/json is expected.")
-            if kind != JSON_TYPE:
-                raise ApiError(400, 26, f"Content-Type {kind!r} is not application/json.")
+        _check_content_type(request, JSON_TYPE)
         ticket = self.state.create_ticket(parse_ticket_body(request.body))
         response = json_response(201, ticket, {"Location": ticket["href"]})
-        return self._after_create(response)
+        return self._after("after_create", response)
 
-    def _after_create(self, response: Response) -> Response:
-        fault = self.state.take_after_create()
+    def _after(self, point: str, response: Response) -> Response:
+        """Misbehave, as the faults say, once a create or an update has been committed."""
+        fault = self.state.take_after(point)
         if fault is None:
             return response
         if fault.mode == "hang":
@@ -163,7 +167,44 @@ class App:
             return response
         if fault.mode in ("reset", "close"):
             return Response(0, abort=fault.mode)
-        return Response(201, GARBAGE_CREATED_PAGE, HTML_TYPE, headers=dict(response.headers))
+        return Response(response.status, GARBAGE_CREATED_PAGE, HTML_TYPE, headers=dict(response.headers))
+
+    def _update(self, request: Request) -> Response:
+        # docs/oceane-api.md §6: a merge-patch (RFC 7396) of the ticket; 200 with the whole ticket.
+        self._authorize(request)
+        ticket_id = request.segment(TICKETS_PATH + "/")
+        if self.state.get_ticket(ticket_id) is None:
+            raise ApiError(404, 60, f"No trouble ticket {ticket_id[:100]!r}.")
+        _check_content_type(request, MERGE_PATCH_TYPE)
+        patch = decode_object(request.body)
+        check_patch(patch, OCEANE_PATCHABLE, "note")
+        ticket = self.state.update_ticket(ticket_id, patch)
+        return self._after("after_update", json_response(200, ticket))
+
+    # --- hub ---
+
+    def _register(self, request: Request) -> Response:
+        self._authorize(request)
+        _check_content_type(request, JSON_TYPE)
+        body = decode_object(request.body)
+        unknown = sorted(set(body) - {"callback", "query"})
+        if unknown:
+            raise ApiError(400, 24, f"Unknown hub field(s) {', '.join(unknown)}; allowed: callback, query.")
+        if "callback" not in body:
+            raise ApiError(400, 23, "Missing body field: callback.")
+        try:
+            subscription = self.state.hub.register(body["callback"], body.get("query"))
+        except CallbackError as exc:
+            raise ApiError(400, 24, str(exc)) from None
+        answer = {"id": subscription.id, "callback": subscription.callback, "query": subscription.query}
+        return json_response(201, answer, {"Location": f"{HUB_PATH}/{subscription.id}"})
+
+    def _unregister(self, request: Request) -> Response:
+        self._authorize(request)
+        subscription_id = request.segment(HUB_PATH + "/")
+        if not self.state.hub.unregister(subscription_id):
+            raise ApiError(404, 60, f"No listener {subscription_id[:100]!r}.")
+        return Response(204)
 
     def _find(self, request: Request) -> Response:
         self._authorize(request)
@@ -178,14 +219,6 @@ class App:
             raise ApiError(404, 60, f"No trouble ticket {ticket_id[:100]!r}.")
         return json_response(200, ticket)
 
-    def _patch(self, request: Request) -> Response:
-        from oceane_ticket.sandbox import updates
-
-        self._authorize(request)
-        ticket_id = request.segment(TICKETS_PATH + "/")
-        body = updates.parse_patch(request.body, request.headers.get("Content-Type"))
-        return self._after_create(json_response(200, updates.patch_ticket(self.state, ticket_id, body)))
-
     # --- web page ---
 
     def _page(self, request: Request) -> Response:
@@ -194,6 +227,21 @@ class App:
         ticket_id = request.segment(TICKET_PAGE_PREFIX)
         ticket = self.state.get_ticket(ticket_id)
         return Response(200 if ticket else 404, _ticket_page(ticket_id, ticket).encode("utf-8"), HTML_TYPE)
+
+
+def _is_item(path: str, collection: str) -> bool:
+    """Whether ``path`` is ``{collection}/{id}`` (one segment)."""
+    return path.startswith(collection + "/") and "/" not in path[len(collection) + 1 :]
+
+
+def _check_content_type(request: Request, expected: str) -> None:
+    """A body must say it is ``expected``; 400 code 25 (missing) or 26 (another type)."""
+    if request.body.strip():
+        kind = media_type(request.headers.get("Content-Type"))
+        if not kind:
+            raise ApiError(400, 25, f"The Content-Type header is missing; {expected} is expected.")
+        if kind != expected:
+            raise ApiError(400, 26, f"Content-Type {kind!r} is not {expected}.")
 
 
 def _basic_credentials(request: Request) -> list[tuple[bytes, bytes]]:

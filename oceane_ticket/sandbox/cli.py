@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from oceane_ticket.sandbox.server import SandboxConfig
 
 DEFAULT_PORT = 8090
-FAULT_GROUPS = ("token", "create", "find", "all")
+FAULT_GROUPS = ("token", "create", "find", "update", "hub", "all")
 AFTER_CREATE_MODES = ("hang", "reset", "close", "garbage")
 
 

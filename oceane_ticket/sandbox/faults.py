@@ -15,7 +15,7 @@ from typing import Any
 
 from oceane_ticket.sandbox.protocol import DEFAULT_CODE_FOR_STATUS
 
-GROUPS = ("token", "create", "find", "all")
+GROUPS = ("token", "create", "find", "update", "hub", "all")
 AFTER_CREATE_MODES = ("hang", "reset", "close", "garbage")
 DEFAULT_HANG_SECONDS = 30.0
 
@@ -80,6 +80,8 @@ class Faults:
     forced: dict[str, Forced] = field(default_factory=dict)
     malformed: dict[str, Malformed] = field(default_factory=dict)
     after_create: AfterCreate | None = None
+    # The same misbehaviours once an update (PATCH) has been applied: a timeout after commit.
+    after_update: AfterCreate | None = None
     token_lifetime: int = 3600
     expires_in_as_string: bool = False
     retry_after: int = 1
@@ -120,16 +122,16 @@ class Faults:
             decision.random_error = rng.choice((500, 503))
         return decision
 
-    def take_after_create(self) -> AfterCreate | None:
-        """The after-create fault for this create, counting it down."""
-        fault = self.after_create
+    def take_after(self, point: str) -> AfterCreate | None:
+        """The fault for this create (``point`` ``after_create``) or update (``after_update``), counting it down."""
+        fault: AfterCreate | None = getattr(self, point)
         if fault is None:
             return None
         taken = copy.copy(fault)
         if fault.remaining is not None:
             fault.remaining -= 1
             if fault.remaining <= 0:
-                self.after_create = None
+                setattr(self, point, None)
         return taken
 
 
@@ -273,24 +275,29 @@ def _parse_malformed(name: str, spec: Any) -> Malformed:
     )
 
 
-def _apply_after_create(faults: Faults, value: Any) -> None:
+def _after(point: str) -> Any:
+    def apply(faults: Faults, value: Any) -> None:
+        setattr(faults, point, _parse_after(point, value))
+
+    return apply
+
+
+def _parse_after(point: str, value: Any) -> AfterCreate | None:
     if value is None or value == "none":
-        faults.after_create = None
-        return
+        return None
     spec = {"mode": value} if isinstance(value, str) else value
     if not isinstance(spec, Mapping):
-        raise FaultSpecError("after_create must be a mode string or an object")
-    _check_keys("after_create", spec, {"mode", "seconds", "count"})
+        raise FaultSpecError(f"{point} must be a mode string or an object")
+    _check_keys(point, spec, {"mode", "seconds", "count"})
     mode = spec.get("mode")
     if mode in (None, "none"):
-        faults.after_create = None
-        return
+        return None
     if mode not in AFTER_CREATE_MODES:
-        raise FaultSpecError(f"after_create.mode must be one of {AFTER_CREATE_MODES} or none, got {mode!r}")
-    faults.after_create = AfterCreate(
+        raise FaultSpecError(f"{point}.mode must be one of {AFTER_CREATE_MODES} or none, got {mode!r}")
+    return AfterCreate(
         mode=mode,
-        seconds=_number("after_create.seconds", spec.get("seconds", DEFAULT_HANG_SECONDS), 0, 3600),
-        remaining=_count("after_create.count", spec.get("count", 1)),
+        seconds=_number(f"{point}.seconds", spec.get("seconds", DEFAULT_HANG_SECONDS), 0, 3600),
+        remaining=_count(f"{point}.count", spec.get("count", 1)),
     )
 
 
@@ -316,7 +323,8 @@ _APPLIERS: dict[str, Any] = {
     "error_rate": lambda f, v: _apply_per_group(f.error_rate, "error_rate", v, _parse_error_rate, False),
     "forced": lambda f, v: _apply_per_group(f.forced, "forced", v, _parse_forced, _is_spec(v)),
     "malformed": lambda f, v: _apply_per_group(f.malformed, "malformed", v, _parse_malformed, _is_spec(v)),
-    "after_create": _apply_after_create,
+    "after_create": _after("after_create"),
+    "after_update": _after("after_update"),
     "token_lifetime": _set_token_lifetime,
     "expires_in_as_string": _flag("expires_in_as_string"),
     "find_ignores_filter": _flag("find_ignores_filter"),

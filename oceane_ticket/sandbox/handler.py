@@ -144,8 +144,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
+            if response.status not in (204, 304):  # these carry neither (RFC 9110 §8.6, §15.3.5)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(response.body)))
             if response.close or self.close_connection:
                 self.send_header("Connection", "close")
                 self.close_connection = True

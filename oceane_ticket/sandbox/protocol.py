@@ -8,10 +8,12 @@ from typing import Any
 
 TOKEN_PATH = "/oauth/v3/token"  # noqa: S105 - a URL path, not a secret
 TICKETS_PATH = "/troubleTicket"
+HUB_PATH = "/hub"
 TICKET_PAGE_PREFIX = "/ticket/"
 CONTROL_PREFIX = "/_sandbox/"
 
 JSON_TYPE = "application/json"
+MERGE_PATCH_TYPE = "application/merge-patch+json"  # RFC 7396
 HTML_TYPE = "text/html; charset=utf-8"
 FORM_TYPE = "application/x-www-form-urlencoded"
 

@@ -5,6 +5,12 @@ Oceane endpoints (contract §1-§4):
 * ``POST /oauth/v3/token``: Basic client credentials, form body ``grant_type=client_credentials``.
 * ``POST /troubleTicket``, ``GET /troubleTicket?externalId=&status=a,b&offset=&limit=``,
   ``GET /troubleTicket/<id>``: Bearer token. Unknown find parameters are refused (400 code 28).
+* ``PATCH /troubleTicket/<id>`` (``application/merge-patch+json``, contract §6): notes (replaced
+  whole), status with ``statusChangeReason``/``resolutionDate``, severity, priority; a transition the
+  TMF621 state machine does not allow is 409 code 29 (see :mod:`oceane_ticket.sandbox.updates`).
+* ``POST /hub`` ``{"callback", "query"}`` -> 201, ``DELETE /hub/<id>`` -> 204: listeners; every ticket
+  change is then POSTed to ``{callback}/listener/<eventName>`` (loopback callbacks only, from a
+  background thread, 3 attempts; see :mod:`oceane_ticket.sandbox.hub`).
 * ``GET /ticket/<id>``: a small HTML page, the target of the ticket URL written onto the alarm.
 
 Control API (no authentication; loopback tool):
@@ -16,14 +22,16 @@ Control API (no authentication; loopback tool):
 * ``DELETE /_sandbox/faults``: remove every fault; the token settings return to their start-up values.
 * ``POST /_sandbox/expire-tokens``: every issued token answers 401 code 42 from now on.
 * ``POST /_sandbox/reset``: forget tickets, tokens and counters, and clear faults.
-* ``POST /_sandbox/tickets/<id>/status`` ``{"status": "closed"}``: change a ticket's status; a ticket
-  in ``cancelled``, ``closed``, ``resolved`` or ``rejected`` no longer blocks a create (409 code 29).
+* ``POST /_sandbox/tickets/<id>/status`` ``{"status": "closed", "statusChangeReason": "..."}``: change a
+  ticket's status as Oceane's staff would (any transition), pushing the hub's events; a ticket in
+  ``cancelled``, ``closed``, ``resolved`` or ``rejected`` no longer blocks a create (409 code 29).
 * ``POST /_sandbox/hand-made-tickets`` ``{"count": 45, "externalId": null, "status": "acknowledged"}``:
   store tickets as a person opens them in Oceane's interface (without ``externalId`` unless given);
   answers 201 with them.
 
 Fault settings (the body of ``POST /_sandbox/faults`` and the arguments of :meth:`Sandbox.set_faults`).
-Groups are ``token``, ``create``, ``find`` and ``all``; a fault set for a group beats one set for
+Groups are ``token``, ``create``, ``find``, ``update`` (PATCH), ``hub`` (register, unregister) and
+``all``; a fault set for a group beats one set for
 ``all``. ``null`` removes a setting (``{"latency": null}`` all of them, ``{"latency": {"find": null}}``
 one group)::
 
@@ -34,6 +42,7 @@ one group)::
                  "message": "...", "description": "..."},   # or {"create": {...}, "token": {...}}
       "malformed": {"group": "find", "status": 502, "kind": "html", "count": null},
       "after_create": {"mode": "hang", "seconds": 30, "count": 1},   # or just "hang"
+      "after_update": "reset",              # the same, once a PATCH is applied
       "token_lifetime": 3600, "expires_in_as_string": true, "retry_after": 1,
       "find_ignores_filter": true, "find_ignores_offset": true, "find_newest_first": true
     }
@@ -167,10 +176,12 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self._host = host
         self._port = port
-        self._state = SandboxState(client_id, client_secret, self.config.initial_faults(), self.config.seed)
+        self._stopping = threading.Event()
+        self._state = SandboxState(
+            client_id, client_secret, self.config.initial_faults(), self.config.seed, self._stopping
+        )
         if self.config.hand_made_tickets:
             self._state.add_hand_made(self.config.hand_made_tickets)
-        self._stopping = threading.Event()
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -297,9 +308,25 @@ class Sandbox:
         """A valid access token, without an HTTP call (counted in ``tokens_issued`` only)."""
         return self._state.issue_token()[0]
 
+    def set_status(self, ticket_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
+        """Change a ticket's status as Oceane's staff would, pushing the hub's events.
+
+        Raises:
+            ApiError: for an unknown ticket or status.
+        """
+        return self._state.set_status(ticket_id, status, reason)
+
     def set_ticket_status(self, ticket_id: str, status: str) -> dict[str, Any]:
-        """Change a ticket's status; raises ``ApiError`` for an unknown ticket or status."""
+        """Older name of :meth:`set_status`."""
         return self._state.set_status(ticket_id, status)
+
+    def wait_pushes(self, timeout: float = 10.0) -> bool:
+        """Wait until every hub event queued so far was delivered or given up on; whether it was."""
+        return self._state.hub.idle(timeout)
+
+    def hub(self) -> dict[str, Any]:
+        """Listener registrations (callbacks without their path), push counters, last deliveries."""
+        return self._state.hub.snapshot()
 
     def add_hand_made_tickets(
         self, count: int, external_id: str | None = None, status: str = "acknowledged"

@@ -36,15 +36,21 @@ def parse_ticket_body(raw: bytes) -> dict[str, Any]:
     Raises:
         ApiError: 400 with code 21 (missing), 22 (not a JSON object), 23 (missing field) or 24 (bad field).
     """
+    body = decode_object(raw)
+    validate_ticket(body)
+    return body
+
+
+def decode_object(raw: bytes) -> dict[str, Any]:
+    """Decode a body that must be one JSON object; 400 code 21 (empty) or 22 (not a JSON object)."""
     if not raw.strip():
-        raise ApiError(400, 21, "The request body is empty; a JSON trouble ticket is expected.")
+        raise ApiError(400, 21, "The request body is empty; a JSON object is expected.")
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ApiError(400, 22, f"The request body is not valid UTF-8 JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, 22, f"The request body must be a JSON object, got {type(body).__name__}.")
-    validate_ticket(body)
     return body
 
 
@@ -64,10 +70,10 @@ def validate_ticket(body: Mapping[str, Any]) -> None:
         if name in body:
             raise ApiError(400, 24, f"Field {name!r} is set by the server and must not be sent.")
     if "characteristic" in body:
-        _check_characteristics(body["characteristic"])
+        check_characteristics(body["characteristic"])
     for name in ("relatedParty", "relatedEntity"):
         if name in body:
-            _check_references(name, body[name])
+            check_references(name, body[name])
 
 
 def _require_text(name: str, value: Any) -> None:
@@ -79,7 +85,8 @@ def _require_text(name: str, value: Any) -> None:
         raise ApiError(400, 24, f"Field {name!r} is longer than {MAX_TEXT} characters.")
 
 
-def _check_characteristics(value: Any) -> None:
+def check_characteristics(value: Any) -> None:
+    """``characteristic`` must be an array of ``{name, value}`` with a scalar value; 400 code 24."""
     if not isinstance(value, list):
         raise ApiError(400, 24, "Field 'characteristic' must be an array of {name, value} objects.")
     for index, item in enumerate(value):
@@ -92,7 +99,8 @@ def _check_characteristics(value: Any) -> None:
             raise ApiError(400, 24, f"{where}.value must be a string, number or boolean.")
 
 
-def _check_references(name: str, value: Any) -> None:
+def check_references(name: str, value: Any) -> None:
+    """``relatedParty``/``relatedEntity`` must be arrays of objects with a string ``id``; 400 code 24."""
     if not isinstance(value, list):
         raise ApiError(400, 24, f"Field {name!r} must be an array of objects.")
     for index, item in enumerate(value):

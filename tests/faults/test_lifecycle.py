@@ -67,7 +67,7 @@ def test_a_patch_answer_lost_after_oceane_applied_it_gives_one_note(stack: Any, 
     book = ledger("update: PATCH applied, answer lost (read timeout) -> read first, one note")
     stack.worker()
     instance, ticket_id = created(stack, book, 301)
-    stack.sandbox.set_faults(after_create={"mode": "hang", "seconds": 6 * stack.settings.http_timeout, "count": 1})
+    stack.sandbox.set_faults(after_update={"mode": "hang", "seconds": 6 * stack.settings.http_timeout, "count": 1})
     sent = send(stack, 301, "note", text="timed out once")
     states = wait_applied(stack, instance, 1)
     assert list(states.values()) == ["applied"]
@@ -80,7 +80,7 @@ def test_a_worker_killed_mid_update_gives_one_note(stack: Any, ledger: Any) -> N
     stack.beat()
     first = stack.worker()
     instance, ticket_id = created(stack, book, 302)
-    gate = Gate(stack.sandbox, "after_create").close()
+    gate = Gate(stack.sandbox, "after_update").close()
     sent = send(stack, 302, "note", text="killed mid-call")
     gate.wait_held()
     first.kill()
