@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -191,30 +190,17 @@ class Worker:
 
     def start(self, timeout: float = 60.0) -> Worker:
         """Start and wait until it says ready."""
-        celery = shutil.which("celery", path=str(BIN)) or "celery"
+        from oceane_ticket import processes
+
         self.log_path.write_bytes(b"")
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                celery,
-                "-A",
-                "worker",
-                "worker",
-                "-l",
-                "WARNING",
-                "-c",
-                str(self.concurrency),
-                "-n",
-                f"{self.name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        cmd = processes.worker_command(
+            loglevel="WARNING",
+            concurrency=self.concurrency,
+            name=self.name,
+            quiet_cluster=True,
+            extra=["--without-heartbeat"],
         )
+        self.proc = processes.spawn(cmd, self.env, self.log_path, cwd=ROOT)
         # -l WARNING hides the "ready" line: wait until every pool process exists instead.
         deadline = time.monotonic() + timeout
         while len(children(self.proc.pid)) < self.concurrency:

@@ -80,6 +80,11 @@ TICKETS_CREATED = Counter("oceane_tickets_created", "Tickets created in Oceane")
 TICKETS_ADOPTED = Counter("oceane_tickets_adopted", "Existing Oceane tickets recorded instead of a new one")
 TICKETS_FAILED = Counter("oceane_tickets_failed", "Requests that failed for good")
 TICKETS_RETRIED = Counter("oceane_tickets_retried", "Transient failures that scheduled another attempt")
+# A worker found a processing lock whose holder's heartbeat had lapsed, broke it and re-sent its
+# request: how a crashed worker's ticket resumes within seconds instead of the lock's TTL.
+DEAD_HOLDER_LOCKS_BROKEN = Counter(
+    "oceane_dead_holder_locks_broken", "Processing locks of dead workers broken, their request re-sent"
+)
 
 # Oceane answers in tens of milliseconds to seconds; the top buckets show calls near the timeout.
 CALL_DURATION = Histogram(

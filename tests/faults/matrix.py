@@ -1,6 +1,6 @@
 """``make faults``: run the whole fault matrix and print its table.
 
-Runs every scenario of tests/faults (the slow ``faults``-marked ones included) plus the unit-level
+Runs every scenario of tests/faults (the ``slow``-marked ones included) plus the unit-level
 lock, processing and bad-input suites, against the real Redis, PostgreSQL, worker processes and
 the sandbox. Each scenario's ledger writes one JSON row (scenario, requests accepted, Oceane
 tickets created, duplicates, lost, failed as expected); this prints them as one aligned table and

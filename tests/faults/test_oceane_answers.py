@@ -59,7 +59,7 @@ def test_401_code_42_renews_the_token_without_spending_a_retry(stack: Any, ledge
     assert stack.sandbox.state()["tokens_issued"] == 2
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("status", "code", "retries"),
     [(500, 1, 2), (503, 5, 1)],
@@ -85,7 +85,7 @@ def test_5xx_retries_with_backoff_then_fails_with_the_four_columns(
     assert all(gap >= 0.2 for gap in gaps), gaps
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_timeouts_retry_then_fail(stack: Any, ledger: Any) -> None:
     timeout = stack.settings.http_timeout
     book = ledger(f"timeouts (no answer within {timeout:g} s) -> retried, failed")

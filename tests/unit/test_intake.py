@@ -15,6 +15,9 @@ import fakeredis
 import pytest
 from fastapi.testclient import TestClient
 
+from cli import serve as cli_serve
+from cli.common import BAD_SETTING, USAGE
+from cli.main import main
 from intake import serve
 from intake.app import MAX_BODY_BYTES, create_app
 from oceane_ticket.storage import db
@@ -300,14 +303,17 @@ def test_without_a_token_only_loopback_clients_are_served(make_world: Any) -> No
 def test_serve_refuses_a_non_loopback_address_without_a_token(capsys: pytest.CaptureFixture[str]) -> None:
     settings = make_settings(intake_token="")
     for host in ("0.0.0.0", "192.0.2.7", "::", "intake.example"):  # noqa: S104 - what is being refused
-        code = serve.run(argparse.Namespace(host=host, port=8080), settings)
-        assert code == 2
+        code = cli_serve.run(argparse.Namespace(host=host, port=8080), settings)
+        assert code == USAGE
         assert "OCEANE_INTAKE_TOKEN" in capsys.readouterr().err
 
 
-def test_serve_refuses_a_short_token(capsys: pytest.CaptureFixture[str]) -> None:
-    code = serve.run(argparse.Namespace(host="127.0.0.1", port=8080), make_settings(intake_token="short"))
-    assert code == 2
+def test_a_short_token_is_a_bad_setting_exit_78(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The README: a bad setting exits 78 naming the variable; an option refused is 2.
+    monkeypatch.setenv("OCEANE_INTAKE_TOKEN", "short")
+    assert main(["serve", "--host", "127.0.0.1", "--port", "8080"]) == BAD_SETTING
     assert "OCEANE_INTAKE_TOKEN" in capsys.readouterr().err
 
 
