@@ -20,7 +20,7 @@ from tests.conftest import wait_until
 from tests.faults.kit import PATIENCE, PATIENT, Gate, alarm_params, lapse_lock
 from worker.events import events_lock_key
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def send(stack: Any, alarm: int, event: str, **fields: Any) -> events.Recorded:
