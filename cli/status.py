@@ -43,6 +43,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for title, header, counts in (
             ("Requests by status", "Status", data["counts"]),
             ("Requests by write-back state", "Write-back", data["writeback_counts"]),
+            ("Alarm events by state", "Event", data.get("events", {}).get("counts") or {}),
         ):
             table = rendering.table(title, header, "Count")
             table.columns[1].justify = "right"
@@ -85,6 +86,7 @@ def _print_queue(console: Console, q: dict[str, Any]) -> None:
         fields(
             "Pending Ticket Creation Queue",
             [
+                ("Redis server", q.get("redis_server")),  # under Sentinel: the master it reached
                 ("Redis queue", q["redis_queue"]),
                 ("Messages waiting in Redis", q["redis_messages"]),
                 ("Delivered, not acknowledged", q["redis_unacked"]),

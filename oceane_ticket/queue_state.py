@@ -29,7 +29,7 @@ def redis_view(settings: Settings) -> dict[str, Any]:
     """The lock and the Redis side of the queue. Raises the Redis client's error when unreachable."""
     from oceane_ticket.locking import scope_locks
 
-    client = connections.redis_client(settings.redis_url, purpose="command")
+    client = connections.redis_client(settings, purpose="command")
     try:
         # The global lock first, then (OCEANE_LOCK_SCOPE=alarm) every alarm's lock present.
         global_lock, *alarm_locks = scope_locks(client, settings.lock_timeout, settings.lock_scope)
@@ -44,6 +44,7 @@ def redis_view(settings: Settings) -> dict[str, Any]:
             "alarm_locks_held": alarms_held,
             "messages": messages,
             "unacked": _unacked(client, settings.queue),
+            "server": connections.redis_location(settings, client),  # under Sentinel: the master reached
         }
     finally:
         client.close()
@@ -110,6 +111,8 @@ def database_view(settings: Settings) -> dict[str, Any]:
 
 def collect_status(settings: Settings) -> dict[str, Any]:
     """Everything ``status`` shows; a source that cannot be reached is named in ``errors``."""
+    from oceane_ticket import lifecycle_view
+
     errors: list[str] = []
     lock: dict[str, Any] = {"state": "unknown"}
     queue: dict[str, Any] = {"redis_queue": settings.queue, "redis_messages": None, "redis_unacked": None}
@@ -133,7 +136,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         if settings.lock_scope == "alarm":
             # One lock per alarm: how many alarms have a ticket in flight against Oceane now.
             lock["alarm_locks_held"] = view["alarm_locks_held"]
-        queue.update(redis_messages=view["messages"], redis_unacked=view["unacked"])
+        queue.update(redis_messages=view["messages"], redis_unacked=view["unacked"], redis_server=view["server"])
     counts: dict[str, int] | None = None
     writeback: dict[str, int] | None = None
     latest = None
@@ -157,5 +160,6 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "counts": counts,
         "writeback_counts": writeback,
         "latest_failure": latest,
+        "events": lifecycle_view.status_block(settings),  # alarm events per state (lifecycle_view.py)
         "errors": errors,
     }

@@ -27,7 +27,15 @@ FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 # ``OCEANE_*`` variables of the project that are not settings (test beds, run folders, reports):
 # never reported as misspelt settings.
 NOT_SETTINGS = frozenset(
-    {"OCEANE_TEST_REDIS_URL", "OCEANE_BENCH_REDIS_URL", "OCEANE_TEST_PG_URL", "OCEANE_RUN_DIR", "OCEANE_FAULTS_REPORT"}
+    {
+        "OCEANE_TEST_REDIS_URL",
+        "OCEANE_BENCH_REDIS_URL",
+        "OCEANE_TEST_PG_URL",
+        "OCEANE_RUN_DIR",
+        "OCEANE_FAULTS_REPORT",
+        "OCEANE_FAULTS_UNPROTECTED",
+        "OCEANE_KIT_CONFIG",
+    }
 )
 
 

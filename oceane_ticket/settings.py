@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import Field, dataclass, fields
 from functools import lru_cache
 from typing import Any, ClassVar, Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from oceane_ticket import keys
 from oceane_ticket.setting_types import Check, Secret, default_of, env_name, parser, read_environment, setting
@@ -52,17 +53,34 @@ def _template(value: str) -> str:
 def _database_url(value: str) -> str:
     if not value.strip():  # empty: the per-user default file
         return default_database_url()
-    if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
-        raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
-    if value.startswith("postgres://"):
-        value = "postgresql://" + value[len("postgres://") :]
-    return value
+    from oceane_ticket.storage import urls
+
+    return urls.normalised(value)
 
 
 def _redis_url(value: str) -> str:
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must be a redis://, rediss:// or unix:// URL")
     return value
+
+
+def _sentinels(value: str) -> str:
+    # "host:port,host:port": checked here so that a typo fails at start-up, naming the variable.
+    sentinel_addresses(value)
+    return value.strip()
+
+
+def sentinel_addresses(text: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` as pairs; ValueError naming the bad entry. Empty text: no Sentinels."""
+    found = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"entry {entry!r} must be host:port (several separated by commas)")
+        found.append((host.strip("[]"), int(port)))
+    return found
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -101,8 +119,15 @@ class Settings:
     client_impacts: tuple[str, ...] = setting(DEFAULT_IMPACTS)
     description_max_length: int = setting(4000, ge=1, le=100_000)
 
-    # --- Plumbing ---
+    # --- Plumbing: Redis and the database (oceane_ticket/connections.py makes every connection) ---
     redis_url: str = setting("redis://127.0.0.1:6379/0", check=_redis_url)
+    # Redis under Sentinel: "host:port,host:port,..." of the Sentinels and the monitored master's
+    # name. When set, every client asks the Sentinels for the master (and again after a failover);
+    # OCEANE_REDIS_URL then gives only the database number and the password.
+    redis_sentinels: str = setting("", check=_sentinels)
+    redis_sentinel_master: str = setting("")
+    redis_sentinel_password: Secret = setting(Secret(""))  # the Sentinels' own requirepass, if any
+    # libpq URLs, also the multi-host form (?host=a:5432&host=b:5432&target_session_attrs=read-write).
     database_url: str = setting("", check=_database_url)  # empty: default_database_url(), a per-user file
     queue: str = setting(keys.DEFAULT_QUEUE)
 
@@ -140,6 +165,27 @@ class Settings:
     intake_token: Secret = setting(Secret(""))
     # True: a DataMiner user without an `oceane-ticket users` mapping is refused instead of getting user_id.
     require_user_mapping: bool = setting(False)
+    # --- the ticket's life after the click: alarm events, the hub listener, the rule cap ---
+    # What an alarm's clear does to its ticket: nothing (the connector's behaviour), a note, or resolve it.
+    on_alarm_cleared: Literal["none", "note", "resolve"] = setting("none")
+    # What an alarm's change (severity, value) does: nothing, or a note.
+    on_alarm_updated: Literal["none", "note"] = setting("none")
+    # Tickets created by Correlation rules per minute (0: no cap); operator clicks never wait behind it.
+    auto_tickets_per_minute: int = setting(0, ge=0, le=100_000)
+    # Register a listener at Oceane's hub (TMF621 notifications), where Oceane offers one.
+    hub_enabled: bool = setting(False)
+    # The intake's public URL as Oceane reaches it (https://host:port); the listener path is added to it.
+    hub_callback_base: str = setting("", check=_http_url)
+    # The secret path segment of the callback URL that proves a listener call comes from our registration.
+    hub_callback_secret: Secret = setting(Secret(""))
+
+    # --- Oceane API dialect (oceane_ticket/oceane/dialects; docs/oceane-api.md "Dialects") ---
+    # oceane: our contract (assumed); tmf621-v4 / tmf621-v5: TM Forum's TMF621 as published. With a
+    # TMF dialect, OCEANE_BASE_URL is the API's base path (https://host/tmf-api/troubleTicket/v4).
+    api_dialect: Literal["oceane", "tmf621-v4", "tmf621-v5"] = setting("oceane")
+    # The form's priority -> what the server expects: "1=Critical,2=High,3=Medium,4=Low" or a JSON
+    # object; a value without an entry is sent as typed.
+    priority_map: dict[str, str] = setting({})
 
     # Names given rather than defaulted (not a setting: set by __init__, see is_set).
     _set: ClassVar[frozenset[str]] = frozenset()
@@ -173,6 +219,11 @@ class Settings:
                 f"{self.lock_timeout:g}s must exceed the worst-case processing time, "
                 f"10 x OCEANE_HTTP_TIMEOUT = {worst_call:g}s",
             )
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master.strip()):
+            yield (
+                "OCEANE_REDIS_SENTINEL_MASTER" if self.redis_sentinels else "OCEANE_REDIS_SENTINELS",
+                "OCEANE_REDIS_SENTINELS and OCEANE_REDIS_SENTINEL_MASTER go together: set both or neither",
+            )
         # A writer without its address or credentials would fail every write-back at run time;
         # say so at start-up instead, naming the variable.
         needed: dict[str, str | Secret] = {}
@@ -187,6 +238,13 @@ class Settings:
             text = value.get_secret_value() if isinstance(value, Secret) else value
             if not text.strip():
                 yield name, f"required when OCEANE_ALARM_WRITER is {self.alarm_writer}"
+        # A mapped priority the form can never send is a typo that would silently send the raw value.
+        unknown = sorted(set(self.priority_map) - set(self.priorities))
+        if unknown:
+            yield (
+                "OCEANE_PRIORITY_MAP",
+                f"{', '.join(unknown)} not among OCEANE_PRIORITIES ({', '.join(self.priorities)})",
+            )
 
     def __repr__(self) -> str:
         # Secrets show as stars; URLs may carry a password (redis://:pw@host, postgresql://u:pw@host).
@@ -225,8 +283,17 @@ class Settings:
 
     @property
     def effective_token_url(self) -> str:
-        """The token endpoint: ``OCEANE_TOKEN_URL`` or ``{base_url}/oauth/v3/token``."""
-        return self.token_url or f"{self.base_url}/oauth/v3/token"
+        """The token endpoint: ``OCEANE_TOKEN_URL``, else ``{base_url}/oauth/v3/token``.
+
+        Under a TMF base path (``.../tmf-api/...``) the default is the origin's ``/oauth/v3/token``
+        instead: a TMF API's base path holds its resources only; the token is the platform's.
+        """
+        if self.token_url:
+            return self.token_url
+        parts = urlsplit(self.base_url)
+        if "/tmf-api/" in f"{parts.path}/":
+            return urlunsplit((parts.scheme, parts.netloc, "/oauth/v3/token", "", ""))
+        return f"{self.base_url}/oauth/v3/token"
 
     @property
     def ticket_endpoint(self) -> str:

@@ -227,7 +227,7 @@ class FailureRecord:
     """The four columns of the Failed Ticket Requests table, plus what the ticket row keeps."""
 
     http_error_code: int
-    app_error_code: int
+    app_error_code: str
     error_message: str
     error_description: str
 
