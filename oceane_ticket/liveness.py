@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from oceane_ticket import keys
+from oceane_ticket.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Holder(Protocol):
     @property
     def pid(self) -> int | None:
         """The holder's process id."""
+
 
 # This process's worker node, set by the Celery worker's main process before it forks its pool, so
 # that its children inherit it and name it in the locks they take.
@@ -59,16 +61,6 @@ def node_alive(redis: Any, node: str) -> bool:
     return bool(redis.exists(keys.worker_heartbeat(node)))
 
 
-def _pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: running
-    return True
-
-
 def holder_dead(redis: Any, info: Holder, own_node: str | None) -> bool:
     """Whether the lock's holder is known to be gone, so that breaking its lock is safe.
 
@@ -83,7 +75,7 @@ def holder_dead(redis: Any, info: Holder, own_node: str | None) -> bool:
         return False
     if info.node == own_node:
         pid = info.pid
-        return pid is not None and pid != os.getpid() and not _pid_running(pid)
+        return pid is not None and pid != os.getpid() and not pid_alive(pid)
     return not node_alive(redis, info.node)
 
 

@@ -31,7 +31,7 @@ from oceane_ticket.request import (
     format_time,
 )
 from oceane_ticket.settings import Settings
-from oceane_ticket.statuses import FINAL_STATUSES, Status
+from oceane_ticket.statuses import FINISHED_STATUSES, Status
 from oceane_ticket.storage import direct
 from producer import users
 
@@ -99,7 +99,7 @@ class TicketStatus:
     @property
     def final(self) -> bool:
         """Whether the request is created or failed."""
-        return self.status in FINAL_STATUSES
+        return self.status in FINISHED_STATUSES
 
 
 def allowed_values(settings: Settings) -> AllowedValues:

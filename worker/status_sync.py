@@ -30,12 +30,11 @@ from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.errors import OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
 from oceane_ticket.settings import Settings
+from oceane_ticket.statuses import OCEANE_CLOSED_STATUSES
 from oceane_ticket.storage import clock, writebacks
 
 log = logging.getLogger(__name__)
 
-# TMF621 statuses after which a ticket no longer changes: not polled again (docs/oceane-api.md §4).
-CLOSED_STATUSES = ("closed", "resolved", "cancelled", "rejected")
 # One run stops starting new lookups after this many seconds, whatever is left of the batch.
 RUN_BUDGET_SECONDS = 30.0
 
@@ -113,7 +112,9 @@ def poll(ctx: Context) -> PollResult:
     budget = min(RUN_BUDGET_SECONDS, ctx.settings.status_poll_interval / 2)
     try:
         with ctx.session_factory() as session:
-            rows = writebacks.tickets_to_poll(session, limit, CLOSED_STATUSES)
+            rows = writebacks.tickets_to_poll(
+                session, limit, sorted(OCEANE_CLOSED_STATUSES)
+            )  # never polled again (docs/oceane-api.md §4)
             for row in rows:
                 if ctx.clock() - started > budget:
                     result.stopped = "time budget"
