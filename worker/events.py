@@ -40,7 +40,7 @@ from oceane_ticket.statuses import OCEANE_CLOSED_STATUSES, Status
 from oceane_ticket.storage import alarm_events, clock, writebacks
 from oceane_ticket.storage.alarm_events import AlarmEvent, Done, EventAction, EventKind, EventState
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
-from worker.processing import RetryLater, backoff, our_outage_delay
+from worker.retries import RetryLater, backoff, our_outage_delay
 
 log = logging.getLogger(__name__)
 

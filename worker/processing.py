@@ -18,7 +18,6 @@ are recorded as final. Our own outages (database, Redis) never mark a request fa
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import WritebackState
 from oceane_ticket.storage import claims, clock, reads
 from oceane_ticket.storage.models import Ticket
+from worker.retries import RetryLater, backoff, our_outage_delay
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +55,6 @@ class Outcome(StrEnum):
     FENCED = "fenced"  # another worker owns the request now
 
 
-class RetryLater(Exception):
-    """Try the whole task again after ``countdown`` seconds.
-
-    ``reason`` is loggable text without secrets.
-    """
-
-    def __init__(self, reason: str, countdown: float) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.countdown = countdown
-
-
 @dataclass
 class Context:
     """What processing needs; built once per worker process."""
@@ -79,19 +67,6 @@ class Context:
     on_event: Callable[[str, dict[str, Any]], None] = lambda name, data: None
     # Queues the alarm write-back job after the created commit (worker/writeback.py).
     enqueue_writeback: Callable[[str], None] = lambda instance: None
-
-
-def backoff(settings: Settings, retries_used: int, retry_after: float | None) -> float:
-    """Seconds to wait before the next attempt: Oceane's Retry-After, else exponential with jitter."""
-    if retry_after is not None:
-        return min(retry_after, settings.retry_after_max)
-    ceiling = min(settings.retry_backoff_max, 2.0 * (2**retries_used))
-    return random.uniform(ceiling / 2, ceiling)
-
-
-def our_outage_delay() -> float:
-    """Wait before retrying after our own database or Redis failed (not counted as a retry)."""
-    return random.uniform(2.0, 5.0)
 
 
 def process(ctx: Context, instance: str) -> Outcome:

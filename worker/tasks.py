@@ -14,7 +14,7 @@ from celery import Task
 from oceane_ticket import alarm_writer, connections, jobs, metrics, writeback_jobs
 from oceane_ticket.oceane.tokens import RedisTokenStore
 from oceane_ticket.storage import db
-from worker import processing, status_sync, sweep, writeback
+from worker import processing, retries, status_sync, sweep, writeback
 from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def create_ticket(self: Task, instance: str) -> str:
         return "invalid"
     try:
         return processing.process(context(), instance).value
-    except processing.RetryLater as later:
+    except retries.RetryLater as later:
         # The retry count lives in the database (retries_used), not in the message, so a copy of
         # the job re-sent by the sweep cannot reset it; Celery's own count is therefore unlimited.
         raise self.retry(countdown=later.countdown, max_retries=None) from None
@@ -113,7 +113,7 @@ def writeback_task(self: Task, instance: str) -> str:
         return "invalid"
     try:
         return writeback.run(writeback_context(), instance).value
-    except processing.RetryLater as later:
+    except retries.RetryLater as later:
         # The budget lives in the database (writeback_attempts), as for ticket jobs.
         raise self.retry(countdown=later.countdown, max_retries=None) from None
 

@@ -16,7 +16,6 @@ has nothing to do with Oceane's one-at-a-time rule, and a slow DataMiner must no
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status, WritebackState
 from oceane_ticket.storage import clock, db, reads, writebacks
 from oceane_ticket.storage.models import Ticket
-from worker.processing import RetryLater, our_outage_delay
+from worker.retries import RetryLater, our_outage_delay, writeback_backoff
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +73,6 @@ def properties_of(row: Ticket) -> dict[str, str]:
     if row.oceane_status:
         properties[PROPERTY_STATUS] = row.oceane_status
     return properties
-
-
-def backoff(settings: Settings, attempts_before: int) -> float:
-    """Seconds before the next write-back attempt: exponential with jitter, capped."""
-    ceiling = min(settings.writeback_backoff_max, 2.0 * (2**attempts_before))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def run(ctx: Context, instance: str) -> Outcome:
@@ -135,7 +128,7 @@ def _failed(ctx: Context, session: Session, row: Ticket, error: WritebackError) 
     now = ctx.now()
     # DataMiner's Retry-After (a 429 from the User-Defined API's rate limit, a 503 while it starts) is
     # honoured: never sooner than it asked, and never sooner than our own backoff.
-    delay = None if final else max(backoff(ctx.settings, used), error.retry_after or 0.0)
+    delay = None if final else max(writeback_backoff(ctx.settings, used), error.retry_after or 0.0)
     written = writebacks.writeback_failed(
         session,
         row.instance,

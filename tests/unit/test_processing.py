@@ -30,8 +30,9 @@ from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer import core
 from tests.conftest import make_settings
 from tests.rows import failures_for
-from worker import processing
-from worker.processing import Context, Outcome, RetryLater
+from worker import processing, retries
+from worker.processing import Context, Outcome
+from worker.retries import RetryLater
 
 ALLOWED = AllowedValues(("1", "2", "3", "4"), *[("Critical", "Major", "Minor", "None")] * 3)
 Step = OceaneError | Callable[[], Any] | None
@@ -436,11 +437,11 @@ def test_a_lookup_failure_is_a_counted_retry(world: World) -> None:
 def test_backoff_is_exponential_with_jitter_and_capped(retries_used: int) -> None:
     settings = make_settings(retry_backoff_max=20.0, retry_after_max=60.0)
     ceiling = min(20.0, 2.0 * 2**retries_used)
-    delays = [processing.backoff(settings, retries_used, None) for _ in range(200)]
+    delays = [retries.backoff(settings, retries_used, None) for _ in range(200)]
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
     assert len(set(delays)) > 1, "jitter spreads the retries of many requests"
-    assert processing.backoff(settings, retries_used, 120.0) == 60.0
-    assert processing.backoff(settings, retries_used, 3.0) == 3.0
+    assert retries.backoff(settings, retries_used, 120.0) == 60.0
+    assert retries.backoff(settings, retries_used, 3.0) == 3.0
 
 
 def test_no_transaction_stays_open_across_the_oceane_call(world: World) -> None:
