@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from oceane_ticket import writeback_jobs
+from oceane_ticket import jobs
 from oceane_ticket.oceane.dialects import ListenerEvent
 from oceane_ticket.request import external_id
 from oceane_ticket.settings import Settings
@@ -45,7 +45,7 @@ def apply(settings: Settings, event: ListenerEvent, redis: Any, now: datetime | 
         ]
     for instance in changed if writer else []:
         try:
-            writeback_jobs.enqueue_writeback(redis, instance, settings.queue, settings.stale_after)
+            jobs.enqueue_writeback(redis, instance, settings.queue, settings.stale_after)
         except Exception as exc:  # pending in the database: the write-back sweep sends it
             log.warning("write-back of %s not queued (the sweep sends it): %s", instance, type(exc).__name__)
     if changed:

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from celery import Task
 
-from oceane_ticket import alarm_writer, connections, jobs, metrics, writeback_jobs
+from oceane_ticket import alarm_writer, connections, jobs, metrics
 from oceane_ticket.oceane.tokens import RedisTokenStore
 from oceane_ticket.storage import db
 from worker import processing, retries, status_sync, sweep, writeback
@@ -52,7 +52,7 @@ def context() -> processing.Context:
 
 
 def _enqueue_writeback(instance: str) -> None:
-    writeback_jobs.enqueue_writeback(redis_client(), instance, settings.queue, settings.stale_after)
+    jobs.enqueue_writeback(redis_client(), instance, settings.queue, settings.stale_after)
 
 
 def _valid_instance(value: Any) -> bool:
@@ -105,7 +105,7 @@ def writeback_context() -> writeback.Context:
     )
 
 
-@app.task(bind=True, name=writeback_jobs.TASK_WRITEBACK, max_retries=None)
+@app.task(bind=True, name=jobs.TASK_WRITEBACK, max_retries=None)
 def writeback_task(self: Task, instance: str) -> str:
     """Write one created ticket's properties onto its DataMiner alarm (its own retry budget)."""
     if not _valid_instance(instance):
@@ -118,13 +118,13 @@ def writeback_task(self: Task, instance: str) -> str:
         raise self.retry(countdown=later.countdown, max_retries=None) from None
 
 
-@app.task(name=writeback_jobs.TASK_WRITEBACK_SWEEP)
+@app.task(name=jobs.TASK_WRITEBACK_SWEEP)
 def writeback_sweep_task() -> int:
     """Re-send pending write-backs whose job may be lost."""
     return len(writeback.sweep(settings, redis_client()))
 
 
-@app.task(name=writeback_jobs.TASK_STATUS_POLL)
+@app.task(name=jobs.TASK_STATUS_POLL)
 def status_poll_task() -> dict[str, Any]:
     """Poll Oceane for a bounded batch of open tickets' status."""
     ctx = context()

@@ -27,7 +27,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from sqlmodel import Session
 
-from oceane_ticket import keys, writeback_jobs
+from oceane_ticket import jobs, keys
 from oceane_ticket.alarm_writer import (
     PROPERTY_ID,
     PROPERTY_STATUS,
@@ -172,7 +172,7 @@ def sweep(settings: Settings, redis_client: Any) -> list[str]:
         for instance in stale:
             if redis_client.exists(keys.writeback_marker(instance)):
                 continue
-            writeback_jobs.enqueue_writeback(redis_client, instance, settings.queue, settings.stale_after)
+            jobs.enqueue_writeback(redis_client, instance, settings.queue, settings.stale_after)
             sent.append(instance)
     except (sqlalchemy.exc.OperationalError, redis.exceptions.RedisError) as exc:
         # The next run tries again: the database still says pending.

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from oceane_ticket import writeback_jobs
+from oceane_ticket import jobs, writeback_jobs
 from oceane_ticket.alarm_writer import AlarmRef, WritebackError
 from oceane_ticket.oceane.errors import Action, OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
@@ -152,11 +152,11 @@ def test_a_lost_enqueue_leaves_the_ticket_created_and_the_sweep_sends_it(bench: 
     bench.set(row.instance, writeback_at=datetime.now(UTC) - timedelta(seconds=bench.settings.stale_after + 5))
     assert writeback.sweep(bench.settings, bench.redis) == [row.instance]
     assert writeback.sweep(bench.settings, bench.redis) == []  # the marker: one copy per period
-    queued = bench.redis.lrange(writeback_jobs.queue_for(bench.settings.queue), 0, -1)
+    queued = bench.redis.lrange(jobs.queue_for(bench.settings.queue), 0, -1)
     assert len(queued) == 1
     message = json.loads(queued[0])
-    assert message["headers"]["task"] == writeback_jobs.TASK_WRITEBACK
-    assert message["properties"]["priority"] == writeback_jobs.LOW_PRIORITY
+    assert message["headers"]["task"] == jobs.TASK_WRITEBACK
+    assert message["properties"]["priority"] == jobs.LOW_PRIORITY
     assert json.loads(base64.b64decode(message["body"]))[0] == [row.instance]
 
 
@@ -246,7 +246,7 @@ def test_retry_writeback_gives_a_fresh_budget_and_queues_the_job(bench: Bench) -
     assert [r["result"] for r in results] == ["requeued", "not_created", "not_found"]
     after = bench.row(row.instance)
     assert (after.writeback_state, after.writeback_attempts, after.writeback_error) == ("pending", 0, None)
-    assert bench.redis.llen(writeback_jobs.queue_for(bench.settings.queue)) == 1
+    assert bench.redis.llen(jobs.queue_for(bench.settings.queue)) == 1
     with Session(db.get_engine(bench.url)) as s:
         assert writebacks.failed_writebacks(s) == []
 
