@@ -23,8 +23,8 @@ from oceane_ticket import connections, jobs
 from oceane_ticket.request import (
     Alarm,
     AllowedValues,
+    RequestRecord,
     TicketDetails,
-    TicketRequest,
     alarm_dict,
     build_alarm,
     build_details,
@@ -263,7 +263,7 @@ class Producer:
         settings = self.settings
         # The default Oceane user; the INSERT takes the user's mapping from oceane_users when there
         # is one. Resolved now and stored with the request: the worker sends what was true at the click.
-        request = TicketRequest.new(
+        request = RequestRecord.new(
             uuid.uuid4().hex, alarm, details, oceane_user_id=settings.user_id, now=datetime.now(UTC)
         )
         instance = request.instance

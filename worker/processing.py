@@ -35,7 +35,7 @@ from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import Action, CreateAccepted, LookupIncomplete, OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import WritebackState
 from oceane_ticket.storage import claims, clock, reads
@@ -122,7 +122,7 @@ def _first_attempt(ctx: Context, session: Session, row: Ticket, token: str) -> O
     if not claims.owns(session, row.instance, token):
         return Outcome.FENCED
     try:
-        return _create(ctx, session, row, token, TicketRequest.from_row(row).external_id, row.attempts)
+        return _create(ctx, session, row, token, RequestRecord.from_row(row).external_id, row.attempts)
     except OceaneError as error:
         return _failed_attempt(ctx, session, row, token, error, attempt=row.attempts)
 
@@ -144,7 +144,7 @@ def _process_locked(ctx: Context, session: Session, instance: str, token: str) -
     row = claims.claim(session, instance, token, ctx.now())
     if row is None:
         return Outcome.NOTHING_TO_DO
-    external_id = TicketRequest.from_row(row).external_id
+    external_id = RequestRecord.from_row(row).external_id
     attempt = row.attempts
     try:
         if row.attempts > 0:
@@ -166,7 +166,7 @@ def _create(ctx: Context, session: Session, row: Ticket, token: str, external_id
     """The create call, its attempt already counted; OceaneError propagates to the caller."""
     ctx.on_event("oceane_call", {"instance": row.instance, "attempt": attempt})
     try:
-        ticket = ctx.client.create_ticket(TicketRequest.from_row(row))
+        ticket = ctx.client.create_ticket(RequestRecord.from_row(row))
     except OceaneError as error:
         # A 202 without a body (CreateAccepted) is looked up at once; if the ticket does not show
         # yet, the retry looks it up again (attempts > 0) before any new create.

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from oceane_ticket.logs import describe_exception
-from oceane_ticket.request import TicketRequest, column_names
+from oceane_ticket.request import RequestRecord, column_names
 from oceane_ticket.statuses import Status, WritebackState
 from oceane_ticket.storage import schema, urls
 from oceane_ticket.storage.columns import TICKETS_TABLE
@@ -57,7 +57,7 @@ NEW_ROW: dict[str, Any] = {
     "adopted": False,
     "writeback_state": WritebackState.NONE.value,
 }
-_INSERT_COLUMNS = (*column_names(TicketRequest), "updated_at", *NEW_ROW)
+_INSERT_COLUMNS = (*column_names(RequestRecord), "updated_at", *NEW_ROW)
 
 # "user" is a reserved word in PostgreSQL, so every column name is quoted.
 _SELECT = "SELECT " + ", ".join(f'"{c}"' for c in TICKET_COLUMNS) + " FROM tickets"
@@ -368,13 +368,13 @@ def _as_datetime(value: Any) -> Any:
     return value
 
 
-def insert_request(conn: Connection, request: TicketRequest) -> None:
+def insert_request(conn: Connection, request: RequestRecord) -> None:
     """Record a new request, queued (autocommit: it is durable when this returns).
 
     Raises:
         DuplicateOpenRequest: the alarm already has a request that is not failed.
     """
-    values = {f: getattr(request, f) for f in column_names(TicketRequest)}
+    values = {f: getattr(request, f) for f in column_names(RequestRecord)}
     try:
         conn.execute(INSERT_REQUEST, values | {"updated_at": request.created_at} | NEW_ROW)
     except Exception as exc:
@@ -383,12 +383,12 @@ def insert_request(conn: Connection, request: TicketRequest) -> None:
         raise
 
 
-def insert_unless_open(conn: Connection, request: TicketRequest, user_key: str | None) -> bool:
+def insert_unless_open(conn: Connection, request: RequestRecord, user_key: str | None) -> bool:
     """Record a new request unless the alarm has an open one; True if recorded (durable on return).
 
     ``request.oceane_user_id`` is the default; the mapping of ``user_key`` in ``oceane_users`` wins.
     """
-    values = {f: getattr(request, f) for f in column_names(TicketRequest)}
+    values = {f: getattr(request, f) for f in column_names(RequestRecord)}
     params = values | {"updated_at": request.created_at} | NEW_ROW | {"user_key": user_key}
     return bool(conn.execute(INSERT_REQUEST_UNLESS_OPEN, params).rowcount)
 

@@ -9,14 +9,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel
 
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 from oceane_ticket.storage import clock, db, direct
 from oceane_ticket.storage.models import Ticket
 
 
-def request_values(instance: str, alarm_id: int = 3) -> TicketRequest:
+def request_values(instance: str, alarm_id: int = 3) -> RequestRecord:
     now = datetime.now(UTC)
-    return TicketRequest(
+    return RequestRecord(
         instance=instance,
         alarm_id=alarm_id,
         dma_id=1,

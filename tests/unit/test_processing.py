@@ -24,7 +24,7 @@ from oceane_ticket import keys
 from oceane_ticket.locking import ProcessingLock
 from oceane_ticket.oceane.errors import Action, CreateAccepted, OceaneError, classify
 from oceane_ticket.oceane.ticket import OceaneTicket
-from oceane_ticket.request import AllowedValues, TicketRequest, build_alarm, build_details
+from oceane_ticket.request import AllowedValues, RequestRecord, build_alarm, build_details
 from oceane_ticket.storage import claims, clock, db
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer import core
@@ -64,7 +64,7 @@ class FakeOceane:
         self.tickets.append(ticket)
         return ticket
 
-    def create_ticket(self, request: TicketRequest) -> OceaneTicket:
+    def create_ticket(self, request: RequestRecord) -> OceaneTicket:
         external_id = request.external_id
         self.calls.append("create")
         index, self._creates = self._creates, self._creates + 1
@@ -538,6 +538,6 @@ def test_a_202_whose_ticket_shows_later_is_looked_up_again_never_created_twice(w
     with pytest.raises(RetryLater):
         processing.process(world.ctx, instance)
     assert world.oceane.calls == ["create", "find"]
-    world.oceane.store(TicketRequest.from_row(world.row(instance)).external_id)  # the server stored it since
+    world.oceane.store(RequestRecord.from_row(world.row(instance)).external_id)  # the server stored it since
     assert processing.process(world.ctx, instance) is Outcome.ADOPTED
     assert world.oceane.calls == ["create", "find", "find"] and len(world.oceane.tickets) == 1
