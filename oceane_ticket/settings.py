@@ -144,7 +144,7 @@ class Settings:
     # from one client is not in the contract.
     lock_scope: Literal["global", "alarm"] = setting("global")
 
-    # --- Writing the ticket back onto the DataMiner alarm (issue 8 §2) and Oceane's status (§5) ---
+    # --- Writing the ticket back onto the DataMiner alarm (docs/oceane-api.md §5) and Oceane's status poll ---
     # none: the calling script reads the answer and sets the alarm properties itself.
     alarm_writer: Literal["none", "udapi", "webservices"] = setting("none")
     dataminer_url: str = setting("", check=_http_url)  # https://<dma>; required unless alarm_writer is none

@@ -88,7 +88,7 @@ def cleanup_task() -> dict[str, Any]:
     return retention.cleanup(settings).as_dict()
 
 
-# --- the alarm write-back and the Oceane status poll (issue 8) ---
+# --- the alarm write-back (the ticket id, link and status onto the DataMiner alarm) and the Oceane status poll ---
 
 
 @lru_cache(maxsize=1)
