@@ -11,6 +11,7 @@ must never become a way to make this machine call somewhere else.
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.client
 import ipaddress
 import itertools
@@ -153,12 +154,16 @@ class Hub:
     # --- events ---
 
     def publish(self, event_type: str, ticket: dict[str, Any]) -> None:
-        """Queue one event about ``ticket`` for every listener that wants it; never blocks."""
+        """Queue one event about ``ticket`` (copied: the caller may go on using it) for every listener that wants it.
+
+        Never blocks; with no listener it costs nothing.
+        """
         with self._lock:
             targets = [s for s in self._subscriptions.values() if s.wants(event_type)]
             event_id = f"sbx-{next(self._events)}"
         if not targets:
             return
+        ticket = copy.deepcopy(ticket)
         body = self._shape(
             {"eventId": event_id, "eventTime": now_iso(), "eventType": event_type, "event": {"troubleTicket": ticket}}
         )
