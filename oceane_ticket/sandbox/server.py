@@ -79,7 +79,7 @@ from typing import Any
 from oceane_ticket.sandbox.api import App
 from oceane_ticket.sandbox.dialects import dialect as find_dialect
 from oceane_ticket.sandbox.faults import Faults
-from oceane_ticket.sandbox.handler import SandboxHTTPServer
+from oceane_ticket.sandbox.handler import LoopbackHTTPServer
 from oceane_ticket.sandbox.protocol import CONTROL_PREFIX, HUB_PATH, TICKETS_PATH, TOKEN_PATH
 from oceane_ticket.sandbox.state import SandboxState
 
@@ -192,7 +192,7 @@ class Sandbox:
         )
         if self.config.hand_made_tickets:
             self._state.add_hand_made(self.config.hand_made_tickets)
-        self._server: SandboxHTTPServer | None = None
+        self._server: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- life cycle ---
@@ -202,7 +202,7 @@ class Sandbox:
         if self._server is not None:
             raise RuntimeError("the sandbox is already started")
         self._stopping.clear()
-        self._server = SandboxHTTPServer(
+        self._server = LoopbackHTTPServer(
             (self._host, self._port),
             App(self._state, self._stopping),
             max_body_bytes=self.config.max_body_bytes,
