@@ -83,7 +83,7 @@ def test_create(stack: Any, ledger: Any, dialect_name: str) -> None:
     assert (stored["ticket_id"], stored["adopted"], stored["attempts"]) == (ticket["id"], False, 1)
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_lookup_after_a_lost_answer(stack: Any, ledger: Any, dialect_name: str) -> None:
     # The ticket is stored, the answer hangs past the read timeout: the retry looks the alarm up
     # (v4 externalId, v5 externalIdentifier.id) and adopts, never creates again.
@@ -98,7 +98,7 @@ def test_lookup_after_a_lost_answer(stack: Any, ledger: Any, dialect_name: str) 
     assert stack.sandbox.state()["create_calls"] == 1
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_adoption_after_a_202_without_a_body(stack: Any, ledger: Any, dialect_name: str) -> None:
     # 202 Accepted and no body (v5 createTroubleTicket declares it): the ticket exists but we were
     # not told its id; it is looked up and adopted before anything is sent again.
@@ -112,7 +112,7 @@ def test_adoption_after_a_202_without_a_body(stack: Any, ledger: Any, dialect_na
     assert stack.sandbox.state()["create_calls"] == 1
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_lookup_on_a_server_that_ignores_the_filter(stack: Any, ledger: Any, dialect_name: str) -> None:
     # Tickets made by hand, a list that ignores the filter: only our exact identifier is adopted.
     foreign = {t["id"] for t in stack.sandbox.add_hand_made_tickets(5)}
@@ -127,7 +127,7 @@ def test_lookup_on_a_server_that_ignores_the_filter(stack: Any, ledger: Any, dia
     assert stored["ticket_id"] not in foreign and stored["adopted"] is True
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_status_poll_reads_the_ticket_in_the_dialect(stack: Any, ledger: Any, dialect_name: str) -> None:
     stack.configure(status_poll_interval=1.0)
     book = ledger(f"{dialect_name}: status poll")
