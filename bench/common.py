@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -51,6 +50,8 @@ class Row:
     ratio: float | None = None
     verdict: str = "info"  # pass, miss, info (context only), error
     note: str = ""
+    # Why a miss misses, from figures measured in the same run: a reader of results.json alone knows.
+    reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def judge(self) -> Row:
@@ -70,6 +71,31 @@ class Row:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return asdict(self)
+
+
+def drain_reason(result: dict[str, Any], plain_rate: float | None = None) -> str:
+    """What bounded a drain, from its own figures: the worker's CPU, or the serial part per ticket.
+
+    ``result`` is a drain's figures (``rate``, ``procs``, ``worker_cpu_ms_per_ticket``, ``load``);
+    ``plain_rate`` the plain loop's rate against the same sandbox in the same run, if measured.
+    """
+    cpus = os.cpu_count() or 1
+    cpu_ms = float(result["worker_cpu_ms_per_ticket"])
+    rate = float(result["rate"])
+    busy = cpu_ms * rate / 1000 / cpus
+    parts = [
+        f"the worker (Celery's main process and its pool children: kombu, our code, psycopg, requests) used "
+        f"{cpu_ms:.1f} ms CPU per ticket, {busy:.0%} of the {cpus} CPUs at {rate:.1f} tickets/s "
+        f"(load {result['load'][0]:.1f})"
+    ]
+    if busy >= 0.85:
+        parts.append(f"CPU-bound: at that cost the machine cannot pass {1000 * cpus / cpu_ms:.0f} tickets/s")
+    if plain_rate:
+        parts.append(
+            f"{1000 / rate:.1f} ms per ticket end to end against the plain loop's {1000 / plain_rate:.1f} ms "
+            f"(the sandbox's own serial ceiling)"
+        )
+    return "; ".join(parts)
 
 
 def median(values: Sequence[float]) -> float:
@@ -191,30 +217,17 @@ class Worker:
 
     def start(self, timeout: float = 60.0) -> Worker:
         """Start and wait until it says ready."""
-        celery = shutil.which("celery", path=str(BIN)) or "celery"
+        from oceane_ticket import processes
+
         self.log_path.write_bytes(b"")
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                celery,
-                "-A",
-                "worker",
-                "worker",
-                "-l",
-                "WARNING",
-                "-c",
-                str(self.concurrency),
-                "-n",
-                f"{self.name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        cmd = processes.worker_command(
+            loglevel="WARNING",
+            concurrency=self.concurrency,
+            name=self.name,
+            quiet_cluster=True,
+            extra=["--without-heartbeat"],
         )
+        self.proc = processes.spawn(cmd, self.env, self.log_path, cwd=ROOT)
         # -l WARNING hides the "ready" line: wait until every pool process exists instead.
         deadline = time.monotonic() + timeout
         while len(children(self.proc.pid)) < self.concurrency:

@@ -1,4 +1,7 @@
-"""What every command shares: exit statuses, the registration contract, one-line error reports."""
+"""What every command shares: exit statuses, the registration contract, one-line error reports.
+
+The exit statuses are :mod:`oceane_ticket.exits`'s, re-exported here for the command modules.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +11,37 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from oceane_ticket.exits import (
+    BAD_SETTING,
+    INTERRUPTED,
+    OK,
+    PROBLEM,
+    STILL_PENDING,
+    TICKET_FAILED,
+    UNAVAILABLE,
+    USAGE,
+)
 from oceane_ticket.logs import describe_exception
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
 
-# Exit statuses. 1: the command ran and found something wrong (a failed check, a refused retry).
-OK = 0
-PROBLEM = 1
-USAGE = 2
-UNAVAILABLE = 4  # as `create`: Redis or the database could not be reached (or has no schema yet)
-BAD_SETTING = 78  # sysexits' EX_CONFIG: a bad setting is not the operator's input error (2)
+__all__ = [
+    "BAD_SETTING",
+    "INTERRUPTED",
+    "OK",
+    "PROBLEM",
+    "STILL_PENDING",
+    "TICKET_FAILED",
+    "UNAVAILABLE",
+    "USAGE",
+    "Add",
+    "Handler",
+    "is_database_outage",
+    "positive_int",
+    "print_json",
+    "unavailable",
+]
 
 Handler = Callable[[argparse.Namespace, "Settings"], int]
 

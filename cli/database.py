@@ -26,7 +26,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     db.upgrade(settings.database_url, args.revision)
     print(f"database {mask_url(settings.database_url)} at {args.revision}")
     if settings.user_map and args.revision == "head":  # the deprecated OCEANE_USER_MAP, imported once
-        from producer import users
+        from cli.users import run_users
 
-        return users.run(argparse.Namespace(users_command="import-env", replace=False), settings)
+        return run_users(argparse.Namespace(users_command="import-env", replace=False), settings)
     return OK

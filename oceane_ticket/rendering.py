@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-# Not a terminal (a pipe, a log file, a test): wide enough that no column is cut or folded.
-PIPE_WIDTH = 250
+# Not a terminal (a pipe, a log file, a test): wide enough that no column is ever cut or folded,
+# so an id or a URL stays whole on its line for whatever reads the pipe.
+PIPE_WIDTH = 10_000
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -50,6 +50,14 @@ WIDE_TICKET_COLUMNS = {
     "ticket_url": "Ticket URL",
     "root_cause": "Root Cause",
 }
+# The Failed view at 80 columns: the instance whole (`retry INSTANCE` needs it) and the message.
+NARROW_FAILED_COLUMNS = {
+    "instance": "Instance",
+    "attempt": "Attempt",
+    "http_error_code": "HTTP",
+    "app_error_code": "Code",
+    "error_message": "Error Message",
+}
 FAILED_COLUMNS = {
     "instance": "Instance",
     "ticket_id": "Ticket ID",
@@ -59,9 +67,11 @@ FAILED_COLUMNS = {
     "error_description": "Error Description",
     "failed_at": "Failed At",
     "attempt": "Attempt",
+    "final": "Final",
 }
-# Free text that may be long: folded within a bounded width instead of widening the table.
-_FOLDED = {"element_name", "root_cause", "error_message", "error_description", "ticket_url"}
+# Free text that may be long: folded within a bounded width instead of widening the table. Ids and
+# URLs are never folded: a ticket URL broken over two lines is a broken link when copied.
+_FOLDED = {"element_name", "root_cause", "error_message", "error_description"}
 
 
 def _value(value: Any) -> Any:
@@ -89,6 +99,7 @@ def failed_rows(settings: Settings, limit: int) -> list[dict[str, Any]]:
         for failure, ticket_id in queries.list_failed(s, limit):
             row = {c: _value(getattr(failure, c)) for c in FAILED_TICKET_REQUESTS_TABLE}
             row["ticket_id"] = failure.ticket_id or ticket_id
+            row["final"] = failure.final  # the attempt that gave up; earlier rows were retried
             rows.append(row)
         return rows
 
@@ -106,10 +117,12 @@ def _table(title: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> T
         box=box.SIMPLE_HEAD,
         show_edge=False,
         padding=(0, 1, 0, 0),
+        min_width=len(title),  # an empty table keeps its title on one line (a terminal narrower still wraps it)
     )
     for name, header in columns.items():
         if name in _FOLDED:
-            table.add_column(header, overflow="fold", max_width=60, min_width=min(len(header), 10))
+            # At least the header's longest word: a header may wrap between words, never inside one.
+            table.add_column(header, overflow="fold", max_width=60, min_width=max(map(len, header.split())))
         else:
             table.add_column(header, no_wrap=True)
     for row in rows:
@@ -133,9 +146,11 @@ def tickets_table(rows: list[dict[str, Any]], *, wide: bool = False) -> Table:
     return _table(f"Tickets ({len(rows)} shown, newest first{hint})", shown, columns)
 
 
-def failed_table(rows: list[dict[str, Any]]) -> Table:
-    """The Failed Ticket Requests table."""
-    return _table(f"Failed Ticket Requests ({len(rows)} shown, newest first)", rows, FAILED_COLUMNS)
+def failed_table(rows: list[dict[str, Any]], *, wide: bool = False) -> Table:
+    """The Failed Ticket Requests table: what fits 80 columns, or with ``wide`` every column."""
+    columns = FAILED_COLUMNS if wide else NARROW_FAILED_COLUMNS
+    hint = "" if wide else "; --wide for every column"
+    return _table(f"Failed Ticket Requests ({len(rows)} shown, newest first{hint})", rows, columns)
 
 
 def print_table(table: Table) -> None:

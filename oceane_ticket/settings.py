@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import lru_cache
 from typing import Any, ClassVar, Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from oceane_ticket import keys
 
@@ -220,6 +221,27 @@ class Settings:
     intake_token: Secret = setting(Secret(""))
     # True: a DataMiner user without an `oceane-ticket users` mapping is refused instead of getting user_id.
     require_user_mapping: bool = setting(False)
+    # --- the ticket's life after the click: alarm events, the hub listener, the rule cap ---
+    # What an alarm's clear does to its ticket: nothing (the connector's behaviour), a note, or resolve it.
+    on_alarm_cleared: Literal["none", "note", "resolve"] = setting("none")
+    # What an alarm's change (severity, value) does: nothing, or a note.
+    on_alarm_updated: Literal["none", "note"] = setting("none")
+    # Tickets created by Correlation rules per minute (0: no cap); operator clicks never wait behind it.
+    auto_tickets_per_minute: int = setting(0, ge=0, le=100_000)
+    # Register a listener at Oceane's hub (TMF621 notifications), where Oceane offers one.
+    hub_enabled: bool = setting(False)
+    # The intake's public URL as Oceane reaches it (https://host:port); the listener path is added to it.
+    hub_callback_base: str = setting("", check=_http_url)
+    # The secret path segment of the callback URL that proves a listener call comes from our registration.
+    hub_callback_secret: Secret = setting(Secret(""))
+
+    # --- Oceane API dialect (oceane_ticket/oceane/dialects; docs/oceane-api.md "Dialects") ---
+    # oceane: our contract (assumed); tmf621-v4 / tmf621-v5: TM Forum's TMF621 as published. With a
+    # TMF dialect, OCEANE_BASE_URL is the API's base path (https://host/tmf-api/troubleTicket/v4).
+    api_dialect: Literal["oceane", "tmf621-v4", "tmf621-v5"] = setting("oceane")
+    # The form's priority -> what the server expects: "1=Critical,2=High,3=Medium,4=Low" or a JSON
+    # object; a value without an entry is sent as typed.
+    priority_map: dict[str, str] = setting({})
 
     # Names given rather than defaulted (not a setting: set by __init__, see is_set).
     _set: ClassVar[frozenset[str]] = frozenset()
@@ -272,6 +294,13 @@ class Settings:
             text = value.get_secret_value() if isinstance(value, Secret) else value
             if not text.strip():
                 yield name, f"required when OCEANE_ALARM_WRITER is {self.alarm_writer}"
+        # A mapped priority the form can never send is a typo that would silently send the raw value.
+        unknown = sorted(set(self.priority_map) - set(self.priorities))
+        if unknown:
+            yield (
+                "OCEANE_PRIORITY_MAP",
+                f"{', '.join(unknown)} not among OCEANE_PRIORITIES ({', '.join(self.priorities)})",
+            )
 
     def __repr__(self) -> str:
         # Secrets show as stars; URLs may carry a password (redis://:pw@host, postgresql://u:pw@host).
@@ -310,8 +339,17 @@ class Settings:
 
     @property
     def effective_token_url(self) -> str:
-        """The token endpoint: ``OCEANE_TOKEN_URL`` or ``{base_url}/oauth/v3/token``."""
-        return self.token_url or f"{self.base_url}/oauth/v3/token"
+        """The token endpoint: ``OCEANE_TOKEN_URL``, else ``{base_url}/oauth/v3/token``.
+
+        Under a TMF base path (``.../tmf-api/...``) the default is the origin's ``/oauth/v3/token``
+        instead: a TMF API's base path holds its resources only; the token is the platform's.
+        """
+        if self.token_url:
+            return self.token_url
+        parts = urlsplit(self.base_url)
+        if "/tmf-api/" in f"{parts.path}/":
+            return urlunsplit((parts.scheme, parts.netloc, "/oauth/v3/token", "", ""))
+        return f"{self.base_url}/oauth/v3/token"
 
     @property
     def ticket_endpoint(self) -> str:

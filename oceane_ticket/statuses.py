@@ -42,3 +42,11 @@ class WritebackState(StrEnum):
 def sql_in(enum: type[StrEnum]) -> str:
     """``'a', 'b', ...`` for a CHECK constraint built from an enum (our own constants, never input)."""
     return ", ".join(f"'{member.value}'" for member in enum)
+
+
+# --- An Oceane ticket's status (TMF621 TroubleTicketStatusType, both versions; compared lowercased) ---
+# A ticket in a closed one is no longer worked: the alarm may get a new ticket, and the poll stops.
+# Any other status, including one outside TMF621 or none at all, counts as open: for a ticket that
+# carries our external identifier, adopting it is safe, while creating beside it could make a duplicate.
+OCEANE_OPEN_STATUSES = frozenset({"acknowledged", "pending", "held", "inprogress"})
+OCEANE_CLOSED_STATUSES = frozenset({"cancelled", "closed", "resolved", "rejected"})

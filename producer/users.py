@@ -8,16 +8,13 @@ case-insensitively (``CORP/Alice`` is ``corp/alice``), so they are stored lower-
 A request's user resolves to its mapped ID; an unmapped (or absent) user gets ``OCEANE_USER_ID``,
 or is refused (:class:`InputError` naming ``user``) when ``OCEANE_REQUIRE_USER_MAPPING`` is true.
 ``OCEANE_USER_MAP`` is deprecated: ``db upgrade`` and ``users import-env`` copy its pairs into the
-table once, never over a mapping already there.
+table once, never over a mapping already there. The command (``oceane-ticket users``) is :mod:`cli.users`.
 
 Plain SQL through :mod:`oceane_ticket.storage.direct`, like the rest of the producer.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,12 +23,6 @@ from oceane_ticket.settings import Settings
 from oceane_ticket.storage import direct
 
 MAX_OCEANE_ID = 255  # oceane_users.oceane_user_id and tickets.oceane_user_id are VARCHAR(255)
-
-# Exit codes, as the producer's.
-OK = 0
-NOT_FOUND = 1
-INVALID_INPUT = 2
-UNAVAILABLE = 4
 
 
 def user_key(name: str | None, field: str = "user") -> str | None:
@@ -121,64 +112,3 @@ def import_env(settings: Settings, *, replace: bool = False) -> tuple[list[str],
         for key, oceane_id in pairs:
             (imported if direct.set_user(conn, key, oceane_id, now, replace=replace) else skipped).append(key)
     return imported, skipped
-
-
-# --- oceane-ticket users ---
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """``users set|list|remove|import-env``."""
-    sub = parser.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    p = sub.add_parser("set", help="map a DataMiner user to an Oceane User ID (replaces any mapping)")
-    p.add_argument("name", help="the DataMiner user name (matched case-insensitively)")
-    p.add_argument("oceane_id", metavar="OCEANE_ID", help="the Oceane User ID sent as the ticket's relatedParty")
-    p = sub.add_parser("list", help="every mapping")
-    p.add_argument("--json", action="store_true", help="print a JSON array")
-    p = sub.add_parser("remove", help="remove a user's mapping (the user then gets OCEANE_USER_ID)")
-    p.add_argument("name")
-    p = sub.add_parser("import-env", help="copy the deprecated OCEANE_USER_MAP into the table")
-    p.add_argument("--replace", action="store_true", help="overwrite mappings already in the table")
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one ``users`` action; returns the exit code."""
-    try:
-        return _run(args, settings)
-    except InputError as exc:
-        print(f"oceane-ticket: {exc}", file=sys.stderr)
-        return INVALID_INPUT
-    except direct.DatabaseUnavailable as exc:
-        print(f"oceane-ticket: database unavailable: {exc}", file=sys.stderr)
-        return UNAVAILABLE
-
-
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    action = args.users_command
-    if action == "set":
-        key = set_user(settings, args.name, args.oceane_id)
-        print(f"{key} -> {check_oceane_id(args.oceane_id)}")
-        return OK
-    if action == "remove":
-        if remove_user(settings, args.name):
-            print(f"removed {user_key(args.name)}; it now gets OCEANE_USER_ID ({settings.user_id})")
-            return OK
-        print(f"oceane-ticket: {user_key(args.name)!r} has no mapping", file=sys.stderr)
-        return NOT_FOUND
-    if action == "import-env":
-        imported, skipped = import_env(settings, replace=args.replace)
-        names = ": " + ", ".join(imported) if imported else ""
-        print(f"imported {len(imported)} user(s) from OCEANE_USER_MAP{names}")
-        if skipped:
-            print(f"kept {len(skipped)} mapping(s) already in the table: " + ", ".join(skipped))
-        return OK
-    rows = list_users(settings)
-    if args.json:
-        print(json.dumps([{**r, "updated_at": r["updated_at"].isoformat()} for r in rows], ensure_ascii=False))
-        return OK
-    if not rows:
-        print(f"no mappings; every user gets OCEANE_USER_ID ({settings.user_id})")
-        return OK
-    width = max(len(r["dataminer_user"]) for r in rows)
-    for r in rows:
-        print(f"{r['dataminer_user']:<{width}}  {r['oceane_user_id']}")
-    return OK

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -116,7 +114,7 @@ def clean_pg(pg_url: str) -> str:
     from oceane_ticket.storage import db
 
     with db.get_engine(pg_url).begin() as conn:
-        conn.execute(text("TRUNCATE failed_ticket_requests, tickets"))
+        conn.execute(text("TRUNCATE failed_ticket_requests, tickets, alarm_events"))
     return pg_url
 
 
@@ -202,30 +200,13 @@ class WorkerProcess:
 
     def start(self, timeout: float = 120.0) -> WorkerProcess:
         """Start and wait until the worker says it is ready (seconds cold, far more on a loaded machine)."""
-        celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                celery,
-                "-A",
-                "worker",
-                "worker",
-                "-l",
-                self.loglevel,
-                "-c",
-                str(self.concurrency),
-                "-n",
-                f"{self.name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        from oceane_ticket import processes
+
+        cmd = processes.worker_command(
+            loglevel=self.loglevel, concurrency=self.concurrency, name=self.name, quiet_cluster=True
         )
-        self.wait_for_log(" ready.", timeout)
+        self.proc = processes.spawn(cmd, self.env, self.log_path, cwd=ROOT)
+        self.wait_for_log(processes.WORKER_READY_LINE, timeout)
         return self
 
     def log_text(self) -> str:

@@ -33,7 +33,7 @@ def failure_row(n: int, at: datetime, *, http: int = 500, code: int = 1, final: 
     return {
         "instance": f"{n:032x}",
         "http_error_code": http,
-        "app_error_code": code,
+        "app_error_code": str(code),
         "error_message": "m",
         "error_description": "d",
         "failed_at": at,

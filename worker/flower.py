@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oceane_ticket.exits import USAGE
 from oceane_ticket.request import external_id
 from oceane_ticket.statuses import FINAL_STATUSES
 
@@ -42,7 +43,6 @@ AUTH_ENV = "FLOWER_BASIC_AUTH"
 DEFAULT_ADDRESS = "127.0.0.1"
 # Flower's default columns leave out the arguments and retries, the two things we debug with.
 TASK_COLUMNS = "name,uuid,state,args,retries,received,started,runtime,worker,exception"
-EXIT_REFUSED = 2
 
 # How long the debug page stops asking the database for alarm details after a failed lookup, so a
 # database outage does not stall every page load on connect timeouts.
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     problem = check_access(args.address, basic_auth)
     if problem:
         print(f"oceane-ticket flower: {problem}", file=sys.stderr)
-        return EXIT_REFUSED
+        return USAGE  # a refused option, like any other
     if basic_auth is not None:
         # Flower reads its credentials from the environment only; a value from .env goes there.
         os.environ[AUTH_ENV] = basic_auth

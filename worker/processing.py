@@ -33,9 +33,9 @@ from sqlmodel import Session
 from oceane_ticket import keys
 from oceane_ticket.locking import LockTimeout, ProcessingLock, new_token
 from oceane_ticket.logs import describe_exception
-from oceane_ticket.oceane.client import OceaneClient, OceaneTicket
-from oceane_ticket.oceane.errors import Action, LookupIncomplete, OceaneError
-from oceane_ticket.oceane.payload import ticket_payload
+from oceane_ticket.oceane.client import OceaneClient
+from oceane_ticket.oceane.errors import Action, CreateAccepted, LookupIncomplete, OceaneError
+from oceane_ticket.oceane.ticket import OceaneTicket
 from oceane_ticket.request import TicketRequest
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import WritebackState
@@ -191,9 +191,12 @@ def _create(ctx: Context, session: Session, row: Ticket, token: str, external_id
     """The create call, its attempt already counted; OceaneError propagates to the caller."""
     ctx.on_event("oceane_call", {"instance": row.instance, "attempt": attempt})
     try:
-        ticket = ctx.client.create_ticket(ticket_payload(TicketRequest.from_row(row)))
+        ticket = ctx.client.create_ticket(TicketRequest.from_row(row))
     except OceaneError as error:
-        if error.action is Action.ADOPT or (error.may_have_reached and not error.transient):
+        # A 202 without a body (CreateAccepted) is looked up at once; if the ticket does not show
+        # yet, the retry looks it up again (attempts > 0) before any new create.
+        accepted = isinstance(error, CreateAccepted)
+        if error.action is Action.ADOPT or accepted or (error.may_have_reached and not error.transient):
             found = ctx.client.find_open_ticket(external_id)
             if found is not None:
                 return _commit(ctx, session, row, token, found, adopted=True)

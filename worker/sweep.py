@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from oceane_ticket import jobs, keys
+from oceane_ticket import jobs, keys, metrics
 from oceane_ticket.locking import holder_dead, node_alive, scope_locks
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import db, queries
@@ -82,6 +82,7 @@ def recover_dead_workers(settings: Settings, redis: Any, own_node: str | None) -
         # A second copy (the restored unacked message below) finds the request done or owned.
         jobs.enqueue_create(redis, holder.instance, settings.queue, settings.stale_after)
         done.resent.append(holder.instance)
+        metrics.DEAD_HOLDER_LOCKS_BROKEN.inc()
         log.warning(
             "broke the processing lock of dead worker %s and re-sent request %s (%s)",
             holder.worker,

@@ -1,188 +1,48 @@
 """The Oceane HTTP client: OAuth2 client credentials (requests-oauthlib) and the ticket calls.
 
 No Celery and no retries with delays here: the client makes one attempt, transparently renews an
-expired token (401 code 42), and reports every failure as an :class:`OceaneError` saying what to
-do next. The worker decides when to try again.
+expired token (401 code 42, or a TMF 401 without Orange's codes), and reports every failure as an
+:class:`OceaneError` saying what to do next. The worker decides when to try again. What goes on the
+wire is the dialect's (``OCEANE_API_DIALECT``, :mod:`oceane_ticket.oceane.dialects`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import math
-import os
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import requests
 from oauthlib.oauth2 import BackendApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from oceane_ticket.oceane.errors import Action, LookupIncomplete, OceaneError, classify, no_answer, parse_json
+from oceane_ticket.oceane.dialects import Dialect, dialect
+from oceane_ticket.oceane.errors import (
+    Action,
+    CreateAccepted,
+    LookupIncomplete,
+    OceaneError,
+    classify,
+    no_answer,
+    parse_json,
+)
+from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
+from oceane_ticket.oceane.tokens import DEFAULT_TOKEN_LIFETIME, MemoryTokenStore, Token, TokenStore, token_lifetime
+from oceane_ticket.request import TicketRequest
 from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# TMF621 statuses. A ticket in a final one is no longer worked, so the alarm may get a new one.
-# Any other status, including one outside TMF621 or none at all, counts as open: for a ticket that
-# carries our externalId, adopting it is safe, while creating beside it could make a duplicate.
-OPEN_STATUSES = frozenset({"acknowledged", "pending", "held", "inprogress"})
-FINAL_STATUSES = frozenset({"cancelled", "closed", "resolved", "rejected"})
 PAGE_SIZE = 40
 # A lookup reads at most this many pages (400 tickets): one alarm has a handful of tickets, so a
 # longer list means the server ignores our filter, and the lock must not be held while paging on.
 MAX_FIND_PAGES = 10
-# Renew a token this long before Oceane says it expires, so no call races the expiry.
-EXPIRY_MARGIN = 60.0
-# expires_in is the server's word; an absent, unreadable, zero or negative one means the contract's
-# default hour, and a present one is clamped: a token never lives less than two margins (a shorter
-# one would be fetched anew for every call), nor more than a day (a revoked one still answers 41).
-DEFAULT_TOKEN_LIFETIME = 3600
-MIN_TOKEN_LIFETIME = int(2 * EXPIRY_MARGIN)
-MAX_TOKEN_LIFETIME = 86400
 MAX_TOKEN_RENEWALS_PER_CALL = 2
-MAX_TICKET_ID = 64  # the tickets.ticket_id column
-
-
-@dataclass(frozen=True)
-class Token:
-    """An OAuth2 access token. ``repr`` never shows the token itself."""
-
-    access_token: str = field(repr=False)
-    expires_at: float
-    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
-
-    @property
-    def seconds_left(self) -> float:
-        """Seconds until Oceane considers it expired."""
-        return self.expires_at - time.time()
-
-    def usable(self) -> bool:
-        """Whether it is far enough from expiry to be sent."""
-        return self.seconds_left > EXPIRY_MARGIN
-
-
-class TokenStore(Protocol):
-    """Where the shared token lives (Redis in the worker, memory in tests and the CLI)."""
-
-    def get(self) -> Token | None:
-        """The current token, if any."""
-
-    def put(self, token: Token) -> None:
-        """Share a freshly fetched token."""
-
-    def discard(self, token: Token) -> None:
-        """Forget ``token`` if it is still the shared one (Oceane rejected it)."""
-
-
-class MemoryTokenStore:
-    """A token store for one process."""
-
-    def __init__(self) -> None:
-        self._token: Token | None = None
-
-    def get(self) -> Token | None:
-        """The current token, if any."""
-        return self._token
-
-    def put(self, token: Token) -> None:
-        """Keep ``token``."""
-        self._token = token
-
-    def discard(self, token: Token) -> None:
-        """Forget ``token`` if it is the current one."""
-        if self._token == token:
-            self._token = None
-
-
-@dataclass(frozen=True)
-class OceaneTicket:
-    """A trouble ticket as Oceane returned it."""
-
-    id: str
-    status: str
-    external_id: str | None
-    href: str | None
-    creation_date: datetime | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: Any) -> OceaneTicket:
-        """Parse one ticket; ``ValueError`` if it is not a ticket."""
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
-            raise ValueError("the answer is not a ticket (no string 'id')")
-        if not _usable_id(data["id"]):
-            # It is stored (tickets.ticket_id is 64 characters) and put in a URL: an id the database
-            # refuses would leave the request neither created nor failed.
-            raise ValueError(
-                f"the answer's ticket id is unusable: 1 to {MAX_TICKET_ID} printable characters without spaces expected"
-            )
-        return cls(
-            id=data["id"],
-            status=str(data.get("status") or ""),
-            external_id=data.get("externalId"),
-            href=data.get("href"),
-            creation_date=_parse_date(data.get("creationDate")),
-            raw=data,
-        )
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the ticket may still be worked: any status but a final one (case-insensitive)."""
-        return self.status.strip().lower() not in FINAL_STATUSES
-
-    @property
-    def known_status(self) -> bool:
-        """Whether the status is one of TMF621's (case-insensitive)."""
-        return self.status.strip().lower() in OPEN_STATUSES | FINAL_STATUSES
-
-
-@dataclass(frozen=True)
-class TicketLookup:
-    """What a find saw.
-
-    Attributes:
-        tickets: The tickets whose ``externalId`` is exactly the one asked for, newest first.
-            A ticket without an ``externalId``, or with another one, is never among them.
-        complete: Whether the lookup saw every ticket the server holds for the query: the total it
-            announced (``X-Total-Count``) or, without one, a last page shorter than a full page.
-        pages: List requests sent.
-        seen: Distinct tickets listed, ours or not.
-        total: The server's ``X-Total-Count``, if it sent a readable one.
-        reason: Why the lookup is incomplete ("" when complete).
-    """
-
-    tickets: list[OceaneTicket]
-    complete: bool
-    pages: int
-    seen: int
-    total: int | None
-    reason: str = ""
-
-    def open_ticket(self) -> OceaneTicket | None:
-        """The newest open ticket among ours, if any."""
-        return next((t for t in self.tickets if t.is_open), None)
-
-
-def _usable_id(ticket_id: str) -> bool:
-    return len(ticket_id) <= MAX_TICKET_ID and ticket_id.isprintable() and not any(c.isspace() for c in ticket_id)
-
-
-def _parse_date(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _warn_plain_http(url: str) -> None:
@@ -193,47 +53,6 @@ def _warn_plain_http(url: str) -> None:
         log.warning("Oceane URL %s is plain HTTP: credentials travel unencrypted", f"http://{parts.netloc}")
 
 
-_INSECURE = "OAUTHLIB_INSECURE_TRANSPORT"
-_insecure_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _plain_http_allowed(url: str) -> Iterator[None]:
-    """Let oauthlib fetch a token from a plain-HTTP ``url``, for this call only.
-
-    oauthlib refuses http:// unless OAUTHLIB_INSECURE_TRANSPORT is set, and reads it at call time.
-    Setting it for the whole process would also wave through any other OAuth code in it, so it is
-    set around the one fetch (under a lock: the environment is shared by threads) and put back.
-    """
-    if urlsplit(url).scheme != "http" or os.environ.get(_INSECURE):
-        yield
-        return
-    with _insecure_lock:
-        os.environ[_INSECURE] = "1"
-        try:
-            yield
-        finally:
-            os.environ.pop(_INSECURE, None)
-
-
-def _token_lifetime(value: Any) -> int:
-    """``expires_in`` as seconds we rely on (see :data:`DEFAULT_TOKEN_LIFETIME`)."""
-    seconds: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            seconds = float(value.strip())
-    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
-        if value is not None:
-            log.warning("token answer: expires_in %.40r is unusable; assuming %d s", value, DEFAULT_TOKEN_LIFETIME)
-        return DEFAULT_TOKEN_LIFETIME
-    clamped = int(min(max(seconds, MIN_TOKEN_LIFETIME), MAX_TOKEN_LIFETIME))
-    if clamped != int(seconds):
-        log.warning("token answer: expires_in %g s is out of range; using %d s", seconds, clamped)
-    return clamped
-
-
 def _count_header(value: str | None) -> int | None:
     # X-Total-Count as a count, or None when absent or unreadable (then short pages decide).
     if value is None or not value.strip().isdigit() or len(value.strip()) > 12:
@@ -242,14 +61,19 @@ def _count_header(value: str | None) -> int | None:
 
 
 class OceaneClient:
-    """One Oceane tenant: token handling plus the create and find ticket calls."""
+    """One Oceane tenant: token handling plus the ticket calls, in the configured dialect."""
 
     def __init__(self, settings: Settings, tokens: TokenStore | None = None) -> None:
         self.settings = settings
         self.tokens: TokenStore = tokens or MemoryTokenStore()
+        self.dialect: Dialect = dialect(settings.api_dialect, settings.priority_map)
         self._timeout = (settings.http_timeout, settings.http_timeout)
-        self._session = OAuth2Session(client=BackendApplicationClient(client_id=settings.client_id))
-        self._session.register_compliance_hook("access_token_response", self._check_token_response)
+        # The token: requests-oauthlib's OAuth2Session around oauthlib's client-credentials client,
+        # which reads expires_in by our lifetime rules (_ClientCredentials) instead of a compliance
+        # hook rewriting the answer's private _content; the hook only checks the answer.
+        self._oauth_client = _ClientCredentials(client_id=settings.client_id)
+        self._session = OAuth2Session(client=self._oauth_client)
+        self._session.register_compliance_hook("access_token_response", _check_token_response)
         self._session.headers["Accept"] = "application/json"
         # Ticket calls get a plain session of their own: pooled connections, our own token header.
         self._http = requests.Session()
@@ -266,7 +90,10 @@ class OceaneClient:
         _warn_plain_http(settings.base_url)
 
     def __repr__(self) -> str:
-        return f"OceaneClient(base_url={self.settings.base_url!r}, client_id={self.settings.client_id!r})"
+        return (
+            f"OceaneClient(base_url={self.settings.base_url!r}, client_id={self.settings.client_id!r}, "
+            f"dialect={self.dialect.name!r})"
+        )
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -289,22 +116,25 @@ class OceaneClient:
         """
         url = self.settings.effective_token_url
         scope = self.settings.token_scope.split() or None
+        auth = HTTPBasicAuth(self.settings.client_id, self.settings.client_secret.get_secret_value())
         try:
-            with _plain_http_allowed(url):
+            if urlsplit(url).scheme == "https":
                 raw = self._session.fetch_token(
                     token_url=url,
-                    auth=HTTPBasicAuth(self.settings.client_id, self.settings.client_secret.get_secret_value()),
+                    auth=auth,
                     include_client_id=False,
                     scope=scope,
                     timeout=self._timeout,
                     headers={"Accept": "application/json"},
                 )
+            else:
+                raw = self._fetch_plain_http(url, auth, scope)
         except OceaneError:
             raise
         except requests.RequestException as exc:
             raise no_answer(exc, "POST token", may_have_reached=False, timeout=self.settings.http_timeout) from None
         except Exception as exc:  # oauthlib's own errors on a 200 without a usable token
-            raise OceaneError(200, 0, "Malformed token answer", _oauth_reason(exc)) from None
+            raise OceaneError(200, "", "Malformed token answer", _oauth_reason(exc)) from None
         token = Token(
             access_token=str(raw["access_token"]),
             expires_at=float(raw.get("expires_at") or time.time() + DEFAULT_TOKEN_LIFETIME),
@@ -313,22 +143,24 @@ class OceaneClient:
         self.tokens.put(token)
         return token
 
-    def _check_token_response(self, response: requests.Response) -> requests.Response:
-        # Runs before oauthlib parses the answer: turn anything but a usable 200 into our error,
-        # and make expires_in a sane number of seconds (a string "3600" is allowed by the contract;
-        # missing, negative or absurd values are tolerated on purpose, see _token_lifetime).
-        if response.status_code != 200:
-            raise classify(response.status_code, response.content, response.headers.get("Retry-After"))
-        try:
-            data = parse_json(response.content)
-        except ValueError as exc:
-            raise OceaneError(200, 0, "Malformed token answer", str(exc)) from None
-        if not isinstance(data, dict) or not data.get("access_token"):
-            raise OceaneError(200, 0, "Malformed token answer", "the answer carries no access_token")
-        data["expires_in"] = _token_lifetime(data.get("expires_in"))
-        data.setdefault("token_type", "Bearer")
-        response._content = _json_bytes(data)
-        return response
+    def _fetch_plain_http(self, url: str, auth: HTTPBasicAuth, scope: list[str] | None) -> dict[str, Any]:
+        """The token from a plain-http URL (the sandbox, the compose demo), with the same oauthlib client.
+
+        OAuth2Session refuses every http:// request unless OAUTHLIB_INSECURE_TRANSPORT is set, and
+        oauthlib reads that from the process environment only (is_secure_transport): there is no
+        per-session allowance. Setting it would wave through any other OAuth code in the process,
+        so for http the request is sent by hand and oauthlib builds the body and parses the answer.
+        """
+        body = self._oauth_client.prepare_request_body(include_client_id=False, scope=scope)
+        response = self._http.post(
+            url,
+            data=body,
+            auth=auth,
+            timeout=self._timeout,
+            headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        _check_token_response(response)
+        return dict(self._oauth_client.parse_request_body_response(response.text, scope=scope))
 
     def _token(self) -> Token:
         token = self.tokens.get()
@@ -338,16 +170,33 @@ class OceaneClient:
 
     # --- calls ---
 
-    def _request(self, method: str, url: str, *, what: str, creates: bool = False, **kwargs: Any) -> requests.Response:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        creates: bool = False,
+        body: Any = None,
+        media_type: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
         renewals = 0
         reauthenticated = False
+        data = None if body is None else json.dumps(body).encode()
         while True:
             token = self._token()
+            # Accept without parameters: application/json matches every JSON answer, with a charset
+            # or not (v4 produces application/json;charset=utf-8), where an exact range might not.
             headers = {"Authorization": f"{token.token_type} {token.access_token}", "Accept": "application/json"}
+            if data is not None:
+                headers["Content-Type"] = media_type or self.dialect.media_type
             try:
                 # A plain session, not OAuth2Session.request: the token comes from the shared store
                 # and its expiry is ours to judge.
-                response = self._http.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
+                response = self._http.request(
+                    method, url, headers=headers, timeout=self._timeout, data=data, params=params
+                )
             except requests.RequestException as exc:
                 reached = creates and not isinstance(exc, requests.ConnectTimeout)
                 raise no_answer(exc, what, may_have_reached=reached, timeout=self.settings.http_timeout) from None
@@ -366,40 +215,85 @@ class OceaneClient:
                 error.action = Action.FAIL
             raise error
 
-    def create_ticket(self, payload: dict[str, Any]) -> OceaneTicket:
-        """``POST /troubleTicket``.
+    def create_body(self, request: TicketRequest) -> dict[str, Any]:
+        """The dialect's create body for a recorded request."""
+        return self.dialect.create_body(request)
+
+    def create_ticket(self, request: TicketRequest | Mapping[str, Any]) -> OceaneTicket:
+        """``POST {base}/troubleTicket`` with the dialect's body for ``request`` (or ``request`` itself, a body).
+
+        A created ticket whose answer names no external identifier, or another one than ours, is
+        still the ticket this create made (its id is what the server gave our POST): it is returned,
+        with a warning naming it, so that it is recorded and never created a second time.
 
         Raises:
+            CreateAccepted: ``202 Accepted`` without a body; the ticket may exist: look it up.
             OceaneError: with ``action`` ADOPT on 409, RETRY on transient failures, FAIL otherwise;
                 ``may_have_reached`` when the ticket may exist although the answer was lost.
         """
+        body = dict(request) if isinstance(request, Mapping) else self.create_body(request)
+        sent = self.dialect.sent_external_id(body)
         response = self._request(
-            "POST", self.settings.ticket_endpoint, what="POST troubleTicket", creates=True, json=payload
+            "POST", self.settings.ticket_endpoint, what="POST troubleTicket", creates=True, body=body
         )
+        content = response.content
         try:
-            ticket = OceaneTicket.from_json(parse_json(response.content))
-            sent = payload.get("externalId")
-            # A server may leave externalId out of its answer (tolerated: the id is what we keep),
-            # but one naming another alarm is not the ticket we asked for.
-            if sent is not None and ticket.external_id is not None and ticket.external_id != sent:
-                raise ValueError(f"ticket {ticket.id} whose externalId is not the one sent")
+            data = parse_json(content) if content.strip() else None
+            ticket = self.dialect.read_created(response.status_code, content, data)
         except ValueError as exc:
             raise OceaneError(
                 response.status_code,
-                0,
+                "",
                 "Malformed answer",
                 f"create answered {response.status_code} with {exc}",
                 may_have_reached=True,
             ) from None
+        if ticket is None:
+            raise CreateAccepted(
+                202,
+                "",
+                "Accepted",
+                f"create answered 202 without a ticket; externalId {sent} must be looked up before any new create",
+                Action.RETRY,
+                may_have_reached=True,
+            )
+        if sent is not None and ticket.external_id is not None and ticket.external_id != sent:
+            log.warning(
+                "create answered ticket %s with external identifier %r, not the %r sent: recorded as this "
+                "request's ticket, since the server made it for this create",
+                ticket.id,
+                ticket.external_id,
+                sent,
+            )
         return ticket
 
-    def find_tickets(self, external_id: str) -> TicketLookup:
-        """Our tickets for ``externalId`` (newest first), and whether the lookup saw everything.
+    def get_ticket(self, ticket_id: str) -> OceaneTicket | None:
+        """``GET {base}/troubleTicket/{id}``: the ticket, None when the server says 404.
 
-        Only a ticket whose ``externalId`` equals ours is ours. Paging stops at the total the
-        server announces (``X-Total-Count``), at a short page when it announces none, at a page that
-        repeats tickets already seen (the server ignores ``offset``), or after
-        :data:`MAX_FIND_PAGES`; the last three leave the lookup incomplete.
+        Raises:
+            OceaneError: any other failure, or an answer that is not a ticket.
+        """
+        url = f"{self.settings.ticket_endpoint}/{quote(ticket_id, safe='')}"
+        try:
+            response = self._request("GET", url, what="GET troubleTicket/{id}")
+        except OceaneError as error:
+            if error.http_status == 404:
+                return None
+            raise
+        try:
+            return self.dialect.read_ticket(parse_json(response.content))
+        except ValueError as exc:
+            raise OceaneError(
+                response.status_code, "", "Malformed answer", f"retrieve answered with {exc}", action=Action.RETRY
+            ) from None
+
+    def find_tickets(self, external_id: str) -> TicketLookup:
+        """Our tickets for ``external_id`` (newest first), and whether the lookup saw everything.
+
+        Only a ticket whose external identifier (read by the dialect) equals ours is ours. Paging
+        stops at the total the server announces (``X-Total-Count``), at a short page when it
+        announces none, at a page that repeats tickets already seen (the server ignores ``offset``),
+        or after :data:`MAX_FIND_PAGES`; the last three leave the lookup incomplete.
 
         Raises:
             OceaneError: the list could not be read (transport, HTTP error, not a list of tickets).
@@ -416,7 +310,7 @@ class OceaneClient:
                     "cap", "Oceane lists more than %d tickets for one externalId: lookups stop there", len(seen)
                 )
                 break
-            params = {"externalId": external_id, "offset": offset, "limit": PAGE_SIZE}
+            params = self.dialect.lookup_params(external_id, offset, PAGE_SIZE)
             response = self._request("GET", self.settings.ticket_endpoint, what="GET troubleTicket", params=params)
             pages += 1
             tickets = self._page(response)
@@ -432,19 +326,7 @@ class OceaneClient:
                 )
                 break
             seen.update(t.id for t in new)
-            if any(t.external_id != external_id for t in new):
-                self._warn_once(
-                    "filter",
-                    "Oceane ignores the 'externalId' filter of GET troubleTicket (it lists other tickets): "
-                    "only tickets carrying our externalId are ever adopted",
-                )
-            for ticket in new:
-                if ticket.external_id == external_id:
-                    ours[ticket.id] = ticket
-                    if not ticket.known_status:
-                        self._warn_once(
-                            "status", "Oceane ticket %s has status %.40r, counted as open", ticket.id, ticket.status
-                        )
+            self._keep_ours(new, external_id, ours)
             if total is not None:
                 if len(seen) >= total:
                     break
@@ -460,15 +342,31 @@ class OceaneClient:
         )
         return TicketLookup(newest_first, not reason, pages, len(seen), total, reason)
 
+    def _keep_ours(self, listed: list[OceaneTicket], external_id: str, ours: dict[str, OceaneTicket]) -> None:
+        if any(t.external_id != external_id for t in listed):
+            self._warn_once(
+                "filter",
+                "Oceane ignores the %r filter of GET troubleTicket (it lists other tickets): "
+                "only tickets carrying our external identifier are ever adopted",
+                self.dialect.lookup_parameter,
+            )
+        for ticket in listed:
+            if ticket.external_id == external_id:
+                ours[ticket.id] = ticket
+                if not ticket.known_status:
+                    self._warn_once(
+                        "status", "Oceane ticket %s has status %.40r, counted as open", ticket.id, ticket.status
+                    )
+
     def _page(self, response: requests.Response) -> list[OceaneTicket]:
         try:
             page = parse_json(response.content)
             if not isinstance(page, list):
                 raise ValueError("the answer is not a list of tickets")
-            return [OceaneTicket.from_json(item) for item in page]
+            return [self.dialect.read_ticket(item) for item in page]
         except ValueError as exc:
             raise OceaneError(
-                response.status_code, 0, "Malformed answer", f"find answered with {exc}", action=Action.RETRY
+                response.status_code, "", "Malformed answer", f"find answered with {exc}", action=Action.RETRY
             ) from None
 
     def find_open_ticket(self, external_id: str) -> OceaneTicket | None:
@@ -485,7 +383,7 @@ class OceaneClient:
             out_of = "" if lookup.total is None else f" of {lookup.total}"
             raise LookupIncomplete(
                 200,
-                0,
+                "",
                 "Lookup incomplete",
                 f"could not list every Oceane ticket to look externalId {external_id} up: {lookup.reason}; "
                 f"saw {lookup.seen}{out_of} tickets in {lookup.pages} requests, none of them this alarm's open ticket",
@@ -494,8 +392,38 @@ class OceaneClient:
         return found
 
 
-def _json_bytes(data: dict[str, Any]) -> bytes:
-    return json.dumps(data).encode()
+class _ClientCredentials(BackendApplicationClient):  # type: ignore[misc]  # oauthlib is untyped
+    """oauthlib's client-credentials client, reading the token answer by our rules first.
+
+    A usable answer is a JSON object with an ``access_token``; ``expires_in`` becomes a sane number
+    of seconds (a string "3600" is allowed by the contract; missing, negative or absurd values are
+    tolerated on purpose, see ``token_lifetime``) before oauthlib computes ``expires_at`` from it.
+    """
+
+    def parse_request_body_response(self, body: str, scope: Any = None, **kwargs: Any) -> Any:
+        """See oauthlib's ``Client.parse_request_body_response``."""
+        try:
+            data = parse_json(body.encode())
+        except ValueError as exc:
+            raise OceaneError(200, "", "Malformed token answer", str(exc)) from None
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise OceaneError(200, "", "Malformed token answer", "the answer carries no access_token")
+        data["expires_in"] = token_lifetime(data.get("expires_in"))
+        data.setdefault("token_type", "Bearer")
+        return super().parse_request_body_response(json.dumps(data), scope=scope, **kwargs)
+
+
+def _check_token_response(response: requests.Response) -> requests.Response:
+    # A compliance hook: runs before oauthlib parses the answer, and turns anything but a 200 into
+    # our error (oauthlib would read an error body as OAuth's error or as a token).
+    if response.status_code != 200:
+        error = classify(response.status_code, response.content, response.headers.get("Retry-After"))
+        if response.status_code in (404, 405):
+            # The default token URL is a guess from OCEANE_BASE_URL (settings.effective_token_url):
+            # say which setting fixes a wrong one.
+            error.description += f"; no token endpoint at {response.url}: set OCEANE_TOKEN_URL to the tenant's"
+        raise error
+    return response
 
 
 def _oauth_reason(exc: Exception) -> str:

@@ -1,8 +1,16 @@
-"""Oceane's answers, classified in one place (docs/oceane-api.md §2).
+"""Oceane's answers, classified in one place (docs/oceane-api.md §2), in every dialect.
 
 Every failure becomes an :class:`OceaneError` carrying the four values of the Failed Ticket
 Requests table (HTTP status, app code, message, description) and what the caller should do. If a
 real Oceane tenant differs from the contract, :func:`classify` is the one function to adapt.
+
+Two error bodies are read wherever an answer can fail, whatever the dialect:
+
+- Orange's (our contract, assumed): ``{"code": <int>, "message": <short>, "description": <long>}``;
+- TMF621's ``Error`` (v4 swagger ``definitions/Error``, v5 OAS ``components/schemas/Error``, both in
+  ``tmforum-apis/TMF621_TroubleTicket``): ``code`` and ``reason`` required, both strings, with
+  ``message`` (details), ``status`` (the HTTP status as a string), ``referenceError`` and ``@type``.
+  ``reason`` is the short text and ``message`` the long one.
 """
 
 from __future__ import annotations
@@ -30,7 +38,8 @@ class OceaneError(Exception):
 
     Attributes:
         http_status: the HTTP status, 0 when no answer came back.
-        code: Oceane's application code, 0 when the answer had none.
+        code: the server's application code as it sent it (Orange's number or TMF's string, as
+            text), "" when the answer had none.
         message: short text.
         description: long, readable text (never contains credentials or tokens).
         action: what to do about it.
@@ -39,7 +48,7 @@ class OceaneError(Exception):
     """
 
     http_status: int
-    code: int
+    code: str
     message: str
     description: str
     action: Action = Action.FAIL
@@ -51,7 +60,8 @@ class OceaneError(Exception):
 
     def __str__(self) -> str:
         status = f"HTTP {self.http_status}" if self.http_status else "no HTTP answer"
-        return f"{status}, code {self.code}: {self.message} ({self.description})"
+        code = f", code {self.code}" if self.code else ""
+        return f"{status}{code}: {self.message} ({self.description})"
 
     @property
     def transient(self) -> bool:
@@ -69,12 +79,25 @@ class LookupIncomplete(OceaneError):
     """
 
 
-_ACTIONS: dict[tuple[int, int | None], Action] = {
-    (401, 41): Action.REAUTHENTICATE_ONCE,
-    (401, 42): Action.REFRESH_TOKEN,
+class CreateAccepted(OceaneError):
+    """A create answered ``202 Accepted`` with no ticket (TMF621 v5 createTroubleTicket declares it).
+
+    The server took the request and may store the ticket later: it must be looked up, and adopted
+    once it shows, before anything is created again. Transient, and ``may_have_reached``.
+    """
+
+
+# A 401 without one of Orange's codes (a TMF "ERR401", or none) is treated as Orange's 41: one new
+# token and the call again, then a failure. Orange's 42 (expired) may be renewed more than once.
+_ACTIONS: dict[tuple[int, str | None], Action] = {
+    (401, "41"): Action.REAUTHENTICATE_ONCE,
+    (401, "42"): Action.REFRESH_TOKEN,
+    (401, None): Action.REAUTHENTICATE_ONCE,
     (409, None): Action.ADOPT,
     (429, None): Action.RETRY,
 }
+# What is kept of a server's code (the Failed Ticket Requests column is text; codes are short).
+MAX_CODE = 64
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 # Control characters other than tab and newlines: PostgreSQL text refuses NUL outright (a failure
@@ -111,17 +134,13 @@ def parse_json(body: bytes) -> Any:
 
 def classify(status: int, body: bytes, retry_after: str | None = None) -> OceaneError:
     """Turn a non-success answer into an :class:`OceaneError` (the table in docs/oceane-api.md §2)."""
-    code, message, description = 0, "", ""
+    code, message, description = "", "", ""
     try:
         data = json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
         data = None
     if isinstance(data, dict):
-        raw_code = data.get("code")
-        code = raw_code if isinstance(raw_code, int) else _int(raw_code)
-        # OAuth-style token errors: {"error": "invalid_client", "error_description": "..."}.
-        message = printable(str(data.get("message") or data.get("error") or ""))
-        description = printable(str(data.get("description") or data.get("error_description") or ""))
+        code, message, description = _read_error(data)
     else:
         description = readable_body(body)
     message = message or _REASONS.get(status, "Unexpected answer")
@@ -134,11 +153,22 @@ def classify(status: int, body: bytes, retry_after: str | None = None) -> Oceane
     return OceaneError(status, code, message, description, action, delay)
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
+def _read_error(data: dict[str, Any]) -> tuple[str, str, str]:
+    """(code, short text, long text) of an Orange, TMF621 or OAuth error body."""
+    raw_code = data.get("code")
+    code = "" if raw_code is None or isinstance(raw_code, bool | dict | list) else printable(str(raw_code).strip())
+    if "reason" in data:
+        # TMF621 Error: reason is the short text, message the details.
+        short, long = data.get("reason"), data.get("message")
+    else:
+        # Orange's; or OAuth-style token errors: {"error": "invalid_client", "error_description": "..."}.
+        short = data.get("message") or data.get("error")
+        long = data.get("description") or data.get("error_description")
+    return code[:MAX_CODE], _text(short), _text(long)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or isinstance(value, dict | list) else printable(str(value))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -159,7 +189,7 @@ def no_answer(exc: BaseException, what: str, *, may_have_reached: bool, timeout:
     else:
         message = "Connection error"
         description = f"{name} while calling Oceane ({what})"
-    return OceaneError(0, 0, message, description, Action.RETRY, may_have_reached=may_have_reached)
+    return OceaneError(0, "", message, description, Action.RETRY, may_have_reached=may_have_reached)
 
 
 _REASONS = {

@@ -59,7 +59,11 @@ def handle(state: SandboxState, request: Request) -> Response:
     if len(parts) == 3 and parts[0] == "tickets" and parts[2] == "status":
         _allow(method, "POST")
         ticket_id = request.segment(CONTROL_PREFIX + "tickets/").rsplit("/status", 1)[0]
-        return json_response(200, state.set_status(ticket_id, _json_object(request.body).get("status")))
+        body = _json_object(request.body)
+        reason = body.get("statusChangeReason")
+        if reason is not None and not isinstance(reason, str):
+            raise ApiError(400, 24, "statusChangeReason must be a string.")
+        return json_response(200, state.set_status(ticket_id, body.get("status"), reason))
     raise ApiError(404, 60, f"No control resource {action[:100]!r}.")
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from oceane_ticket.sandbox.protocol import DEFAULT_CODE_FOR_STATUS
 
-GROUPS = ("token", "create", "find", "all")
-AFTER_CREATE_MODES = ("hang", "reset", "close", "garbage")
+GROUPS = ("token", "create", "find", "update", "hub", "all")
+# accept_no_body: 202 Accepted with an empty body, as TMF621 v5 allows a create to answer.
+AFTER_CREATE_MODES = ("hang", "reset", "close", "garbage", "accept_no_body")
 DEFAULT_HANG_SECONDS = 30.0
 
 PROXY_ERROR_PAGE = (
@@ -40,6 +41,7 @@ class Forced:
     description: str | None = None
     remaining: int | None = 1
     retry_after: int | None = None
+    explicit_code: bool = False  # the code was named, not derived from the status
 
 
 @dataclass
@@ -80,6 +82,8 @@ class Faults:
     forced: dict[str, Forced] = field(default_factory=dict)
     malformed: dict[str, Malformed] = field(default_factory=dict)
     after_create: AfterCreate | None = None
+    # The same misbehaviours once an update (PATCH) has been applied: a timeout after commit.
+    after_update: AfterCreate | None = None
     token_lifetime: int = 3600
     expires_in_as_string: bool = False
     retry_after: int = 1
@@ -87,6 +91,10 @@ class Faults:
     find_ignores_filter: bool = False  # list every ticket, whatever the externalId asked for
     find_ignores_offset: bool = False  # every page starts at the first ticket
     find_newest_first: bool = False  # list newest first (default: oldest first)
+    # A create whose external identifier already has an open ticket is refused with 409 (Oceane, as
+    # assumed in docs/oceane-api.md §2); false: stored as a second ticket, as a server that does not
+    # check would. Describes the server, like the list settings.
+    conflict_on_duplicate: bool = True
 
     def merged(self, changes: Mapping[str, Any]) -> Faults:
         """A copy with ``changes`` applied; raises :class:`FaultSpecError` and leaves ``self`` intact."""
@@ -102,7 +110,10 @@ class Faults:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, as ``GET /_sandbox/state`` shows it."""
-        return asdict(self)
+        data = asdict(self)
+        for spec in data["forced"].values():
+            del spec["explicit_code"]  # how the code was given is ours; the state shows the code
+        return data
 
     def decide(self, group: str, rng: random.Random) -> Decision:
         """Pick the faults for one call of ``group``, counting down the one-shot ones."""
@@ -120,16 +131,16 @@ class Faults:
             decision.random_error = rng.choice((500, 503))
         return decision
 
-    def take_after_create(self) -> AfterCreate | None:
-        """The after-create fault for this create, counting it down."""
-        fault = self.after_create
+    def take_after(self, point: str) -> AfterCreate | None:
+        """The fault for this create (``point`` ``after_create``) or update (``after_update``), counting it down."""
+        fault: AfterCreate | None = getattr(self, point)
         if fault is None:
             return None
         taken = copy.copy(fault)
         if fault.remaining is not None:
             fault.remaining -= 1
             if fault.remaining <= 0:
-                self.after_create = None
+                setattr(self, point, None)
         return taken
 
 
@@ -252,6 +263,7 @@ def _parse_forced(name: str, spec: Any) -> Forced:
         description=_optional_text(f"{name}.description", spec.get("description")),
         remaining=_count(f"{name}.count", spec.get("count", 1)),
         retry_after=None if retry_after is None else _integer(f"{name}.retry_after", retry_after, 0, 86400),
+        explicit_code=spec.get("code") is not None,
     )
 
 
@@ -273,24 +285,45 @@ def _parse_malformed(name: str, spec: Any) -> Malformed:
     )
 
 
-def _apply_after_create(faults: Faults, value: Any) -> None:
+def _after(point: str) -> Any:
+    def apply(faults: Faults, value: Any) -> None:
+        setattr(faults, point, _parse_after(point, value))
+
+    return apply
+
+
+def _parse_after(point: str, value: Any) -> AfterCreate | None:
     if value is None or value == "none":
-        faults.after_create = None
-        return
+        return None
     spec = {"mode": value} if isinstance(value, str) else value
     if not isinstance(spec, Mapping):
-        raise FaultSpecError("after_create must be a mode string or an object")
-    _check_keys("after_create", spec, {"mode", "seconds", "count"})
+        raise FaultSpecError(f"{point} must be a mode string or an object")
+    _check_keys(point, spec, {"mode", "seconds", "count"})
     mode = spec.get("mode")
     if mode in (None, "none"):
-        faults.after_create = None
-        return
+        return None
     if mode not in AFTER_CREATE_MODES:
-        raise FaultSpecError(f"after_create.mode must be one of {AFTER_CREATE_MODES} or none, got {mode!r}")
-    faults.after_create = AfterCreate(
+        raise FaultSpecError(f"{point}.mode must be one of {AFTER_CREATE_MODES} or none, got {mode!r}")
+    return AfterCreate(
         mode=mode,
-        seconds=_number("after_create.seconds", spec.get("seconds", DEFAULT_HANG_SECONDS), 0, 3600),
-        remaining=_count("after_create.count", spec.get("count", 1)),
+        seconds=_number(f"{point}.seconds", spec.get("seconds", DEFAULT_HANG_SECONDS), 0, 3600),
+        remaining=_count(f"{point}.count", spec.get("count", 1)),
+    )
+
+
+def _accept_no_body(faults: Faults, value: Any) -> None:
+    """``true`` (every create until cleared), ``{"count": N}``, or ``false``: answer creates 202, empty."""
+    if value is False or value is None:
+        if faults.after_create is not None and faults.after_create.mode == "accept_no_body":
+            faults.after_create = None
+        return
+    if value is True:
+        value = {"count": None}
+    if not isinstance(value, Mapping):
+        raise FaultSpecError('accept_no_body must be true, false or {"count": N}')
+    _check_keys("accept_no_body", value, {"count"})
+    faults.after_create = AfterCreate(
+        mode="accept_no_body", remaining=_count("accept_no_body.count", value.get("count"))
     )
 
 
@@ -316,7 +349,10 @@ _APPLIERS: dict[str, Any] = {
     "error_rate": lambda f, v: _apply_per_group(f.error_rate, "error_rate", v, _parse_error_rate, False),
     "forced": lambda f, v: _apply_per_group(f.forced, "forced", v, _parse_forced, _is_spec(v)),
     "malformed": lambda f, v: _apply_per_group(f.malformed, "malformed", v, _parse_malformed, _is_spec(v)),
-    "after_create": _apply_after_create,
+    "after_create": _after("after_create"),
+    "after_update": _after("after_update"),
+    "accept_no_body": _accept_no_body,
+    "conflict_on_duplicate": _flag("conflict_on_duplicate"),
     "token_lifetime": _set_token_lifetime,
     "expires_in_as_string": _flag("expires_in_as_string"),
     "find_ignores_filter": _flag("find_ignores_filter"),

@@ -8,10 +8,12 @@ from typing import Any
 
 TOKEN_PATH = "/oauth/v3/token"  # noqa: S105 - a URL path, not a secret
 TICKETS_PATH = "/troubleTicket"
+HUB_PATH = "/hub"
 TICKET_PAGE_PREFIX = "/ticket/"
 CONTROL_PREFIX = "/_sandbox/"
 
 JSON_TYPE = "application/json"
+MERGE_PATCH_TYPE = "application/merge-patch+json"  # RFC 7396
 HTML_TYPE = "text/html; charset=utf-8"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -103,10 +105,13 @@ class ApiError(Exception):
         message: str | None = None,
         headers: dict[str, str] | None = None,
         close: bool = False,
+        explicit: bool = False,
     ) -> None:
         super().__init__(description)
         self.status = status
         self.code = code
+        # A code a test forced by name: the TMF dialects show it as is rather than as "ERR<status>".
+        self.explicit = explicit
         self.message = message or MESSAGES.get(code, "Error")
         self.description = description
         self.headers = dict(headers or {})

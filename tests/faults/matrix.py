@@ -1,6 +1,6 @@
 """``make faults``: run the whole fault matrix and print its table.
 
-Runs every scenario of tests/faults (the slow ``faults``-marked ones included) plus the unit-level
+Runs every scenario of tests/faults (the ``slow``-marked ones included) plus the unit-level
 lock, processing and bad-input suites, against the real Redis, PostgreSQL, worker processes and
 the sandbox. Each scenario's ledger writes one JSON row (scenario, requests accepted, Oceane
 tickets created, duplicates, lost, failed as expected); this prints them as one aligned table and
@@ -46,6 +46,7 @@ SCENARIOS = {
     "tests/faults/test_shutdown.py": "10",
     "tests/faults/test_foreign_server.py": "i10",  # issue 10: a server that is not Oceane
     "tests/faults/test_crash_resume.py": "11.4",
+    "tests/faults/test_dialects.py": "i16",  # the wire dialects: oceane, TMF621 v4 and v5
     "tests/faults/test_failover.py": "i19",  # issue 19: Redis (Sentinel) and PostgreSQL failovers
 }
 UNITS = {

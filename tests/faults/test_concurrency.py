@@ -68,7 +68,7 @@ def test_50_concurrent_producer_calls_in_process(stack: Any, ledger: Any) -> Non
     assert len(book.rows()) == 1
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_50_concurrent_console_script_processes(stack: Any, ledger: Any) -> None:
     book = ledger(f"{CALLERS} concurrent `oceane-ticket create` processes, one alarm")
     stack.worker()
@@ -92,7 +92,7 @@ def test_50_concurrent_console_script_processes(stack: Any, ledger: Any) -> None
     assert sum(not a["existing"] for a in answers) == 1
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_what_the_lock_lets_through_to_oceane_at_once(stack: Any, ledger: Any) -> None:
     # Three worker processes, three jobs: alarms A and B, and a second copy of A's job (as the sweep
     # or a retry sends). Oceane holds every create on arrival, so the calls in flight pile up there.

@@ -27,7 +27,7 @@ import pytest
 from tests.conftest import wait_until
 from tests.faults.kit import PATIENCE, PATIENT, Gate, alarm_params, lapse_lock, unacked_creates
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _recover(stack: Any, book: Any, instance: str, *, adopted: bool) -> None:

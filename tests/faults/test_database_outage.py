@@ -71,7 +71,7 @@ def test_producer_with_redis_down_exits_4_and_records_nothing(stack: Any, ledger
     book.finish()
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_database_down_before_the_worker_claims(stack: Any, ledger: Any) -> None:
     book = ledger("PostgreSQL down while the worker picks the job up")
     proxy, proxied = stack.proxied_database()
@@ -89,7 +89,7 @@ def test_database_down_before_the_worker_claims(stack: Any, ledger: Any) -> None
     assert book.failures() == [], "our own outage is not a failed ticket request"
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_database_down_between_oceane_answer_and_commit(stack: Any, ledger: Any) -> None:
     book = ledger("PostgreSQL down between Oceane's answer and the commit")
     stack.configure(**PATIENT)  # no HTTP timeout while the answer is held
@@ -111,7 +111,7 @@ def test_database_down_between_oceane_answer_and_commit(stack: Any, ledger: Any)
     assert book.failures() == []
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_database_hung_then_back(stack: Any, ledger: Any) -> None:
     book = ledger("PostgreSQL hung mid-request, then back")
     stack.configure(**PATIENT)  # no HTTP timeout while the answer is held

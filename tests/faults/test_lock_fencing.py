@@ -26,7 +26,7 @@ from tests.faults.kit import (
     unacked_creates,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_a_holder_that_outlived_its_lock_cannot_commit(stack: Any, ledger: Any) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.faults.kit import PATIENCE, PATIENT, Gate, alarm_params, queued_creates
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_redis_restarted_empty_under_load(stack: Any, ledger: Any) -> None:

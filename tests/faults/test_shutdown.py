@@ -61,7 +61,7 @@ def test_sigterm_lets_the_ticket_in_flight_finish(stack: Any, ledger: Any) -> No
     book.finish(timeout=1)
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_sigterm_with_a_backlog_hands_the_rest_back(stack: Any, ledger: Any) -> None:
     book = ledger("SIGTERM with a backlog -> the rest handed back")
     stack.configure(**PATIENT)
@@ -78,7 +78,7 @@ def test_sigterm_with_a_backlog_hands_the_rest_back(stack: Any, ledger: Any) -> 
     book.finish(timeout=PATIENCE)
 
 
-@pytest.mark.faults
+@pytest.mark.slow
 def test_sigterm_while_a_retry_waits_hands_it_back(stack: Any, ledger: Any) -> None:
     book = ledger("SIGTERM while a retry waits (Retry-After) -> handed back")
     first = stack.worker()

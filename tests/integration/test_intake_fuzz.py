@@ -62,6 +62,8 @@ OPERATIONS = [
     ("POST", "/tickets"),
     ("GET", "/tickets"),
     ("GET", "/tickets/{instance}"),
+    ("GET", "/tables/tickets"),
+    ("GET", "/tables/failed-requests"),
     ("GET", "/form"),
     ("GET", "/status"),
     ("GET", "/health"),

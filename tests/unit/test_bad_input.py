@@ -1,7 +1,7 @@
 """Issue 3, item 8: bad input to the producer gives exit 2, names the field, stores and queues nothing.
 
 The producer runs in-process through the real command line (``cli.main.main`` and
-``producer.cli.run_create``) against a migrated SQLite file and a fakeredis standing in for the
+``cli.request.run_create``) against a migrated SQLite file and a fakeredis standing in for the
 queue, so each case checks the database and the queue afterwards. Table-driven cases cover what
 the issue lists; hypothesis covers what nobody thought to list. The same through the real console
 script, against PostgreSQL and Redis, is in tests/faults/test_bad_input_cli.py.
@@ -22,11 +22,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from cli import common as exits
 from cli import main as cli
+from cli import request as request_cli
 from oceane_ticket.request import PARAM_NAMES
 from oceane_ticket.storage import db
 from oceane_ticket.storage.direct import sqlite_path
-from producer import cli as producer_cli
 from producer import core
 from tests.conftest import make_settings
 
@@ -77,7 +78,7 @@ class Producer:
         out, err = StringIO(), StringIO()
         args = cli.build_parser().parse_args(argv)
         with redirect_stdout(out), redirect_stderr(err):
-            code = producer_cli.run_create(args, self.settings)
+            code = request_cli.run_create(args, self.settings)
         return code, out.getvalue(), err.getvalue()
 
 
@@ -100,7 +101,7 @@ def fresh(producer: Producer) -> Producer:
 
 
 def _assert_rejected(producer: Producer, code: int, out: str, err: str, field: str) -> None:
-    assert code == producer_cli.INVALID_INPUT, (code, out, err)
+    assert code == exits.USAGE, (code, out, err)
     assert f"{field}:" in err, f"the message must name {field!r}: {err!r}"
     assert json.loads(out)["field"] == field
     assert producer.rows() == [], "nothing may be stored"
@@ -358,7 +359,7 @@ def test_accepted_edge_cases_are_stored_exactly_and_queued_once(
     code, out, err = fresh.run(
         ["create", *argv, "--priority", "2", "--urgency", "major", "--technical-impact", "MAJOR", "--json"]
     )
-    assert code == producer_cli.OK, (out, err)
+    assert code == exits.OK, (out, err)
     [row] = fresh.rows()
     assert {k: row[k] for k in stored} == stored
     assert (row["urgency"], row["technical_impact"]) == ("Major", "Major")  # the configured spelling
@@ -389,7 +390,7 @@ def test_any_name_and_value_are_stored_exactly(producer: Producer, name: str, va
     producer.reset()
     params = f"DMA ID={ids[0]};Element ID={ids[1]};Alarm ID={ids[2]};Element Name={name};Alarm Value={value}"
     code, out, err = producer.run(["create", "--alarm", params, *DETAILS, "--json"])
-    assert code == producer_cli.OK, (params, out, err)
+    assert code == exits.OK, (params, out, err)
     [row] = producer.rows()
     assert (row["dma_id"], row["element_id"], row["alarm_id"]) == ids
     assert row["element_name"] == name.strip()
@@ -447,10 +448,10 @@ def test_any_input_is_either_accepted_whole_or_rejected_naming_a_field(
     except SystemExit as exc:  # argparse refusing an option value that looks like a flag: also exit 2
         assert exc.code == 2
         return
-    if code == producer_cli.OK:
+    if code == exits.OK:
         assert len(producer.rows()) == 1 and producer.queued() == 1
         return
-    assert code == producer_cli.INVALID_INPUT, (argv, code, out, err)
+    assert code == exits.USAGE, (argv, code, out, err)
     field = json.loads(out)["field"]
     assert field in FIELDS and f"{field}:" in err
     assert producer.rows() == [] and producer.queued() == 0

@@ -81,7 +81,7 @@ def test_status_shows_the_lock_holder_the_queue_counts_and_the_latest_failure(
             {
                 "instance": f"{4:032x}",
                 "http_error_code": 503,
-                "app_error_code": 5,
+                "app_error_code": "5",
                 "error_message": "busy",
                 "error_description": "try later",
                 "failed_at": datetime.now(UTC),

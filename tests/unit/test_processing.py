@@ -22,9 +22,9 @@ from sqlmodel import Session
 
 from oceane_ticket import keys
 from oceane_ticket.locking import ProcessingLock
-from oceane_ticket.oceane.client import OceaneTicket
-from oceane_ticket.oceane.errors import Action, OceaneError, classify
-from oceane_ticket.request import AllowedValues, build_alarm, build_details
+from oceane_ticket.oceane.errors import Action, CreateAccepted, OceaneError, classify
+from oceane_ticket.oceane.ticket import OceaneTicket
+from oceane_ticket.request import AllowedValues, TicketRequest, build_alarm, build_details
 from oceane_ticket.storage import db, queries
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer import core
@@ -63,19 +63,20 @@ class FakeOceane:
         self.tickets.append(ticket)
         return ticket
 
-    def create_ticket(self, payload: dict[str, Any]) -> OceaneTicket:
+    def create_ticket(self, request: TicketRequest) -> OceaneTicket:
+        external_id = request.external_id
         self.calls.append("create")
         index, self._creates = self._creates, self._creates + 1
         step = self.create_plan[index] if index < len(self.create_plan) else None
         if isinstance(step, OceaneError):
             if index in self.stores:
-                self.store(payload["externalId"])
+                self.store(external_id)
             raise step
         if callable(step):
             step()
-        if any(t.external_id == payload["externalId"] and t.is_open for t in self.tickets):
+        if any(t.external_id == external_id and t.is_open for t in self.tickets):
             raise classify(409, b'{"code": 29, "message": "Conflict", "description": "open ticket exists"}')
-        return self.store(payload["externalId"])
+        return self.store(external_id)
 
     def find_open_ticket(self, external_id: str) -> OceaneTicket | None:
         self.calls.append("find")
@@ -89,12 +90,12 @@ class FakeOceane:
 
 def timeout() -> OceaneError:
     return OceaneError(
-        0, 0, "Timeout", "no answer from Oceane within 1 s (POST troubleTicket)", Action.RETRY, may_have_reached=True
+        0, "", "Timeout", "no answer from Oceane within 1 s (POST troubleTicket)", Action.RETRY, may_have_reached=True
     )
 
 
 def garbage_201() -> OceaneError:
-    return OceaneError(201, 0, "Malformed answer", "create answered 201 with HTML page", may_have_reached=True)
+    return OceaneError(201, "", "Malformed answer", "create answered 201 with HTML page", may_have_reached=True)
 
 
 def status(code: int, app: int, retry_after: str | None = None) -> OceaneError:
@@ -243,7 +244,7 @@ def test_409_without_a_ticket_to_adopt_fails_readably(world: World) -> None:
     world.oceane.create_plan = [status(409, 29)]
     assert processing.process(world.ctx, instance) is Outcome.FAILED
     [failure] = world.failures(instance)
-    assert (failure.http_error_code, failure.app_error_code, failure.final) == (409, 29, True)
+    assert (failure.http_error_code, failure.app_error_code, failure.final) == (409, "29", True)
 
 
 def test_a_lost_answer_is_retried_as_a_lookup_never_a_second_create(world: World) -> None:
@@ -288,7 +289,7 @@ def test_5xx_retries_up_to_the_count_then_fails(world: World, code: int, app: in
     rows = world.failures(instance)
     assert [
         (f.http_error_code, f.app_error_code, f.error_message, f.error_description, f.final, f.attempt) for f in rows
-    ] == [(code, app, f"M{code}", f"D{code}", False, 1), (code, app, f"M{code}", f"D{code}", True, 2)]
+    ] == [(code, str(app), f"M{code}", f"D{code}", False, 1), (code, str(app), f"M{code}", f"D{code}", True, 2)]
     row = world.row(instance)
     assert (row.status, row.retries_used, row.lock_token) == ("failed", 1, None)
     assert "HTTP" in (row.error or "")
@@ -313,7 +314,12 @@ def test_4xx_fails_at_once(world: World, code: int, app: int) -> None:
     world.oceane.create_plan = [status(code, app)]
     assert processing.process(world.ctx, instance) is Outcome.FAILED
     [failure] = world.failures(instance)
-    assert (failure.http_error_code, failure.app_error_code, failure.final, failure.attempt) == (code, app, True, 1)
+    assert (failure.http_error_code, failure.app_error_code, failure.final, failure.attempt) == (
+        code,
+        str(app),
+        True,
+        1,
+    )
     assert world.row(instance).retries_used == 0
     assert world.oceane.calls == ["create"]
 
@@ -510,3 +516,27 @@ def test_a_busy_lock_gives_a_first_claim_back_untouched(tmp_path: Path, monkeypa
     world.redis.delete(keys.PROCESSING_LOCK)
     assert processing.process(world.ctx, instance) is Outcome.CREATED
     assert world.oceane.calls == ["create"]
+
+
+def accepted_202() -> OceaneError:
+    return CreateAccepted(
+        202, "", "Accepted", "create answered 202 without a ticket", Action.RETRY, may_have_reached=True
+    )
+
+
+def test_a_202_is_looked_up_at_once_and_adopted(world: World) -> None:
+    instance = world.request()
+    world.oceane.create_plan, world.oceane.stores = [accepted_202()], {0}
+    assert processing.process(world.ctx, instance) is Outcome.ADOPTED
+    assert world.oceane.calls == ["create", "find"] and len(world.oceane.tickets) == 1
+
+
+def test_a_202_whose_ticket_shows_later_is_looked_up_again_never_created_twice(world: World) -> None:
+    instance = world.request()
+    world.oceane.create_plan = [accepted_202()]
+    with pytest.raises(RetryLater):
+        processing.process(world.ctx, instance)
+    assert world.oceane.calls == ["create", "find"]
+    world.oceane.store(TicketRequest.from_row(world.row(instance)).external_id)  # the server stored it since
+    assert processing.process(world.ctx, instance) is Outcome.ADOPTED
+    assert world.oceane.calls == ["create", "find", "find"] and len(world.oceane.tickets) == 1

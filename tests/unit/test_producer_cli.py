@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 import pytest
 
-from producer import cli
+from cli import request as cli
+from cli.common import INTERRUPTED, UNAVAILABLE, USAGE
+from cli.main import main
+from producer import core
 from tests.conftest import make_settings
 
 
@@ -46,7 +50,7 @@ def test_no_prompt_without_a_terminal_and_the_missing_field_is_named(
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("must not prompt"))
     code = cli.run_create(_args(priority="1", urgency="Major"), make_settings())
-    assert code == cli.INVALID_INPUT
+    assert code == USAGE
     assert "technical_impact: is required; allowed: Critical, Major, Minor, None" in capsys.readouterr().err
 
 
@@ -83,3 +87,70 @@ def test_a_too_long_description_is_asked_again(monkeypatch: pytest.MonkeyPatch) 
                                "client_impact": "None", "description": None}  # fmt: skip
     cli._prompt_missing(details, make_settings(description_max_length=10))
     assert details["description"] == "short"
+
+
+# --- a person at the terminal: the alarm is asked for, an empty answer is named, Ctrl-D and Ctrl-C ---
+
+
+def _no_alarm() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.configure_create(parser)
+    return parser.parse_args([])
+
+
+def test_create_at_a_terminal_asks_for_the_alarm(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter(["12", "345", "678", "Encoder", "Signal lost", "", "2", "Major", "Major", "", ""])
+    recorded: dict[str, Any] = {}
+
+    def create_ticket(raw_alarm: dict[str, Any], **details: Any) -> Any:
+        recorded.update(raw_alarm)
+        raise core.Unavailable("redis", "stop here: only the parsed alarm is checked")
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    monkeypatch.setattr(core, "create_ticket", create_ticket)
+    assert cli.run_create(_no_alarm(), make_settings()) == UNAVAILABLE
+    assert recorded == {"dma_id": "12", "element_id": "345", "alarm_id": "678", "element_name": "Encoder",
+                        "alarm_value": "Signal lost"}  # fmt: skip
+
+
+def test_an_empty_required_answer_names_the_field(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = iter(["", "2", "", "Major", "Minor", "", ""])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    details: dict[str, Any] = {"priority": None, "urgency": None, "technical_impact": None, "client_impact": None,
+                               "description": None}  # fmt: skip
+    cli._prompt_missing(details, make_settings())
+    said = [line.strip() for line in capsys.readouterr().err.splitlines()]
+    assert said[0].startswith("Priority is required") and said[1].startswith("Urgency is required"), said
+
+
+def test_ctrl_d_at_a_prompt_ends_cleanly_naming_the_field_and_queues_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def end_of_input(prompt: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", end_of_input)
+    monkeypatch.setattr(core, "create_ticket", lambda *a, **k: pytest.fail("nothing may be queued"))
+    assert cli.run_create(_args(priority=None), make_settings()) == USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("\n") and "priority: no answer" in err and "Traceback" not in err
+
+
+def test_ctrl_c_at_a_prompt_exits_130_on_a_line_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    def interrupted(prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    for name in [n for n in os.environ if n.startswith("OCEANE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", interrupted)
+    assert main(["create"]) == INTERRUPTED
+    assert capsys.readouterr().err == "\n"  # the shell's prompt then starts on its own line
