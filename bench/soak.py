@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -105,6 +106,7 @@ def main() -> int:
 
     redis_set, pg = RedisSentinelSet().start(), PostgresPair().start()
     beat: Any = None
+    beat_dir = Path(f"/tmp/oceane-soak-beat-{os.getpid()}")
     try:
         db.upgrade(pg.url())
         with sandbox(LATENCY) as sb:
@@ -114,7 +116,6 @@ def main() -> int:
             worker = Worker(env, concurrency=2, name="soak").start()
             import subprocess
 
-            beat_dir = Path(f"/tmp/oceane-soak-beat-{os.getpid()}")
             beat_dir.mkdir(exist_ok=True)
             beat = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "worker", "beat", "-l", "WARNING", "-s", str(beat_dir / "s")],
@@ -193,6 +194,7 @@ def main() -> int:
     finally:
         if beat is not None:
             beat.kill()
+        shutil.rmtree(beat_dir, ignore_errors=True)
         redis_set.stop()
         pg.stop()
 
