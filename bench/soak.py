@@ -106,16 +106,11 @@ def main() -> int:
             settings = settings_for(redis_set, pg, sb.base_url)
             env = settings_env(settings)
             worker = Worker(env, concurrency=2, name="soak").start()
-            import subprocess
+            from oceane_ticket import processes
 
             beat_dir = Path(f"/tmp/oceane-soak-beat-{os.getpid()}")
             beat_dir.mkdir(exist_ok=True)
-            beat = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "worker", "beat", "-l", "WARNING", "-s", str(beat_dir / "s")],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            beat = processes.spawn(processes.beat_command(beat_dir, "WARNING"), env, beat_dir / "beat.log")
             chaos = Chaos(worker)
             started = time.monotonic()
             outages: list[list[float]] = []

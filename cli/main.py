@@ -15,8 +15,10 @@ from typing import Any
 from cli import (
     authenticate,
     database,
+    event,
     flower,
     health,
+    hub,
     maintenance,
     metrics,
     request,
@@ -45,6 +47,8 @@ COMMANDS: tuple[Callable[[Add], None], ...] = (
     maintenance.register,  # cleanup, retry, sweep
     metrics.register,  # metrics
     flower.register,  # flower
+    event.register,  # event, history (cli/event.py)
+    hub.register,  # hub register|unregister
 )
 
 

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for title, header, counts in (
             ("Requests by status", "Status", data["counts"]),
             ("Requests by write-back state", "Write-back", data["writeback_counts"]),
+            ("Alarm events by state", "Event", data.get("events", {}).get("counts") or {}),
         ):
             table = rendering.table(title, header, "Count")
             table.columns[1].justify = "right"

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
-from intake import errors
+from intake import errors, events, listener
 from intake.guard import MAX_BODY_BYTES, UNAUTHENTICATED, Guard, parse_tokens
 from intake.models import EXAMPLE_REQUEST
 from intake.routes import service, tables, tickets
@@ -71,6 +71,9 @@ def create_app(settings: Settings, producer: Producer | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    # The ticket's life after the click: routers built with the settings and the producer they need.
+    app.include_router(events.router(settings, own))  # POST /alarms/events
+    app.include_router(listener.router(settings, own))  # POST /hub/{secret}/listener/{event}
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from intake.errors import error_response
+from oceane_ticket.hub import LISTENER_PREFIX
 
 MAX_BODY_BYTES = 64 * 1024
 # Served without a token: probes, and the API's own description (public: it is in the repository too).
@@ -36,6 +37,11 @@ def _is_loopback_peer(scope: Scope) -> bool:
         return False
 
 
+def is_listener_path(path: str) -> bool:
+    """Whether a request path is a listener call from Oceane's hub (exempt from the bearer token)."""
+    return path.startswith(LISTENER_PREFIX)
+
+
 class Guard:
     """Pure ASGI middleware: the bearer token, then the body size, before any route or parser runs.
 
@@ -55,7 +61,9 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] not in UNAUTHENTICATED and not self._authorized(scope):
+        # Listener calls come from Oceane's hub without our token: their path's secret proves them (intake/listener.py).
+        exempt = scope["path"] in UNAUTHENTICATED or is_listener_path(scope["path"])
+        if not exempt and not self._authorized(scope):
             hint = "Authorization: Bearer <OCEANE_INTAKE_TOKEN>" if self.tokens else "a loopback client"
             response = error_response(401, f"missing or wrong credentials: this intake needs {hint}")
             response.headers["WWW-Authenticate"] = "Bearer"

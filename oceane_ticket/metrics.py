@@ -256,6 +256,9 @@ def build_registry(settings: Settings, path: str | None = None) -> CollectorRegi
     if path:
         MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]  # prometheus_client: untyped
     registry.register(QueueCollector(settings))
+    from oceane_ticket.lifecycle_view import EventsCollector  # alarm events (the ticket's life after the click)
+
+    registry.register(EventsCollector(settings))
     return registry
 
 

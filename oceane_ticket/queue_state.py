@@ -111,6 +111,8 @@ def database_view(settings: Settings) -> dict[str, Any]:
 
 def collect_status(settings: Settings) -> dict[str, Any]:
     """Everything ``status`` shows; a source that cannot be reached is named in ``errors``."""
+    from oceane_ticket import lifecycle_view
+
     errors: list[str] = []
     lock: dict[str, Any] = {"state": "unknown"}
     queue: dict[str, Any] = {"redis_queue": settings.queue, "redis_messages": None, "redis_unacked": None}
@@ -158,5 +160,6 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "counts": counts,
         "writeback_counts": writeback,
         "latest_failure": latest,
+        "events": lifecycle_view.status_block(settings),  # alarm events per state (lifecycle_view.py)
         "errors": errors,
     }

@@ -221,6 +221,19 @@ class Settings:
     intake_token: Secret = setting(Secret(""))
     # True: a DataMiner user without an `oceane-ticket users` mapping is refused instead of getting user_id.
     require_user_mapping: bool = setting(False)
+    # --- the ticket's life after the click: alarm events, the hub listener, the rule cap ---
+    # What an alarm's clear does to its ticket: nothing (the connector's behaviour), a note, or resolve it.
+    on_alarm_cleared: Literal["none", "note", "resolve"] = setting("none")
+    # What an alarm's change (severity, value) does: nothing, or a note.
+    on_alarm_updated: Literal["none", "note"] = setting("none")
+    # Tickets created by Correlation rules per minute (0: no cap); operator clicks never wait behind it.
+    auto_tickets_per_minute: int = setting(0, ge=0, le=100_000)
+    # Register a listener at Oceane's hub (TMF621 notifications), where Oceane offers one.
+    hub_enabled: bool = setting(False)
+    # The intake's public URL as Oceane reaches it (https://host:port); the listener path is added to it.
+    hub_callback_base: str = setting("", check=_http_url)
+    # The secret path segment of the callback URL that proves a listener call comes from our registration.
+    hub_callback_secret: Secret = setting(Secret(""))
 
     # --- Oceane API dialect (oceane_ticket/oceane/dialects; docs/oceane-api.md "Dialects") ---
     # oceane: our contract (assumed); tmf621-v4 / tmf621-v5: TM Forum's TMF621 as published. With a

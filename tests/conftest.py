@@ -114,7 +114,7 @@ def clean_pg(pg_url: str) -> str:
     from oceane_ticket.storage import db
 
     with db.get_engine(pg_url).begin() as conn:
-        conn.execute(text("TRUNCATE failed_ticket_requests, tickets"))
+        conn.execute(text("TRUNCATE failed_ticket_requests, tickets, alarm_events"))
     return pg_url
 
 

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from oceane_ticket import processes
 from tests.conftest import service_missing, wait_until
 from tests.faults.kit import free_port
 
@@ -86,9 +87,8 @@ class RedisSentinelSet:
     def _server(self, port: int, *extra: str) -> None:
         log = open(self.workdir / f"redis-{port}.log", "ab")  # noqa: SIM115 - the child keeps it
         # Nothing on disk: a killed master comes back empty, as the worst case of a lost server.
-        options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.servers[port] = subprocess.Popen(
-            [self.binary, *options, "--dir", str(self.workdir), *extra],
+            [*processes.redis_server_command(self.binary, port, self.workdir), *extra],
             stdout=log,
             stderr=log,
         )

@@ -31,7 +31,7 @@ VISIBILITY_TIMEOUT = int(settings.retry_after_max + settings.retry_backoff_max +
 # One malformed entry on the queue must not stop the worker (kombu would raise in its event loop).
 transport.install()
 
-app = Celery("oceane", broker=connections.broker_url(settings), include=["worker.tasks"])
+app = Celery("oceane", broker=connections.broker_url(settings), include=["worker.tasks", "worker.event_tasks"])
 app.conf.update(
     task_default_queue=settings.queue,
     # Ack after the task ran, not when it was received: a worker that dies mid-task leaves the
@@ -72,6 +72,7 @@ app.conf.update(
         "cleanup": {"task": jobs.TASK_CLEANUP, "schedule": settings.cleanup_interval},
         # Issue 8: pending alarm write-backs whose job was lost, and Oceane's ticket status. The
         # poll goes at the lowest priority so that waiting ticket jobs are taken first.
+        "events-sweep": {"task": "oceane.events_sweep", "schedule": settings.sweep_interval},  # worker/event_tasks.py
         "writeback-sweep": {"task": writeback_jobs.TASK_WRITEBACK_SWEEP, "schedule": settings.sweep_interval},
         "status-poll": {
             "task": writeback_jobs.TASK_STATUS_POLL,

@@ -28,6 +28,7 @@ from oceane_ticket.request import TicketRequest, column_names
 from oceane_ticket.statuses import Status, WritebackState
 from oceane_ticket.storage import schema, urls
 from oceane_ticket.storage.columns import TICKETS_TABLE
+from oceane_ticket.storage.open_request import OPEN_REQUEST_SQL
 
 # Every column of ``tickets``: the connector's Tickets table first, then ours.
 TICKET_COLUMNS = (
@@ -80,11 +81,10 @@ INSERT_REQUEST_UNLESS_OPEN = (
         else f":{c}"
         for c in _INSERT_COLUMNS
     )
-    + f") ON CONFLICT (dma_id, element_id, alarm_id) WHERE status <> '{Status.FAILED.value}' DO NOTHING"
+    + f") ON CONFLICT (dma_id, element_id, alarm_id) WHERE {OPEN_REQUEST_SQL} DO NOTHING"
 )
 FIND_OPEN_FOR_ALARM = (
-    _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id"
-    f" AND status <> '{Status.FAILED.value}'"
+    _SELECT + f" WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id AND {OPEN_REQUEST_SQL}"
 )
 FIND_LATEST_FOR_ALARM = (
     _SELECT + " WHERE dma_id = :dma_id AND element_id = :element_id AND alarm_id = :alarm_id"

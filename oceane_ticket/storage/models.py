@@ -14,11 +14,14 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from oceane_ticket.statuses import FINAL_STATUSES, Status, WritebackState, sql_in
+from oceane_ticket.storage.open_request import OPEN_REQUEST_SQL
 
 __all__ = [
     "FINISHED_BY_AGE",
     "FINISHED_SQL",
     "ONE_OPEN_PER_ALARM",
+    "OPEN_REQUEST_SQL",
+    "AlarmEvent",
     "FailedTicketRequest",
     "Status",
     "Ticket",
@@ -27,7 +30,10 @@ __all__ = [
 ]
 
 # One alarm, one open request: enforced by this partial unique index, not by a read-then-write.
-# A failed request no longer blocks the alarm, so the operator can ask again.
+# A failed request no longer blocks the alarm, so the operator can ask again; nor does a ticket that
+# Oceane reported closed (resolved, closed, cancelled, rejected: migration 0006), so a new Create
+# Ticket on the alarm makes a new ticket. Every query that means "the alarm's open request" spells
+# OPEN_REQUEST_SQL, the index's own predicate (PostgreSQL and SQLite match an ON CONFLICT to it).
 ONE_OPEN_PER_ALARM = "uq_tickets_open_alarm"
 # Finished tickets by (created_at, instance): retention's boundary, counts and deletes. Partial, so
 # a query must spell the statuses as these literals (not bound parameters) for the planner to use it.
@@ -46,8 +52,8 @@ class Ticket(SQLModel, table=True):
             "element_id",
             "alarm_id",
             unique=True,
-            postgresql_where=sa.text(f"status <> '{Status.FAILED.value}'"),
-            sqlite_where=sa.text(f"status <> '{Status.FAILED.value}'"),
+            postgresql_where=sa.text(OPEN_REQUEST_SQL),
+            sqlite_where=sa.text(OPEN_REQUEST_SQL),
         ),
         sa.Index("ix_tickets_created_at", "created_at"),
         # Retention's order: finished tickets newest first, ties broken by instance (migration 0004).
@@ -132,6 +138,8 @@ class FailedTicketRequest(SQLModel, table=True):
     attempt: int
     # True on the attempt that gave up (the ticket is failed); earlier rows were retried.
     final: bool = Field(default=False)
+    # Set when the failed call was an update for an alarm event (alarm_events.event_id), not the create.
+    event_id: str | None = Field(default=None, max_length=64)
 
 
 class UserMapping(SQLModel, table=True):
@@ -147,3 +155,7 @@ class UserMapping(SQLModel, table=True):
     dataminer_user: str = Field(primary_key=True, max_length=255)
     oceane_user_id: str = Field(max_length=255)
     updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+# Registers the alarm events table on the same metadata (the migrations and their check read it).
+from oceane_ticket.storage.alarm_events import AlarmEvent  # noqa: E402

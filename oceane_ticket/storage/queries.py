@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from oceane_ticket.statuses import PENDING_STATUSES, WritebackState
-from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
+from oceane_ticket.storage.models import OPEN_REQUEST_SQL, FailedTicketRequest, Status, Ticket
 
 
 def utcnow() -> datetime:
@@ -395,7 +395,7 @@ def open_request_for_alarm(session: Session, dma_id: int, element_id: int, alarm
         Ticket.dma_id == dma_id,
         Ticket.element_id == element_id,
         Ticket.alarm_id == alarm_id,
-        col(Ticket.status) != Status.FAILED,
+        sa.text(OPEN_REQUEST_SQL),
     )
     return session.exec(query).first()
 

@@ -29,7 +29,7 @@ from tests.failover_bed import PostgresPair, RedisSentinelSet
 from tests.faults.conftest import Stack
 from tests.faults.kit import PATIENCE, REPORT_ENV, Gate, Ledger, RedisServer, alarm_params
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 UNPROTECTED = os.environ.get("OCEANE_FAULTS_UNPROTECTED") == "1"
 

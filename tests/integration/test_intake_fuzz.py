@@ -67,6 +67,7 @@ OPERATIONS = [
     ("GET", "/form"),
     ("GET", "/status"),
     ("GET", "/health"),
+    ("POST", "/alarms/events"),
 ]
 
 

@@ -74,3 +74,21 @@ def test_one_open_request_per_alarm_is_enforced_by_the_database(any_db: str) -> 
 def test_database_down_is_reported_as_unavailable() -> None:
     with pytest.raises(direct.DatabaseUnavailable), direct.connect("postgresql://postgres@127.0.0.1:1/x"):
         pass
+
+
+def test_a_ticket_oceane_reported_closed_no_longer_holds_its_alarm(any_db: str) -> None:
+    # Someone closed the ticket in Oceane: a new Create Ticket on the same alarm is a new request, and
+    # the database still allows only one open one.
+    with direct.connect(any_db) as conn:
+        direct.insert_request(conn, request_values("4" * 32, alarm_id=7))
+        conn.execute(
+            "UPDATE tickets SET status = 'created', ticket_id = 'T1', oceane_status = 'inProgress' WHERE instance = :i",
+            {"i": "4" * 32},
+        )
+        with pytest.raises(direct.DuplicateOpenRequest):
+            direct.insert_request(conn, request_values("5" * 32, alarm_id=7))
+        conn.execute("UPDATE tickets SET oceane_status = 'Resolved' WHERE instance = :i", {"i": "4" * 32})
+        assert direct.insert_unless_open(conn, request_values("5" * 32, alarm_id=7), None)
+        assert not direct.insert_unless_open(conn, request_values("6" * 32, alarm_id=7), None)
+        found = direct.find_open(conn, 1, 2, 7)
+    assert found is not None and found["instance"] == "5" * 32

@@ -436,6 +436,7 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
         "/form",
         "/status",
         "/health",
+        "/alarms/events",
     }
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert document["paths"]["/health"]["get"]["security"] == []

@@ -1,0 +1,76 @@
+"""Registering our listener at Oceane's hub (TMF621 ``POST {base}/hub``), where Oceane offers one.
+
+The registration's id is kept in Redis (``oceane:hub:registration``) so that ``unregister`` can
+``DELETE {base}/hub/{id}``. The callback carries the secret path segment (intake/listener.py):
+it is never printed, logged or stored here, only sent to Oceane.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from oceane_ticket.oceane.client import OceaneClient
+from oceane_ticket.oceane.errors import OceaneError, parse_json
+from oceane_ticket.settings import Settings
+
+REGISTRATION_KEY = "oceane:hub:registration"
+MIN_SECRET = 32
+# The intake's listener routes live under this path (intake/listener.py), then the secret segment.
+LISTENER_PREFIX = "/hub/"
+
+
+def callback_url(settings: Settings) -> str:
+    """The callback registered at the hub; Oceane appends ``/listener/<eventName>``."""
+    return f"{settings.hub_callback_base}{LISTENER_PREFIX}{settings.hub_callback_secret.get_secret_value()}"
+
+
+def problem(settings: Settings) -> str | None:
+    """What stops a registration, naming the setting; None when it can be made."""
+    if not settings.hub_enabled:
+        return "OCEANE_HUB_ENABLED is false"
+    if not settings.hub_callback_base:
+        return "OCEANE_HUB_CALLBACK_BASE is empty: give the intake's URL as Oceane reaches it"
+    if len(settings.hub_callback_secret.get_secret_value()) < MIN_SECRET:
+        return f"OCEANE_HUB_CALLBACK_SECRET must be at least {MIN_SECRET} characters (openssl rand -hex 32)"
+    return None
+
+
+def hub_url(settings: Settings) -> str:
+    """``{base}/hub``."""
+    return f"{settings.base_url}/hub"
+
+
+def register(settings: Settings, client: OceaneClient, redis: Any) -> str:
+    """Register the listener; returns the hub's registration id (also kept in Redis).
+
+    Raises:
+        ValueError: a setting is missing (the message names it).
+        OceaneError: the hub refused or could not be reached.
+    """
+    reason = problem(settings)
+    if reason is not None:
+        raise ValueError(reason)
+    body = client.dialect.hub_body(callback_url(settings))
+    response = client._request("POST", hub_url(settings), what="POST hub", body=body)
+    try:
+        registration = client.dialect.read_hub(parse_json(response.content))
+    except ValueError as exc:
+        raise OceaneError(response.status_code, "", "Malformed answer", f"hub answered with {exc}") from None
+    redis.set(REGISTRATION_KEY, registration)
+    return registration
+
+
+def unregister(settings: Settings, client: OceaneClient, redis: Any) -> str | None:
+    """Delete our registration; its id, or None when none is known."""
+    raw = redis.get(REGISTRATION_KEY)
+    if not raw:
+        return None
+    registration = raw.decode() if isinstance(raw, bytes) else str(raw)
+    try:
+        client._request("DELETE", f"{hub_url(settings)}/{quote(registration, safe='')}", what="DELETE hub/{id}")
+    except OceaneError as error:
+        if error.http_status != 404:  # gone already: forgotten below like a deleted one
+            raise
+    redis.delete(REGISTRATION_KEY)
+    return registration

@@ -1,0 +1,51 @@
+"""The Celery tasks of alarm events: apply one ticket's pending events, and the sweep that re-sends lost jobs."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+from celery import Task
+
+from oceane_ticket import events as event_intake
+from oceane_ticket.storage import alarm_events
+from worker import events, processing
+from worker.celery_app import app, settings
+from worker.tasks import _enqueue_writeback, _valid_instance, context, redis_client
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+@lru_cache(maxsize=1)
+def events_context() -> events.Context:
+    """What applying events needs, built once per worker process (the create's connections, shared)."""
+    ctx = context()
+    return events.Context(
+        settings=settings,
+        session_factory=ctx.session_factory,
+        lock=ctx.lock,
+        oceane=events.ClientUpdater(ctx.client),
+        enqueue_writeback=_enqueue_writeback,
+    )
+
+
+@app.task(bind=True, name=event_intake.TASK_APPLY_EVENTS, max_retries=None)
+def apply_events(self: Task, instance: str) -> int:
+    """Apply one ticket request's pending alarm events in Oceane (the budget lives in the database)."""
+    if not _valid_instance(instance):
+        log.error("ignoring an events job with an invalid instance id: %r", str(instance)[:80])
+        return 0
+    try:
+        return events.apply(events_context(), instance)
+    except processing.RetryLater as later:
+        raise self.retry(countdown=later.countdown, max_retries=None) from None
+
+
+@app.task(name=event_intake.TASK_EVENTS_SWEEP)
+def events_sweep() -> int:
+    """Re-send the job of every ticket with pending events (a job lost with Redis, or never queued)."""
+    with context().session_factory() as session:
+        instances = alarm_events.instances_with_pending(session, SWEEP_BATCH)
+    return sum(event_intake.enqueue(settings, i, redis_client()) for i in instances)
