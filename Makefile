@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test faults bench lint clean stack-test
+.PHONY: install run test faults bench soak lint clean stack-test
 
 # Says what it does first: pip is silent (-q) for most of a minute, then shows only warnings.
 $(STAMP): pyproject.toml
@@ -39,6 +39,11 @@ faults: $(STAMP)
 ## Benchmarks, reported as ratios to a floor measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(ARGS)
+
+## Minutes of requests with worker children SIGKILLed, one Redis and one PostgreSQL failover, on a
+## loopback Sentinel set and primary/standby (not in `make test`). Shorter: SOAK_REQUESTS=1000 SOAK_SECONDS=120.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 ## The production stack for real (Docker + Compose v2): build, up, a crash, two restarts, down -v.
 ## Not part of `make test`; logs of every service land in artifacts/stack-test/.

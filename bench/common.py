@@ -50,6 +50,8 @@ class Row:
     ratio: float | None = None
     verdict: str = "info"  # pass, miss, info (context only), error
     note: str = ""
+    # Why a miss misses, from figures measured in the same run: a reader of results.json alone knows.
+    reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def judge(self) -> Row:
@@ -69,6 +71,31 @@ class Row:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return asdict(self)
+
+
+def drain_reason(result: dict[str, Any], plain_rate: float | None = None) -> str:
+    """What bounded a drain, from its own figures: the worker's CPU, or the serial part per ticket.
+
+    ``result`` is a drain's figures (``rate``, ``procs``, ``worker_cpu_ms_per_ticket``, ``load``);
+    ``plain_rate`` the plain loop's rate against the same sandbox in the same run, if measured.
+    """
+    cpus = os.cpu_count() or 1
+    cpu_ms = float(result["worker_cpu_ms_per_ticket"])
+    rate = float(result["rate"])
+    busy = cpu_ms * rate / 1000 / cpus
+    parts = [
+        f"the worker (Celery's main process and its pool children: kombu, our code, psycopg, requests) used "
+        f"{cpu_ms:.1f} ms CPU per ticket, {busy:.0%} of the {cpus} CPUs at {rate:.1f} tickets/s "
+        f"(load {result['load'][0]:.1f})"
+    ]
+    if busy >= 0.85:
+        parts.append(f"CPU-bound: at that cost the machine cannot pass {1000 * cpus / cpu_ms:.0f} tickets/s")
+    if plain_rate:
+        parts.append(
+            f"{1000 / rate:.1f} ms per ticket end to end against the plain loop's {1000 / plain_rate:.1f} ms "
+            f"(the sandbox's own serial ceiling)"
+        )
+    return "; ".join(parts)
 
 
 def median(values: Sequence[float]) -> float:

@@ -31,6 +31,7 @@ from bench.common import (
     Row,
     Worker,
     child_env,
+    drain_reason,
     flush_redis,
     fresh_database,
     libpq,
@@ -350,11 +351,11 @@ def sweep_time(url: str, n: int, runs: int = 5) -> tuple[float, int]:
 def run(size: str, only: set[str] | None = None) -> list[Row]:
     """The pipeline rows at ``size`` (``full`` or ``smoke``); ``only`` some of them."""
     full = size == "full"
-    wanted = only or {"4", "5", "6", "8", "9"}
+    wanted = only or {"4", "5", "6", "8", "9", "10"}
     rows: list[Row] = []
     rss: list[float] = []
     with fresh_database() as url:
-        if wanted & {"4", "8"}:
+        if wanted & {"4", "8", "10"}:
             rows += _row4(url, full, rss)
         if wanted & {"5", "9"}:
             rows += _rows5_9(url, full, wanted, rss)
@@ -397,7 +398,21 @@ def _row4(url: str, full: bool, rss: list[float]) -> list[Row]:
                 f"{ms(floor_ticket):.2f} ms ({per_ticket / floor_ticket:.2f}x); "
                 f"lost {burst['check']['lost']}, dup {burst['check']['duplicates']}; "
                 f"worker CPU {burst['worker_cpu_ms_per_ticket']:.1f} ms/ticket, load {burst['load'][0]:.1f}",
+                reason=drain_reason(burst, 1 / floor_ticket),
                 extra=burst,
+            ).judge()
+        )
+        # The worker's own CPU per ticket as a row: with the sandbox answering at once, what the
+        # worker costs is what bounds every drain once the sandbox is not the limit.
+        rows.append(
+            Row(
+                "10",
+                f"worker CPU per ticket (main process + pool child), {n4} tickets, 1 process",
+                burst["worker_cpu_ms_per_ticket"],
+                "ms",
+                target=4.0,
+                note="/proc/<pid>/stat user + system time of the worker and its children over the drain",
+                reason=drain_reason(burst),
             ).judge()
         )
         if not full:  # the smoke run skips the sequential latency (one more worker start)
@@ -425,22 +440,26 @@ def _row4(url: str, full: bool, rss: list[float]) -> list[Row]:
 def _rows5_9(url: str, full: bool, wanted: set[str], rss: list[float]) -> list[Row]:
     rows = []
     with sandbox(0.050) as sb:
-        if wanted & {"5", "9"}:
-            rows.append(_ceiling_row("5", sb, 100 if full else 5, "50 ms", 20.0))
+        plain = _ceiling_row("5", sb, 100 if full else 5, "50 ms", 20.0)
+        rows.append(plain)
+        # The fair floor of row 5 is what a plain serial client gets from this sandbox in this run,
+        # not 1 / latency: the sandbox's own work per call is no fault of the pipeline's.
+        plain_rate = float(plain.value or 20.0)
         for procs in ((4, 1) if full else (4,)) if "5" in wanted else ():
             n5 = (200 if procs == 4 else 100) if full else 6
             result = drain(url, sb, n5, procs, name="serial")
             rows.append(
                 Row(
                     "5",
-                    f"serial throughput: global lock, sandbox 50 ms, {procs} process(es)",
+                    f"serial throughput: global lock, sandbox 50 ms, {procs} process(es), vs the plain loop",
                     result["rate"],
                     "tickets/s",
-                    floor=20.0,
-                    target=0.90 if procs == 4 else None,
+                    floor=plain_rate,
+                    target=0.95 if procs == 4 else None,
                     better="higher",
                     note=f"{n5} tickets; lost {result['check']['lost']}, dup {result['check']['duplicates']}; "
                     f"worker CPU {result['worker_cpu_ms_per_ticket']:.1f} ms/ticket, load {result['load'][0]:.1f}",
+                    reason=drain_reason(result, plain_rate),
                     extra=result,
                 ).judge()
             )
@@ -463,6 +482,7 @@ def _rows5_9(url: str, full: bool, wanted: set[str], rss: list[float]) -> list[R
                     note=f"exactly once: {'yes' if ok else 'NO'} ({check['oceane_tickets']} Oceane tickets for "
                     f"{n9} alarms, every 10th job sent twice; lost {check['lost']}, dup {check['duplicates']}); "
                     f"worker CPU {result['worker_cpu_ms_per_ticket']:.1f} ms/ticket, load {result['load'][0]:.1f}",
+                    reason=drain_reason(result) if ok else "not exactly once: see the note",
                     extra=result,
                 ).judge()
             )
@@ -485,22 +505,25 @@ def _row6(url: str, full: bool, rss: list[float]) -> list[Row]:
     )
     rows[-1].judge()
     with sandbox(0.005) as sb:
-        rows.append(_ceiling_row("6", sb, 500 if full else 5, "5 ms", 200.0))
+        plain = _ceiling_row("6", sb, 500 if full else 5, "5 ms", 200.0)
+        rows.append(plain)
+        plain_rate = float(plain.value or 200.0)  # the fair floor, as in row 5
         result = drain(url, sb, n6, 4, name="storm", timeout=1800)
         check = result["check"]
         ok = check["lost"] == 0 and check["duplicates"] == 0 and check["oceane_tickets"] == n6
         rows.append(
             Row(
                 "6",
-                f"storm: {n6:,} requests drained, sandbox 5 ms, global lock, 4 processes",
+                f"storm: {n6:,} requests drained, sandbox 5 ms, global lock, 4 processes, vs the plain loop",
                 result["rate"],
                 "tickets/s",
-                floor=200.0,
+                floor=plain_rate,
                 target=0.85,
                 better="higher",
                 note=f"lost {check['lost']}, duplicates {check['duplicates']}, "
                 f"{check['oceane_tickets']} Oceane tickets; "
                 f"worker CPU {result['worker_cpu_ms_per_ticket']:.1f} ms/ticket, load {result['load'][0]:.1f}",
+                reason=drain_reason(result, plain_rate) if ok else "not exactly once: see the note",
                 extra=result,
             ).judge()
         )

@@ -1,4 +1,4 @@
-"""``make bench``: every figure of issue 9 beside its floor, one table, ``bench/results.json``.
+"""``make bench``: every figure beside its floor, one table, ``bench/results.json``.
 
 Each figure is measured against a floor measured in the same run: ratios are the verdict, absolute
 times are context (the machine may be shared). ``--smoke`` runs every benchmark at tiny sizes (the
@@ -30,7 +30,7 @@ BENCHMARKS: list[tuple[set[str], Callable[[str], list[Row]]]] = [
     ({"1", "8"}, producer_start.run),
     ({"2"}, producer_warm.run),
     ({"3", "8"}, intake.run),
-    ({"4", "5", "6", "8", "9"}, pipeline.run),
+    ({"4", "5", "6", "8", "9", "10"}, pipeline.run),
     ({"7"}, retention.run),
 ]
 
@@ -80,6 +80,9 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         if r.note:
             print(f"[{r.row}] {r.figure}: {r.note}")
+    for r in rows:
+        if r.verdict == "miss" and r.reason:
+            print(f"[{r.row}] miss, measured reason: {r.reason}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,12 +46,12 @@ def _check(name: str, probe: Callable[[], str]) -> dict[str, Any]:
 def check_redis(settings: Settings) -> str:
     """Ping Redis."""
     from oceane_ticket import connections
-    from oceane_ticket.settings import mask_url
 
-    client = connections.redis_client(settings.redis_url, purpose="command")
+    client = connections.redis_client(settings, purpose="command")
     try:
         client.ping()
-        return f"PONG from {mask_url(settings.redis_url)}"
+        # Under Sentinel: the master the Sentinels named, the one every process is writing to.
+        return f"PONG from {connections.redis_location(settings, client)}"
     finally:
         client.close()
 
@@ -85,16 +85,15 @@ def check_worker(settings: Settings, timeout: float) -> str:
     """A worker answers a control ping and consumes ``OCEANE_QUEUE``."""
     from celery import Celery
 
-    from oceane_ticket.connections import TIMEOUTS
+    from oceane_ticket import connections
 
-    connect, read, _health = TIMEOUTS["command"]
     # A bare app on the same broker, not worker.app: the ping must use these settings, and
     # importing the worker's app would load its settings from the environment again.
-    app = Celery("oceane-health", broker=settings.redis_url, set_as_current=False)
+    app = Celery("oceane-health", broker=connections.broker_url(settings), set_as_current=False)
     app.conf.update(
         broker_connection_retry=False,
         broker_connection_max_retries=1,
-        broker_transport_options={"socket_timeout": read, "socket_connect_timeout": connect},
+        broker_transport_options=connections.broker_transport_options(settings, "command"),
     )
     try:
         replies = app.control.ping(timeout=timeout)

@@ -74,7 +74,7 @@ def run_retry(args: argparse.Namespace, settings: Settings) -> int:
     if bool(args.instances) == bool(args.all_failed):
         print("oceane-ticket retry: give instance ids or --all-failed (not both)")
         return USAGE
-    client = connections.redis_client(settings.redis_url, purpose="command")
+    client = connections.redis_client(settings, purpose="command")
     try:
         client.ping()  # before touching the database: a request re-queued without its job waits for the sweep
     except redis_lib.RedisError as exc:
@@ -119,7 +119,7 @@ def run_sweep(args: argparse.Namespace, settings: Settings) -> int:
     from oceane_ticket import connections
     from worker.sweep import sweep
 
-    client = connections.redis_client(settings.redis_url, purpose="command")
+    client = connections.redis_client(settings, purpose="command")
     try:
         sent = sweep(settings, client)
     except redis_lib.RedisError as exc:

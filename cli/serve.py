@@ -21,6 +21,12 @@ def register(add: Add) -> None:
         help="address to listen on (default loopback; any other needs OCEANE_INTAKE_TOKEN)",
     )
     parser.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+    parser.add_argument(
+        "--ssl-certfile",
+        metavar="PEM",
+        help="serve HTTPS with this certificate (chain) file; needs --ssl-keyfile",
+    )
+    parser.add_argument("--ssl-keyfile", metavar="PEM", help="the certificate's private key (HTTPS)")
 
 
 def _port(text: str) -> int:
@@ -44,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if problem:
         print(f"oceane-ticket: serve: {problem}", file=sys.stderr)
         return BAD_SETTING
-    problem = serve.check_access(args.host, token)
+    problem = serve.check_access(args.host, token) or serve.check_tls(args.ssl_certfile, args.ssl_keyfile)
     if problem:
         print(f"oceane-ticket: serve: {problem}", file=sys.stderr)
         return USAGE
@@ -53,5 +59,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "oceane-ticket: serve: no OCEANE_INTAKE_TOKEN: serving loopback clients without a credential",
             file=sys.stderr,
         )
-    serve.serve(settings, args.host, args.port)
+    serve.serve(settings, args.host, args.port, args.ssl_certfile, args.ssl_keyfile)
     return OK

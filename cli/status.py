@@ -86,6 +86,7 @@ def _print_queue(console: Console, q: dict[str, Any]) -> None:
         fields(
             "Pending Ticket Creation Queue",
             [
+                ("Redis server", q.get("redis_server")),  # under Sentinel: the master it reached
                 ("Redis queue", q["redis_queue"]),
                 ("Messages waiting in Redis", q["redis_messages"]),
                 ("Delivered, not acknowledged", q["redis_unacked"]),

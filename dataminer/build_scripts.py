@@ -1,8 +1,9 @@
 """Build the importable Automation script XML files from the C# sources in dataminer/scripts.
 
-Each script's C# block is its own file followed by OceaneCommon.cs (both keep their ``using`` lines inside
-their namespace, so the two concatenate into one valid compilation unit). One XML per script means one
-import per script in Cube, with no script library to precompile and reference.
+Each script's C# block is its own file followed by every file of ``scripts/common`` (one type or a small
+group of types per file; each keeps its ``using`` lines inside its namespace, so they concatenate into one
+valid compilation unit). One XML per script means one import per script in Cube, with no script library to
+precompile and reference.
 
     python dataminer/build_scripts.py          # rewrite dataminer/scripts/*.xml
     python dataminer/build_scripts.py --check  # exit 1 if a committed XML is out of date
@@ -19,14 +20,20 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
-COMMON = "OceaneCommon.cs"
-FOLDER = "Oceane"
+COMMON_DIR = "common"
+# The scripts sit in the Automation root folder: a hyperlink names a script by its name only, and Skyline's own
+# note for the Oceane connector's hyperlink assumes the root folder (a script in a folder would have to be named
+# with it in every hyperlink and Correlation rule).
+FOLDER = ""
 # .NET Framework assemblies the shared code uses (HttpClient, JavaScriptSerializer); both are in the GAC of
 # every DataMiner Agent, so no DLL has to be copied.
 REFERENCES = ("System.Net.Http.dll", "System.Web.Extensions.dll")
+# The GQI types (Skyline.DataMiner.Analytics.GenericInterface) are in SLAnalyticsTypes.dll, in this folder on
+# every Agent (dataminer-docs: user-guide/Advanced_Modules/Dashboards_and_Low_Code_Apps/GQI/Extensions/
+# Configuring_an_ad_hoc_data_source_in_a_query.md).
+GQI_REFERENCE = r"C:\Skyline DataMiner\Files\SLAnalyticsTypes.dll"
 
 ALARM_PARAMS = ("DMA ID", "Element ID", "Alarm ID", "Element Name", "Alarm Value", "Root Time")
-INTAKE_PARAMS = ("Intake URL", "Intake Token", "Alarm Writer")
 DETAIL_PARAMS = ("Priority", "Urgency", "Technical Impact", "Client Impact", "Description")
 PROPERTY_PARAMS = (
     "DMA ID",
@@ -46,6 +53,8 @@ class ScriptSpec:
     source: str
     description: str
     parameters: tuple[str, ...]
+    references: tuple[str, ...] = REFERENCES
+    library: bool = False  # compiled as a library (a GQI data source)
 
     @property
     def xml_name(self) -> str:
@@ -58,13 +67,13 @@ SCRIPTS: tuple[ScriptSpec, ...] = (
         "Orange Oceane Ticketing System",
         "OrangeOceaneTicketingSystem.cs",
         "Create Ticket hyperlink: shows the alarm's Oceane ticket or asks the ticket details (interactive).",
-        ALARM_PARAMS + INTAKE_PARAMS,
+        ALARM_PARAMS,
     ),
     ScriptSpec(
         "Oceane Create Ticket",
         "OceaneCreateTicket.cs",
         "Creates the alarm's Oceane ticket without a dialog, for Correlation rules and alarm templates.",
-        ALARM_PARAMS + INTAKE_PARAMS + DETAIL_PARAMS,
+        ALARM_PARAMS + DETAIL_PARAMS,
     ),
     ScriptSpec(
         "Oceane Alarm Properties API",
@@ -78,29 +87,42 @@ SCRIPTS: tuple[ScriptSpec, ...] = (
         "Sets Oceane Ticket ID / URL / Status on an alarm; run by the worker through Web Services.",
         PROPERTY_PARAMS,
     ),
+    ScriptSpec(
+        "Oceane Tables",
+        "OceaneTables.cs",
+        "GQI data sources: the intake's Tickets and Failed Ticket Requests tables and its debug values.",
+        (),
+        references=(*REFERENCES, GQI_REFERENCE),
+        library=True,
+    ),
     # The ticket's life after the click: alarm events for the alarm's ticket (POST /alarms/events).
     ScriptSpec(
         "Oceane Alarm Event",
         "OceaneAlarmEvent.cs",
         "Sends the alarm's clear or escalation to its Oceane ticket, for Correlation rules (no dialog).",
-        ("DMA ID", "Element ID", "Alarm ID", "Event", "Severity", "Alarm Value", "Alarm Event ID", *INTAKE_PARAMS),
+        ("DMA ID", "Element ID", "Alarm ID", "Event", "Severity", "Alarm Value", "Alarm Event ID"),
     ),
     ScriptSpec(
         "Oceane Add Note",
         "OceaneAddNote.cs",
         "Add Note to Ticket hyperlink: asks for a note and adds it to the alarm's Oceane ticket (interactive).",
-        ("DMA ID", "Element ID", "Alarm ID", *INTAKE_PARAMS),
+        ("DMA ID", "Element ID", "Alarm ID"),
     ),
 )
 
 
+def common_files(scripts_dir: Path = SCRIPTS_DIR) -> list[Path]:
+    """The shared C# files, in a fixed order."""
+    return sorted((scripts_dir / COMMON_DIR).glob("*.cs"))
+
+
 def code_of(spec: ScriptSpec, scripts_dir: Path = SCRIPTS_DIR) -> str:
     """The C# block of a script: its own file, then the shared code."""
-    own = (scripts_dir / spec.source).read_text(encoding="utf-8").rstrip("\n")
-    common = (scripts_dir / COMMON).read_text(encoding="utf-8").rstrip("\n")
-    code = f"{own}\n\n{common}\n"
+    parts = [(scripts_dir / spec.source).read_text(encoding="utf-8").rstrip("\n")]
+    parts += [path.read_text(encoding="utf-8").rstrip("\n") for path in common_files(scripts_dir)]
+    code = "\n\n".join(parts) + "\n"
     if "]]>" in code:  # would end the CDATA section early
-        raise ValueError(f"{spec.source} or {COMMON} contains ']]>'")
+        raise ValueError(f"{spec.source} or a file of {COMMON_DIR}/ contains ']]>'")
     return code
 
 
@@ -112,7 +134,10 @@ def render(spec: ScriptSpec, scripts_dir: Path = SCRIPTS_DIR) -> str:
         "\t\t</ScriptParameter>\n"
         for i, name in enumerate(spec.parameters, start=1)
     )
-    refs = "".join(f'\t\t\t<Param type="ref">{escape(ref)}</Param>\n' for ref in REFERENCES)
+    refs = "".join(f'\t\t\t<Param type="ref">{escape(ref)}</Param>\n' for ref in spec.references)
+    if spec.library:
+        # "Compile as library" in the Automation module; the data sources are found in the library.
+        refs += f'\t\t\t<Param type="libraryName">{escape(spec.name)}</Param>\n'
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<DMSScript options="272" xmlns="http://www.skyline.be/automation">\n'

@@ -1,6 +1,6 @@
-"""``POST /alarms/events``: an alarm's clear, change or an operator's note, for the alarm's ticket.
+"""POST /alarms/events: an alarm's clear, change or an operator's note, for the alarm's ticket.
 
-camelCase like ``POST /tickets`` and behind the same bearer token (the app's guard). The event is
+camelCase like POST /tickets and behind the same bearer token (the app's guard). The event is
 committed before the answer: 202 recorded (or already known: the same event sent twice is one
 event), 200 when the alarm has no ticket (nothing changes), 422 naming the field, 503 when the
 database is down (nothing recorded).
@@ -35,7 +35,7 @@ EXAMPLE_EVENT: dict[str, Any] = {
 
 
 class AlarmEventRequest(BaseModel):
-    """One alarm event. Types only; the value rules are :func:`oceane_ticket.events.validate`'s."""
+    """One alarm event. Types only; the value rules are oceane_ticket.events.validate's."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,

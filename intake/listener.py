@@ -1,13 +1,13 @@
-"""Oceane's hub notifications: ``POST /hub/{secret}/listener/{eventName}``, Oceane's changes by push.
+"""Oceane's hub notifications: POST /hub/{secret}/listener/{eventName}, Oceane's changes by push.
 
 TMF621 defines no authentication for listener calls, so the callback URL we register carries a
-secret path segment (``OCEANE_HUB_CALLBACK_SECRET``): a call with another segment gets the same 404
+secret path segment (OCEANE_HUB_CALLBACK_SECRET): a call with another segment gets the same 404
 as an unknown route (nothing to probe), and the comparison takes constant time. The segment is
-kept out of the access log (:class:`RedactListenerSecret`). These routes skip the bearer token
-(Oceane does not have it); that is the only exemption besides ``/health``.
+kept out of the access log (RedactListenerSecret). These routes skip the bearer token
+(Oceane does not have it); that is the only exemption besides /health.
 
-A call is idempotent: the ticket's ``oceane_status`` is set to what the event says, a repeat changes
-nothing, and a changed status makes the alarm's write-back (``Oceane Ticket Status``) pending and
+A call is idempotent: the ticket's oceane_status is set to what the event says, a repeat changes
+nothing, and a changed status makes the alarm's write-back (Oceane Ticket Status) pending and
 queued at once. An event naming no ticket of ours is acknowledged and ignored, so Oceane does not
 retry it. The status poll stays the safety net for an event that never arrives.
 """
@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from oceane_ticket.hub import LISTENER_PREFIX
+from intake.guard import is_listener_path
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.dialects import ListenerEvent, dialect
 from oceane_ticket.oceane.errors import parse_json
@@ -43,11 +43,6 @@ EVENT_NAMES = frozenset(
         "troubleTicketInformationRequiredEvent",
     }
 )
-
-
-def is_listener_path(path: str) -> bool:
-    """Whether a request path is a listener call (exempt from the bearer token, proven by its secret)."""
-    return path.startswith(LISTENER_PREFIX)
 
 
 class RedactListenerSecret(logging.Filter):

@@ -24,9 +24,17 @@ def is_loopback(host: str) -> bool:
 
 
 def token_problem(token: str) -> str | None:
-    """Why ``OCEANE_INTAKE_TOKEN`` is no credential (a bad setting), or None when it is one (or unset)."""
-    if token and len(token) < MIN_TOKEN_LENGTH:
-        return f"OCEANE_INTAKE_TOKEN is too short ({len(token)} characters); use at least {MIN_TOKEN_LENGTH}"
+    """Why ``OCEANE_INTAKE_TOKEN`` is no credential (a bad setting), or None when it is one (or unset).
+
+    It may hold several tokens (separated by commas or spaces, while rotating): each must be one.
+    """
+    from intake.guard import parse_tokens
+
+    tokens = parse_tokens(token)
+    for index, one in enumerate(tokens, start=1):
+        if len(one) < MIN_TOKEN_LENGTH:
+            which = "" if len(tokens) == 1 else f"'s token {index}"
+            return f"OCEANE_INTAKE_TOKEN{which} is too short ({len(one)} characters); use at least {MIN_TOKEN_LENGTH}"
     return None
 
 
@@ -35,7 +43,7 @@ def check_access(host: str, token: str) -> str | None:
     problem = token_problem(token)
     if problem:
         return problem
-    if not token and not is_loopback(host):
+    if not token.strip() and not is_loopback(host):
         return (
             f"refusing to listen on {host} without OCEANE_INTAKE_TOKEN: every request off loopback needs a "
             "credential; set OCEANE_INTAKE_TOKEN (e.g. `openssl rand -hex 32`) or use --host 127.0.0.1"
@@ -43,8 +51,22 @@ def check_access(host: str, token: str) -> str | None:
     return None
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM (the caller has checked :func:`check_access`)."""
+def check_tls(certfile: str | None, keyfile: str | None) -> str | None:
+    """Why the HTTPS options cannot be used, or None (both given and readable, or neither)."""
+    if bool(certfile) != bool(keyfile):
+        return "--ssl-certfile and --ssl-keyfile go together (the certificate and its private key)"
+    for option, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if path:
+            try:
+                with open(path, "rb") as handle:
+                    handle.read(1)
+            except OSError as exc:
+                return f"{option}: cannot read {path!r} ({exc.strerror or type(exc).__name__})"
+    return None
+
+
+def serve(settings: Settings, host: str, port: int, certfile: str | None = None, keyfile: str | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (the caller has checked :func:`check_access` and :func:`check_tls`)."""
     import uvicorn
 
     from intake.app import create_app
@@ -63,4 +85,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         # The client address is the peer's own: the no-token mode trusts loopback peers only, so a
         # forwarded-for header must not stand in for it.
         proxy_headers=False,
+        # HTTPS in the intake itself, for a deployment without a TLS-terminating proxy in front.
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
     )

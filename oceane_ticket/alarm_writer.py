@@ -19,11 +19,13 @@ as the account) are never put in an exception, a log line or a ``repr``.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any, Protocol
 
@@ -44,8 +46,12 @@ EXECUTE_PATH = "/API/v1/Json.asmx/ExecuteAutomationScriptWithOutput"
 NO_CONNECTION = "no connection available"
 CLIENT_APP_NAME = "oceane-ticket"
 # Answers worth another attempt later; any other 4xx (bad token, unknown route or script) needs
-# someone to fix the configuration first, then ``oceane-ticket retry --writeback``.
+# someone to fix the configuration first, then ``oceane-ticket retry --writeback``. The User-Defined API
+# endpoint answers 429 RateLimitExceeded once a token has made its 60 requests of the minute (DataMiner
+# 10.6.9+) and 503 ManagerNotInitialized / MessageBrokerNotInitialized while DataMiner starts: both "later".
 TRANSIENT_HTTP = frozenset({408, 425, 429})
+# Longest Retry-After honoured: a value beyond it is a misconfigured proxy, not a plan.
+MAX_RETRY_AFTER = 3600.0
 
 
 @dataclass(frozen=True)
@@ -61,14 +67,18 @@ class WritebackError(Exception):
     """A failed write-back; ``str()`` is one safe line (no token, password or connection id).
 
     Attributes:
-        transient: a later attempt may succeed (DataMiner down, 5xx, timeout, lapsed connection).
+        transient: a later attempt may succeed (DataMiner down, 5xx, 429, timeout, lapsed connection).
         http_status: the HTTP status, 0 when no answer came back.
+        retry_after: seconds DataMiner asked us to wait (its ``Retry-After``), None when it did not say.
     """
 
-    def __init__(self, message: str, *, transient: bool, http_status: int = 0) -> None:
+    def __init__(
+        self, message: str, *, transient: bool, http_status: int = 0, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.http_status = http_status
+        self.retry_after = retry_after
 
 
 class AlarmWriter(Protocol):
@@ -125,12 +135,15 @@ class _HttpWriter:
             # The exception text may carry the URL only (no body), but keep to the type: enough to act on.
             raise WritebackError(f"{type(exc).__name__} calling DataMiner ({what})", transient=True) from None
 
-    def _http_error(self, response: requests.Response, what: str) -> WritebackError:
+    def _http_error(self, response: requests.Response, what: str, hint: str = "") -> WritebackError:
         status = response.status_code
         detail = self._scrub(_error_text(response.content))
         transient = status >= 500 or status in TRANSIENT_HTTP
         return WritebackError(
-            f"DataMiner answered HTTP {status} to {what}: {detail}", transient=transient, http_status=status
+            f"DataMiner answered HTTP {status} to {what}: {detail}{hint}",
+            transient=transient,
+            http_status=status,
+            retry_after=retry_after(response.headers.get("Retry-After")) if transient else None,
         )
 
 
@@ -157,7 +170,7 @@ class UdapiWriter(_HttpWriter):
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         response = self._post(self.path, body, f"POST {self.path}", headers)
         if not 200 <= response.status_code < 300:
-            raise self._http_error(response, f"POST {self.path}")
+            raise self._http_error(response, f"POST {self.path}", _udapi_hint(response.status_code, self.path))
 
 
 class WebServicesWriter(_HttpWriter):
@@ -275,11 +288,49 @@ def _unwrap(response: requests.Response) -> Any:
     return data["d"]
 
 
+def _udapi_hint(status: int, path: str) -> str:
+    """What an administrator does about the User-Defined API endpoint's refusal (dataminer/README.md, step 6)."""
+    if status == 404:
+        route = path.removeprefix("/api/custom/")
+        return (
+            f" (no API definition with the route {route!r} on this Agent: create it in the Automation module,"
+            " Configure API, or set OCEANE_DATAMINER_UDAPI_ROUTE to its route; API definitions are not in"
+            " DataMiner backups)"
+        )
+    if status == 401:
+        return " (the token is missing, wrong, disabled or not allowed for this API: check OCEANE_DATAMINER_TOKEN)"
+    return ""
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), None when absent or unreadable."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return min(float(text), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), MAX_RETRY_AFTER)
+
+
 def _error_text(body: bytes) -> str:
     try:
         data = parse_json(body)
     except ValueError:
         return readable_body(body, limit=200)
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        # The User-Defined API's own shape: {"errors": [{"title", "detail", "errorCode", "faultingNode"}]}
+        # (dataminer-docs, user-guide/Advanced_Modules/User-Defined_APIs/UD_APIs_Triggering_an_API.md).
+        first = errors[0]
+        detail = str(first.get("detail") or first.get("title") or "")[:200]
+        code = first.get("errorCode")
+        return f"{detail} (errorCode {code})" if code not in (None, "") else detail
     if isinstance(data, dict):
         for key in ("Message", "message", "error", "errorMessage", "description"):
             if isinstance(data.get(key), str) and data[key].strip():

@@ -68,6 +68,10 @@ class LockInfo:
         return int(tail) if tail.isdigit() else None
 
 
+# How long a lock release that failed on a connection error is tried again (see ProcessingLock.release).
+RELEASE_PATIENCE = 15.0
+
+
 class ProcessingLock:
     """Acquire, release and inspect the processing lock."""
 
@@ -128,9 +132,25 @@ class ProcessingLock:
             block = min(block * 2, MAX_BLOCK)
 
     def release(self, token: str) -> bool:
-        """Free the lock if ``token`` still holds it, and wake one waiter."""
+        """Free the lock if ``token`` still holds it, and wake one waiter.
+
+        A release lost with a Redis master that just died would leave the lock (replicated to the
+        new master) held until it expires: ``OCEANE_LOCK_TIMEOUT``, two minutes by default, during
+        which its requests (under ``global`` scope, all of them) wait. So a failed release is tried
+        again for :data:`RELEASE_PATIENCE` seconds, long enough for Sentinel to promote a replica
+        (the client asks the Sentinels again on each new connection).
+        """
+        import redis
+
         ttl_ms = str(int(self.timeout * 1000))
-        return bool(self._release(keys=[self.key, keys.lock_wakeup(self.key)], args=[token, ttl_ms]))
+        deadline = time.monotonic() + RELEASE_PATIENCE
+        while True:
+            try:
+                return bool(self._release(keys=[self.key, keys.lock_wakeup(self.key)], args=[token, ttl_ms]))
+            except (redis.ConnectionError, redis.TimeoutError):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
 
     def info(self) -> LockInfo | None:
         """The current holder, or None when the lock is free."""

@@ -29,7 +29,7 @@ def redis_view(settings: Settings) -> dict[str, Any]:
     """The lock and the Redis side of the queue. Raises the Redis client's error when unreachable."""
     from oceane_ticket.locking import scope_locks
 
-    client = connections.redis_client(settings.redis_url, purpose="command")
+    client = connections.redis_client(settings, purpose="command")
     try:
         # The global lock first, then (OCEANE_LOCK_SCOPE=alarm) every alarm's lock present.
         global_lock, *alarm_locks = scope_locks(client, settings.lock_timeout, settings.lock_scope)
@@ -44,6 +44,7 @@ def redis_view(settings: Settings) -> dict[str, Any]:
             "alarm_locks_held": alarms_held,
             "messages": messages,
             "unacked": _unacked(client, settings.queue),
+            "server": connections.redis_location(settings, client),  # under Sentinel: the master reached
         }
     finally:
         client.close()
@@ -135,7 +136,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         if settings.lock_scope == "alarm":
             # One lock per alarm: how many alarms have a ticket in flight against Oceane now.
             lock["alarm_locks_held"] = view["alarm_locks_held"]
-        queue.update(redis_messages=view["messages"], redis_unacked=view["unacked"])
+        queue.update(redis_messages=view["messages"], redis_unacked=view["unacked"], redis_server=view["server"])
     counts: dict[str, int] | None = None
     writeback: dict[str, int] | None = None
     latest = None

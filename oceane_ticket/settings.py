@@ -109,17 +109,34 @@ def _template(value: str) -> str:
 def _database_url(value: str) -> str:
     if not value.strip():  # empty: the per-user default file
         return default_database_url()
-    if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
-        raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
-    if value.startswith("postgres://"):
-        value = "postgresql://" + value[len("postgres://") :]
-    return value
+    from oceane_ticket.storage import urls
+
+    return urls.normalised(value)
 
 
 def _redis_url(value: str) -> str:
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must be a redis://, rediss:// or unix:// URL")
     return value
+
+
+def _sentinels(value: str) -> str:
+    # "host:port,host:port": checked here so that a typo fails at start-up, naming the variable.
+    sentinel_addresses(value)
+    return value.strip()
+
+
+def sentinel_addresses(text: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` as pairs; ValueError naming the bad entry. Empty text: no Sentinels."""
+    found = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"entry {entry!r} must be host:port (several separated by commas)")
+        found.append((host.strip("[]"), int(port)))
+    return found
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -158,8 +175,15 @@ class Settings:
     client_impacts: tuple[str, ...] = setting(DEFAULT_IMPACTS)
     description_max_length: int = setting(4000, ge=1, le=100_000)
 
-    # --- Plumbing ---
+    # --- Plumbing: Redis and the database (oceane_ticket/connections.py makes every connection) ---
     redis_url: str = setting("redis://127.0.0.1:6379/0", check=_redis_url)
+    # Redis under Sentinel: "host:port,host:port,..." of the Sentinels and the monitored master's
+    # name. When set, every client asks the Sentinels for the master (and again after a failover);
+    # OCEANE_REDIS_URL then gives only the database number and the password.
+    redis_sentinels: str = setting("", check=_sentinels)
+    redis_sentinel_master: str = setting("")
+    redis_sentinel_password: Secret = setting(Secret(""))  # the Sentinels' own requirepass, if any
+    # libpq URLs, also the multi-host form (?host=a:5432&host=b:5432&target_session_attrs=read-write).
     database_url: str = setting("", check=_database_url)  # empty: default_database_url(), a per-user file
     queue: str = setting(keys.DEFAULT_QUEUE)
 
@@ -250,6 +274,11 @@ class Settings:
                 "OCEANE_LOCK_TIMEOUT",
                 f"{self.lock_timeout:g}s must exceed the worst-case processing time, "
                 f"10 x OCEANE_HTTP_TIMEOUT = {worst_call:g}s",
+            )
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master.strip()):
+            yield (
+                "OCEANE_REDIS_SENTINEL_MASTER" if self.redis_sentinels else "OCEANE_REDIS_SENTINELS",
+                "OCEANE_REDIS_SENTINELS and OCEANE_REDIS_SENTINEL_MASTER go together: set both or neither",
             )
         # A writer without its address or credentials would fail every write-back at run time;
         # say so at start-up instead, naming the variable.

@@ -62,7 +62,7 @@ def retry_writeback(settings: Settings, instances: list[str], redis: Any = None)
     if own_redis:
         from oceane_ticket import connections
 
-        redis = connections.redis_client(settings.redis_url, purpose="command")
+        redis = connections.redis_client(settings, purpose="command")
     results = []
     try:
         engine = db.get_engine(settings.database_url)

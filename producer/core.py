@@ -120,7 +120,7 @@ def validate(settings: Settings, alarm: Mapping[str, Any], details: Mapping[str,
 
 def _redis(settings: Settings) -> Any:
     """A Redis client for ``settings.redis_url`` with its own connection pool (tests swap in fakeredis)."""
-    return connections.redis_client(settings.redis_url, purpose="producer")
+    return connections.redis_client(settings, purpose="producer")
 
 
 def _where(url: str) -> str:

@@ -11,8 +11,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_init, worker_process_init
 
-from oceane_ticket import jobs, locking, logs, writeback_jobs
-from oceane_ticket.connections import TIMEOUTS
+from oceane_ticket import connections, jobs, locking, logs, writeback_jobs
 from oceane_ticket.settings import SettingsError, get_settings
 from worker import transport
 
@@ -32,7 +31,7 @@ VISIBILITY_TIMEOUT = int(settings.retry_after_max + settings.retry_backoff_max +
 # One malformed entry on the queue must not stop the worker (kombu would raise in its event loop).
 transport.install()
 
-app = Celery("oceane", broker=settings.redis_url, include=["worker.tasks", "worker.event_tasks"])
+app = Celery("oceane", broker=connections.broker_url(settings), include=["worker.tasks", "worker.event_tasks"])
 app.conf.update(
     task_default_queue=settings.queue,
     # Ack after the task ran, not when it was received: a worker that dies mid-task leaves the
@@ -47,12 +46,11 @@ app.conf.update(
     # Take one message at a time per process: the processing lock serialises the work anyway,
     # and prefetched messages would sit unacked in one worker while another is idle.
     worker_prefetch_multiplier=1,
-    # The broker's connections time out like the worker's own Redis clients (connections.py).
+    # The broker's connections time out like the worker's own Redis clients (connections.py),
+    # and under Sentinel name the master to ask for (kombu's sentinel:// transport).
     broker_transport_options={
         "visibility_timeout": VISIBILITY_TIMEOUT,
-        "socket_timeout": TIMEOUTS["worker"][1],
-        "socket_connect_timeout": TIMEOUTS["worker"][0],
-        "health_check_interval": TIMEOUTS["worker"][2],
+        **connections.broker_transport_options(settings, "worker"),
     },
     broker_connection_retry_on_startup=True,
     # No result backend: outcomes live in PostgreSQL, and results would only duplicate them.
@@ -98,13 +96,11 @@ def _after_fork(**_: Any) -> None:
 def _start_heartbeat(**_: Any) -> None:
     # In the worker's main process, before the pool forks: the children inherit the node and name
     # it in the locks they take; the main process (which also holds the unacked messages) beats.
-    import redis
-
     from worker import sweep
 
     node = locking.new_node()
     locking.set_node(node)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+    client = connections.redis_client(settings, purpose="worker")
 
     def recover(heartbeat: locking.Heartbeat) -> None:
         if heartbeat.steady():
@@ -117,4 +113,5 @@ def _start_heartbeat(**_: Any) -> None:
 @after_setup_task_logger.connect
 def _protect_logs(logger: Any, **_: Any) -> None:
     secrets = [settings.client_secret, settings.dataminer_token, settings.dataminer_password]
+    secrets.append(settings.redis_sentinel_password)
     logs.protect(logger.handlers, secrets=[s.get_secret_value() for s in secrets])

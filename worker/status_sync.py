@@ -6,10 +6,10 @@ transient Oceane failure (Oceane is in trouble; the creates' retries come first)
 the processing lock: it only reads from Oceane, and the lock is for creates.
 
 A ticket is matched by our exact externalId (``DMA/Element/Alarm``) and our ticket id, nothing
-looser. A changed status is stored in ``tickets.oceane_status`` and, with an alarm writer
-configured, makes the write-back pending again in the same commit (a third property, ``Oceane
-Ticket Status``), then the write-back job is queued. A ticket Oceane reports closed is not polled
-again.
+looser; when the list does not show it, it is read by its id (see :func:`read_ticket`). A changed
+status is stored in ``tickets.oceane_status`` and, with an alarm writer configured, makes the
+write-back pending again in the same commit (a third property, ``Oceane Ticket Status``), then the
+write-back job is queued. A ticket Oceane reports closed is not polled again.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class TicketFinder(Protocol):
 
     def find_tickets(self, external_id: str) -> TicketLookup:
         """The tickets whose externalId is exactly this one (never a stranger's)."""
+
+    def get_ticket(self, ticket_id: str) -> OceaneTicket | None:
+        """The ticket with this id (``GET /troubleTicket/{id}``), None if the server has none."""
 
 
 @dataclass
@@ -83,6 +86,22 @@ def our_ticket(found: list[OceaneTicket], external_id: str, ticket_id: str) -> O
     return next((t for t in found if t.external_id == external_id and t.id == ticket_id), None)
 
 
+def read_ticket(client: TicketFinder, external_id: str, ticket_id: str) -> OceaneTicket | None:
+    """Our ticket as the server holds it now, read through the client's dialect.
+
+    The lookup by external identifier first; when it does not list ours (a TMF621 v5 server need
+    not keep ``externalIdentifier``, a list may ignore the filter), the ticket by its id: the id is
+    the one the server gave our create, so it is ours unless it names another alarm.
+    """
+    ticket = our_ticket(client.find_tickets(external_id).tickets, external_id, ticket_id)
+    if ticket is not None:
+        return ticket
+    retrieved = client.get_ticket(ticket_id)
+    if retrieved is None or retrieved.id != ticket_id or retrieved.external_id not in (None, external_id):
+        return None
+    return retrieved
+
+
 def poll(ctx: Context) -> PollResult:
     """Check up to OCEANE_STATUS_POLL_BATCH open tickets' status in Oceane; store changes."""
     result = PollResult()
@@ -102,7 +121,7 @@ def poll(ctx: Context) -> PollResult:
                 assert row.ticket_id is not None
                 external_id = request.external_id(row.dma_id, row.element_id, row.alarm_id)
                 try:
-                    ticket = our_ticket(ctx.client.find_tickets(external_id).tickets, external_id, row.ticket_id)
+                    ticket = read_ticket(ctx.client, external_id, row.ticket_id)
                 except OceaneError as error:
                     if error.transient:
                         result.stopped = f"Oceane: {error.message}"

@@ -89,5 +89,5 @@ def recover_dead_workers(settings: Settings, redis: Any, own_node: str | None) -
             holder.instance,
             lock.key,
         )
-    done.restored = transport.restore_orphans(settings.redis_url, redis, lambda node: node_alive(redis, node))
+    done.restored = transport.restore_orphans(settings, redis, lambda node: node_alive(redis, node))
     return done

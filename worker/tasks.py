@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def redis_client() -> redis.Redis:
     """This process's Redis connection pool."""
-    return connections.redis_client(settings.redis_url, purpose="worker")
+    return connections.redis_client(settings, purpose="worker")
 
 
 @lru_cache(maxsize=1)

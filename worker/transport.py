@@ -22,8 +22,10 @@ from typing import Any
 from kombu import transport as kombu_transports
 from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
+from redis import exceptions as redis_errors
 
-from oceane_ticket import keys, locking
+from oceane_ticket import connections, keys, locking
+from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,15 @@ class QoS(kombu_redis.QoS):
             return super()._remove_from_indices(delivery_tag, p).hdel(keys.UNACKED_OWNERS, delivery_tag)
 
 
-class Channel(kombu_redis.Channel):
-    """A Redis channel that survives undecodable messages and names the owner of unacked ones."""
+class _Robust:
+    """What our channels add to kombu's (plain and Sentinel): one reused client, undecodable entries dropped."""
 
     QoS = QoS
     _reused_client: Any = None
+    pool: Any
+    _pool: Any
+    connection: Any
+    _create_client: Callable[..., Any]  # kombu's Channel provides both
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
@@ -68,10 +74,19 @@ class Channel(kombu_redis.Channel):
         it publishes; building one (its response-callback tables) was a fifth of the worker main
         process's CPU per ticket (bench row 4). A client holds no connection of its own, only the
         channel's pool, so reusing it is safe; a new pool (after a reconnection) gets a new client.
+        Under Sentinel the pool is a ``SentinelConnectionPool``: it asks the Sentinels for the
+        master on each new connection, so the reused client follows a failover too.
         """
         if client is not None:
             yield client
             return
+        if self._pool is None and getattr(self.connection, "client", None) is None:
+            # The channel is closing after its connection was lost (a Redis master gone): kombu
+            # restores the unacked messages on close, and building a pool now would fail with an
+            # AttributeError that stops the worker. A connection error is what kombu ignores there;
+            # the messages stay in the unacked hash (the visibility timeout, restore_orphans and the
+            # sweep re-send from the database).
+            raise redis_errors.ConnectionError("the channel's connection is closed")
         reused = self._reused_client
         if reused is None or reused.connection_pool is not self.pool:
             reused = self._reused_client = self._create_client()
@@ -79,11 +94,19 @@ class Channel(kombu_redis.Channel):
 
     def _brpop_read(self, **options: Any) -> bool:
         try:
-            return bool(super()._brpop_read(**options))
+            return bool(super()._brpop_read(**options))  # type: ignore[misc]
         except UNDECODABLE as exc:
             # Type and message only: the entry itself may be anything, including someone's secret.
             log.error("dropped a malformed message from the queue: %s: %s", type(exc).__name__, str(exc)[:200])
             return True
+
+
+class Channel(_Robust, kombu_redis.Channel):
+    """A Redis channel that survives undecodable messages and names the owner of unacked ones."""
+
+
+class SentinelChannel(_Robust, kombu_redis.SentinelChannel):
+    """The same on kombu's Sentinel channel (the master found through Sentinel, ``master_name`` option)."""
 
 
 class Transport(kombu_redis.Transport):
@@ -92,18 +115,24 @@ class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """kombu's Sentinel transport with :class:`SentinelChannel`."""
+
+    Channel = SentinelChannel
+
+
 def install() -> None:
-    """Make ``redis://`` (and ``rediss://``) URLs use :class:`Transport` in this process.
+    """Make ``redis://`` (and ``rediss://``) URLs use :class:`Transport`, ``sentinel://`` :class:`SentinelTransport`.
 
     Registered under kombu's own aliases rather than as a new scheme, so broker URLs, logs and
-    Flower's broker page still read ``redis://``.
+    Flower's broker page still read ``redis://`` (or ``sentinel://``).
     """
-    for scheme in ("redis", "rediss"):
-        kombu_transports.TRANSPORT_ALIASES[scheme] = f"{__name__}:Transport"
+    for scheme, name in (("redis", "Transport"), ("rediss", "Transport"), ("sentinel", "SentinelTransport")):
+        kombu_transports.TRANSPORT_ALIASES[scheme] = f"{__name__}:{name}"
         getattr(kombu_transports, "_transport_cache", {}).pop(scheme, None)
 
 
-def restore_orphans(broker_url: str, redis: Any, alive: Callable[[str], bool]) -> int:
+def restore_orphans(settings: Settings, redis: Any, alive: Callable[[str], bool]) -> int:
     """Put back on their queue the unacked messages whose owner node is not ``alive``.
 
     kombu's own ``restore_by_tag`` does the move, in one transaction that also drops the message
@@ -120,7 +149,10 @@ def restore_orphans(broker_url: str, redis: Any, alive: Callable[[str], bool]) -
             orphans.append(tag.decode())
     if not orphans:
         return 0
-    with Connection(broker_url, transport=Transport) as conn:
+    url = connections.broker_url(settings)
+    options = connections.broker_transport_options(settings, "worker")
+    kind = SentinelTransport if settings.redis_sentinels else Transport
+    with Connection(url, transport=kind, transport_options=options) as conn:
         qos = conn.default_channel.qos
         for tag in orphans:
             qos.restore_by_tag(tag)

@@ -133,7 +133,9 @@ def _failed(ctx: Context, session: Session, row: Ticket, error: WritebackError) 
     used = row.writeback_attempts  # attempts before this one
     final = not error.transient or used >= ctx.settings.writeback_retry_count
     now = ctx.now()
-    delay = None if final else backoff(ctx.settings, used)
+    # DataMiner's Retry-After (a 429 from the User-Defined API's rate limit, a 503 while it starts) is
+    # honoured: never sooner than it asked, and never sooner than our own backoff.
+    delay = None if final else max(backoff(ctx.settings, used), error.retry_after or 0.0)
     written = queries.writeback_failed(
         session,
         row.instance,

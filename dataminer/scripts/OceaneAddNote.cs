@@ -1,7 +1,7 @@
 // Automation script "Oceane Add Note": the "Add Note to Ticket" hyperlink (interactive). It asks for the note
 // and sends it to the intake as an alarm event (POST /alarms/events, event "note"); the service adds it to the
 // alarm's Oceane ticket exactly once, with the operator as its author. Parameters: DMA ID, Element ID, Alarm ID
-// and the intake parameters. The event id is made once per dialog, so a repeated send is one note.
+// (the intake's URL and token from the Agent's intake.json). The event id is made once per dialog, so a repeated send is one note.
 namespace OceaneAddNote
 {
 	using System;
@@ -31,7 +31,7 @@ namespace OceaneAddNote
 					ScriptParams.Get(engine, OceaneNames.DmaIdParam),
 					ScriptParams.Get(engine, OceaneNames.ElementIdParam),
 					ScriptParams.Get(engine, OceaneNames.AlarmIdParam));
-				IntakeSettings settings = IntakeSettings.FromScript(engine);
+				IntakeSettings settings = IntakeSettings.Load();  // the Agent's intake.json: no token in a rule or hyperlink
 				string note = Ask(engine, alarm);
 				if (note == null)
 				{

@@ -3,7 +3,7 @@
 // once; the service then notes or resolves the ticket as OCEANE_ON_ALARM_CLEARED / _UPDATED say. No dialog.
 // Parameters: DMA ID, Element ID, Alarm ID (the root key), Event (cleared or updated), Severity, Alarm Value,
 // Alarm Event ID (the changed alarm's own id, [field(id)]: a rule run retried sends the same event, which the
-// service records once), plus the intake parameters. An alarm without a ticket is not an error: nothing changes.
+// service records once). The intake's URL and token come from the Agent's intake.json, as for the kit's other scripts. An alarm without a ticket is not an error: nothing changes.
 namespace OceaneAlarmEvent
 {
 	using System;
@@ -53,7 +53,7 @@ namespace OceaneAlarmEvent
 				return "Event: expected cleared or updated, got '" + kind + "'";
 			}
 
-			IntakeSettings settings = IntakeSettings.FromScript(engine);
+			IntakeSettings settings = IntakeSettings.Load();  // the Agent's intake.json: no token in a rule or hyperlink
 			var body = new Dictionary<string, object>
 			{
 				{ "dmaId", alarm.DmaId },

@@ -4,7 +4,10 @@
 //   {"dmaId": 12, "elementId": 345, "rootAlarmId": 67890,
 //    "properties": {"Oceane Ticket ID": "...", "Oceane Ticket URL": "...", "Oceane Ticket Status": "..."}}
 // Answers 200 with what was set, 400 naming the bad field, 405 for another method, 500 when DataMiner
-// refused the set (e.g. the alarm is gone).
+// refused the set (e.g. the alarm is gone). Errors use the shape DataMiner recommends for API scripts,
+// {"errors": [{"title", "detail"}]} without an errorCode (SkylineCommunications/dataminer-docs,
+// user-guide/Advanced_Modules/User-Defined_APIs/UD_APIs_Triggering_an_API.md, "Errors"): the endpoint's own
+// failures (401, 404, 415, 429, 503) come in that shape with an errorCode, so a caller reads one shape.
 namespace OceaneAlarmPropertiesApi
 {
 	using System;
@@ -13,7 +16,6 @@ namespace OceaneAlarmPropertiesApi
 	using Oceane.DataMiner;
 
 	using Skyline.DataMiner.Automation;
-	using Skyline.DataMiner.Net.Apps.UserDefinableApis;
 	using Skyline.DataMiner.Net.Apps.UserDefinableApis.Actions;
 
 	/// <summary>The script's entry point.</summary>
@@ -61,7 +63,8 @@ namespace OceaneAlarmPropertiesApi
 
 		private static string Error(string message)
 		{
-			return Json.Serialize(new Dictionary<string, object> { { "error", message } });
+			var error = new Dictionary<string, object> { { "title", "The Oceane properties were not set." }, { "detail", message } };
+			return Json.Serialize(new Dictionary<string, object> { { "errors", new object[] { error } } });
 		}
 
 		private static ApiTriggerOutput Answer(StatusCode code, string body)

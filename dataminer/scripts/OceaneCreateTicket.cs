@@ -1,9 +1,13 @@
 // Automation script "Oceane Create Ticket": the non-interactive variant, for Correlation rules and alarm
-// templates (no dialog). Same alarm and intake parameters as the interactive script, plus the ticket
-// details as script parameters: Priority, Urgency, Technical Impact (required), Client Impact, Description.
-// An alarm that already has an open request gets that request back (the intake's exactly-once rule).
+// templates (no dialog). The alarm parameters (DMA ID, Element ID, Alarm ID, Element Name, Alarm Value, Root
+// Time) come from the rule's action, the ticket details as script parameters: Priority, Urgency, Technical
+// Impact (required), Client Impact, Description. The intake's URL and token are read on the Agent
+// (IntakeSettings), never passed by the rule. An alarm that already has an open request gets that request back
+// (the intake's exactly-once rule).
 namespace OceaneCreateTicket
 {
+	using System.Collections.Generic;
+
 	using Oceane.DataMiner;
 
 	using Skyline.DataMiner.Automation;
@@ -42,9 +46,8 @@ namespace OceaneCreateTicket
 		/// <summary>Creates (or finds) the alarm's ticket request; the failure text, or null.</summary>
 		private static string Create(IEngine engine)
 		{
-			AlarmDetails alarm = AlarmDetails.FromScript(engine);
-			IntakeSettings settings = IntakeSettings.FromScript(engine);
-			var request = new TicketRequest
+			List<AlarmDetails> alarms = AlarmDetails.FromScript(engine);
+			var details = new TicketDetails
 			{
 				Priority = ScriptParams.Get(engine, "Priority"),
 				Urgency = ScriptParams.Get(engine, "Urgency"),
@@ -53,18 +56,32 @@ namespace OceaneCreateTicket
 				Description = ScriptParams.Optional(engine, "Description"),
 				User = engine.UserLoginName,
 			};
-			string problem = request.Check(null);
+			string problem = details.Check(null);
 			if (problem != null)
 			{
 				return problem;
 			}
 
-			TicketAnswer answer;
+			IntakeSettings settings = IntakeSettings.Load();
 			using (var intake = new IntakeClient(settings))
 			{
-				answer = intake.CreateTicket(alarm, request, WaitSeconds);
+				AlarmWriter writer = intake.GetForm().Writer;
+				foreach (AlarmDetails alarm in alarms)
+				{
+					string failure = CreateOne(engine, intake, writer, alarm, details);
+					if (failure != null)
+					{
+						return failure;
+					}
+				}
 			}
 
+			return null;
+		}
+
+		private static string CreateOne(IEngine engine, IntakeClient intake, AlarmWriter writer, AlarmDetails alarm, TicketDetails details)
+		{
+			TicketAnswer answer = intake.CreateTicket(alarm, details, WaitSeconds);
 			engine.AddScriptOutput("instance", answer.Instance);
 			engine.AddScriptOutput("status", answer.Status);
 			engine.AddScriptOutput("existing", answer.Existing ? "true" : "false");
@@ -77,7 +94,7 @@ namespace OceaneCreateTicket
 			{
 				engine.AddScriptOutput("ticketId", answer.TicketId);
 				engine.AddScriptOutput("ticketUrl", answer.TicketUrl);
-				if (settings.Writer == AlarmWriter.None)
+				if (writer == AlarmWriter.None)
 				{
 					string writeProblem = PropertyUpdate.TryWriteTicket(engine, alarm.Alarm, answer);
 					if (writeProblem != null)

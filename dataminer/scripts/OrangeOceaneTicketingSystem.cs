@@ -1,13 +1,16 @@
-// Automation script "Orange Oceane Ticketing System": the alarm console's Create Ticket hyperlink runs it.
-// Interactive: shows the alarm's ticket when it has one, else asks Priority, Urgency, Technical Impact
-// (required), Client Impact and Description, sends them to the oceane-ticket intake and shows the outcome.
-// Parameters: DMA ID, Element ID, Alarm ID, Element Name, Alarm Value, Root Time (from the hyperlink's
-// placeholders), Intake URL, Intake Token, Alarm Writer (see dataminer/README.md).
+// Automation script "Orange Oceane Ticketing System": the Alarm Console's Create Ticket hyperlink runs it.
+// Interactive: for the alarm, or every alarm of a selection (the hyperlink has combineParameters="true"), it shows
+// the ticket an alarm already has, asks Priority, Urgency, Technical Impact (required), Client Impact and
+// Description once for the others, sends one request per alarm to the oceane-ticket intake and shows the outcome
+// of each (created, already had one, queued, refused and why). Parameters: DMA ID, Element ID, Alarm ID, Element
+// Name, Alarm Value, Root Time (the hyperlink's placeholders). The intake's URL and token are read on the Agent
+// (IntakeSettings); who writes the ticket onto the alarm comes from the intake (GET /form).
 namespace OrangeOceaneTicketingSystem
 {
 	using System;
 	using System.Collections.Generic;
 	using System.Globalization;
+	using System.Linq;
 
 	using Oceane.DataMiner;
 
@@ -16,25 +19,31 @@ namespace OrangeOceaneTicketingSystem
 	/// <summary>The script's entry point.</summary>
 	public class Script
 	{
-		/// <summary>How long the intake may hold the request open for Oceane's answer (the contract allows 60).</summary>
+		/// <summary>How long the intake may hold one alarm's request open for Oceane's answer (the contract allows 60).</summary>
 		private const int WaitSeconds = 30;
 
+		/// <summary>Per alarm of a selection: Oceane takes one create at a time, so the rest show as queued.</summary>
+		private const int SelectionWaitSeconds = 5;
+
 		private const string Title = "Create Ticket";
+
+		/// <summary>The intake fields the dialog fills: a 422 naming one of them is shown in the dialog to be corrected.</summary>
+		private static readonly string[] DialogFields = { "priority", "urgency", "technicalImpact", "clientImpact", "description", "user" };
 
 		/// <summary>Runs the script.</summary>
 		/// <param name="engine">Link with SLAutomation.</param>
 		public void Run(IEngine engine)
 		{
-			AlarmDetails alarm;
+			List<AlarmDetails> alarms;
 			IntakeSettings settings;
 			try
 			{
-				alarm = AlarmDetails.FromScript(engine);
-				settings = IntakeSettings.FromScript(engine);
+				alarms = AlarmDetails.FromScript(engine);
+				settings = IntakeSettings.Load();
 			}
 			catch (InputException e)
 			{
-				Dialogs.Message(engine, Title, "The Create Ticket hyperlink or script is not configured correctly:", e.Message);
+				Dialogs.Message(engine, Title, "The Create Ticket hyperlink or this Agent is not configured correctly:", e.Message);
 				engine.ExitFail(e.Message);
 				return;
 			}
@@ -44,7 +53,7 @@ namespace OrangeOceaneTicketingSystem
 			{
 				try
 				{
-					Ask(engine, alarm, settings, intake);
+					Ask(engine, alarms, intake);
 				}
 				catch (IntakeException e)
 				{
@@ -59,38 +68,81 @@ namespace OrangeOceaneTicketingSystem
 			}
 		}
 
-		private static void Ask(IEngine engine, AlarmDetails alarm, IntakeSettings settings, IntakeClient intake)
+		private static void Ask(IEngine engine, List<AlarmDetails> alarms, IntakeClient intake)
 		{
-			TicketAnswer existing = intake.FindTicket(alarm.Alarm);
-			if (existing != null && !existing.IsFailed)
+			var lines = new List<string>();
+			var todo = new List<AlarmDetails>();
+			var previous = new List<TicketAnswer>();
+			FormSpec form = null;
+			foreach (AlarmDetails alarm in alarms)
 			{
-				ShowOutcome(engine, alarm, settings, existing, true);
+				TicketAnswer existing = intake.FindTicket(alarm.Alarm);
+				if (existing != null && !existing.IsFailed && !existing.IsFinalInOceane)
+				{
+					form = form ?? intake.GetForm();
+					lines.AddRange(Outcome(engine, alarms.Count, alarm, form.Writer, existing, true));
+				}
+				else
+				{
+					todo.Add(alarm);
+					previous.Add(existing);
+				}
+			}
+
+			if (todo.Count == 0)
+			{
+				Dialogs.Message(engine, Title, lines.ToArray());
 				return;
 			}
 
-			FormSpec form = intake.GetForm();
-			var request = new TicketRequest { User = engine.UserLoginName };
-			string problem = existing != null && existing.IsFailed
-				? "The previous ticket request for this alarm failed: " + existing.Error
-				: null;
+			form = form ?? intake.GetForm();
+			var details = new TicketDetails { User = engine.UserLoginName };
+			string problem = previous.Where(p => p != null && p.IsFailed).Select(p => "The previous ticket request for this alarm failed: " + p.Error).FirstOrDefault();
+			if (alarms.Count > 1)
+			{
+				problem = Join(problem, todo.Count.ToString(CultureInfo.InvariantCulture) + " of the " + alarms.Count.ToString(CultureInfo.InvariantCulture)
+					+ " selected alarms get a ticket with these details; the others already have one.");
+			}
+
+			int wait = todo.Count == 1 ? WaitSeconds : SelectionWaitSeconds;
 			while (true)
 			{
-				if (!Dialogs.TicketDetails(engine, alarm, form, request, problem))
+				if (!Dialogs.TicketDetails(engine, todo, form, details, problem))
 				{
 					engine.AddScriptOutput("status", "cancelled");
+					if (lines.Count > 0)
+					{
+						Dialogs.Message(engine, Title, lines.ToArray());
+					}
+
 					return;
 				}
 
-				problem = request.Check(form);
+				problem = details.Check(form);
 				if (problem != null)
 				{
 					continue;
 				}
 
+				problem = Send(engine, alarms.Count, todo, form, details, intake, wait, lines);
+				if (problem == null)
+				{
+					Dialogs.Message(engine, Title, lines.ToArray());
+					return;
+				}
+			}
+		}
+
+		/// <summary>Sends one request per alarm still to do; a dialog field's problem (nothing sent yet), or null when done.</summary>
+		private static string Send(IEngine engine, int selected, List<AlarmDetails> todo, FormSpec form, TicketDetails details, IntakeClient intake, int wait, List<string> lines)
+		{
+			while (todo.Count > 0)
+			{
+				AlarmDetails alarm = todo[0];
 				TicketAnswer answer;
 				try
 				{
-					answer = intake.CreateTicket(alarm, request, WaitSeconds);
+					answer = intake.CreateTicket(alarm, details, wait);
 				}
 				catch (IntakeException e)
 				{
@@ -99,28 +151,37 @@ namespace OrangeOceaneTicketingSystem
 						throw;
 					}
 
-					// The intake names the field and what it allows: let the operator fix it in the dialog.
-					problem = e.Detail;
+					if (DialogFields.Contains(e.Field))
+					{
+						// The intake names the field and what it allows: the operator fixes it in the dialog, for every alarm left.
+						return e.Detail;
+					}
+
+					lines.Add(Label(selected, alarm) + "refused: " + e.Detail);
+					todo.RemoveAt(0);
 					continue;
 				}
 
-				ShowOutcome(engine, alarm, settings, answer, answer.Existing);
-				return;
+				lines.AddRange(Outcome(engine, selected, alarm, form.Writer, answer, answer.Existing));
+				todo.RemoveAt(0);
 			}
+
+			return null;
 		}
 
-		private static void ShowOutcome(IEngine engine, AlarmDetails alarm, IntakeSettings settings, TicketAnswer answer, bool existing)
+		private static IEnumerable<string> Outcome(IEngine engine, int selected, AlarmDetails alarm, AlarmWriter writer, TicketAnswer answer, bool existing)
 		{
-			engine.AddScriptOutput("instance", answer.Instance);
-			engine.AddScriptOutput("status", answer.Status);
+			engine.AddScriptOutput(selected > 1 ? "status " + alarm.Alarm : "status", answer.Status);
+			engine.AddScriptOutput(selected > 1 ? "instance " + alarm.Alarm : "instance", answer.Instance);
+			string label = Label(selected, alarm);
 			var lines = new List<string>();
 			if (answer.IsCreated)
 			{
-				engine.AddScriptOutput("ticketId", answer.TicketId);
-				engine.AddScriptOutput("ticketUrl", answer.TicketUrl);
-				lines.Add((existing ? "This alarm already has Oceane ticket " : "Oceane ticket created: ") + answer.TicketId);
+				engine.AddScriptOutput(selected > 1 ? "ticketId " + alarm.Alarm : "ticketId", answer.TicketId);
+				engine.AddScriptOutput(selected > 1 ? "ticketUrl " + alarm.Alarm : "ticketUrl", answer.TicketUrl);
+				lines.Add(label + (existing ? "This alarm already has Oceane ticket " : "Oceane ticket created: ") + answer.TicketId);
 				lines.Add(answer.TicketUrl);
-				if (settings.Writer == AlarmWriter.None)
+				if (writer == AlarmWriter.None)
 				{
 					// No worker write-back configured: this script is the one that marks the alarm.
 					string problem = PropertyUpdate.TryWriteTicket(engine, alarm.Alarm, answer);
@@ -132,19 +193,29 @@ namespace OrangeOceaneTicketingSystem
 			}
 			else if (answer.IsFailed)
 			{
-				lines.Add("Oceane did not create the ticket.");
+				lines.Add(label + "Oceane did not create the ticket.");
 				lines.Add(answer.Error);
 			}
 			else
 			{
-				lines.Add((existing ? "This alarm already has a ticket request (" : "Ticket request queued (")
+				lines.Add(label + (existing ? "This alarm already has a ticket request (" : "Ticket request queued (")
 					+ answer.Instance + ", " + answer.Status + ").");
-				lines.Add(settings.Writer == AlarmWriter.None
+				lines.Add(writer == AlarmWriter.None
 					? "Oceane has not answered yet. Use Create Ticket again later to see the ticket and write it onto the alarm."
 					: "Oceane has not answered yet. The alarm gets the Oceane Ticket ID and URL as soon as the ticket exists.");
 			}
 
-			Dialogs.Message(engine, Title, lines.ToArray());
+			return lines;
+		}
+
+		private static string Label(int selected, AlarmDetails alarm)
+		{
+			return selected > 1 ? "Alarm " + alarm.Alarm + " (" + alarm.ElementName + "): " : string.Empty;
+		}
+
+		private static string Join(string first, string second)
+		{
+			return string.IsNullOrEmpty(first) ? second : first + " " + second;
 		}
 	}
 
@@ -155,8 +226,8 @@ namespace OrangeOceaneTicketingSystem
 		private const string CancelButton = "cancel";
 		private const string CloseButton = "close";
 
-		/// <summary>Shows the ticket form; fills <paramref name="request"/>; false when the operator cancels.</summary>
-		public static bool TicketDetails(IEngine engine, AlarmDetails alarm, FormSpec form, TicketRequest request, string problem)
+		/// <summary>Shows the ticket form once for every alarm; fills <paramref name="request"/>; false when the operator cancels.</summary>
+		public static bool TicketDetails(IEngine engine, List<AlarmDetails> alarms, FormSpec form, TicketDetails request, string problem)
 		{
 			var uib = new UIBuilder
 			{
@@ -167,7 +238,9 @@ namespace OrangeOceaneTicketingSystem
 				RowDefs = "auto;auto;auto;auto;auto;auto;120;auto;auto",
 			};
 			int row = 0;
-			AddText(uib, row++, alarm.ElementName + " - " + alarm.AlarmValue + " (alarm " + alarm.Alarm + ")");
+			AddText(uib, row++, alarms.Count == 1
+				? alarms[0].ElementName + " - " + alarms[0].AlarmValue + " (alarm " + alarms[0].Alarm + ")"
+				: alarms.Count.ToString(CultureInfo.InvariantCulture) + " alarms: " + string.Join(", ", alarms.Select(a => a.ElementName + " (" + a.Alarm + ")")));
 			AddDropDown(uib, row++, "Priority *", "priority", form.Priorities, request.Priority, true);
 			AddDropDown(uib, row++, "Urgency *", "urgency", form.Urgencies, request.Urgency, true);
 			AddDropDown(uib, row++, "Technical Impact *", "technicalImpact", form.TechnicalImpacts, request.TechnicalImpact, true);

@@ -186,7 +186,9 @@ class OceaneClient:
         data = None if body is None else json.dumps(body).encode()
         while True:
             token = self._token()
-            headers = {"Authorization": f"{token.token_type} {token.access_token}", "Accept": self.dialect.media_type}
+            # Accept without parameters: application/json matches every JSON answer, with a charset
+            # or not (v4 produces application/json;charset=utf-8), where an exact range might not.
+            headers = {"Authorization": f"{token.token_type} {token.access_token}", "Accept": "application/json"}
             if data is not None:
                 headers["Content-Type"] = media_type or self.dialect.media_type
             try:
@@ -255,7 +257,7 @@ class OceaneClient:
                 Action.RETRY,
                 may_have_reached=True,
             )
-        if sent is not None and ticket.external_id != sent:
+        if sent is not None and ticket.external_id is not None and ticket.external_id != sent:
             log.warning(
                 "create answered ticket %s with external identifier %r, not the %r sent: recorded as this "
                 "request's ticket, since the server made it for this create",
@@ -415,7 +417,12 @@ def _check_token_response(response: requests.Response) -> requests.Response:
     # A compliance hook: runs before oauthlib parses the answer, and turns anything but a 200 into
     # our error (oauthlib would read an error body as OAuth's error or as a token).
     if response.status_code != 200:
-        raise classify(response.status_code, response.content, response.headers.get("Retry-After"))
+        error = classify(response.status_code, response.content, response.headers.get("Retry-After"))
+        if response.status_code in (404, 405):
+            # The default token URL is a guess from OCEANE_BASE_URL (settings.effective_token_url):
+            # say which setting fixes a wrong one.
+            error.description += f"; no token endpoint at {response.url}: set OCEANE_TOKEN_URL to the tenant's"
+        raise error
     return response
 
 

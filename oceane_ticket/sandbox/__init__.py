@@ -1,6 +1,6 @@
 """A fake Oceane server for the demo and the tests; see :mod:`oceane_ticket.sandbox.server`.
 
-The names below load on first use, so that ``oceane_ticket.sandbox.cli`` stays cheap to import.
+The names below load on first use, so that importing the package (``oceane-ticket sandbox``'s parser) stays cheap.
 """
 
 from __future__ import annotations

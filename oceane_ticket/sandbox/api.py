@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import html
 import threading
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 from oceane_ticket.sandbox import control
+from oceane_ticket.sandbox.dialects import JSON_PATCH_TYPES, select_fields
 from oceane_ticket.sandbox.faults import Decision
 from oceane_ticket.sandbox.httpio import Request
 from oceane_ticket.sandbox.hub import CallbackError
@@ -20,7 +22,6 @@ from oceane_ticket.sandbox.protocol import (
     HTML_TYPE,
     HUB_PATH,
     JSON_TYPE,
-    MERGE_PATCH_TYPE,
     TICKET_PAGE_PREFIX,
     TICKETS_PATH,
     TOKEN_PATH,
@@ -32,8 +33,13 @@ from oceane_ticket.sandbox.protocol import (
     media_type,
 )
 from oceane_ticket.sandbox.state import SandboxState
-from oceane_ticket.sandbox.tickets import decode_object, parse_find_query, parse_ticket_body
-from oceane_ticket.sandbox.updates import OCEANE_PATCHABLE, check_patch
+from oceane_ticket.sandbox.tickets import (
+    TMF_UNIMPLEMENTED,
+    decode_object,
+    parse_fields,
+    parse_find_query,
+    parse_tmf_find_query,
+)
 
 Endpoint = Callable[[Request], Response]
 
@@ -46,11 +52,19 @@ class App:
 
     def __init__(self, state: SandboxState, stopping: threading.Event) -> None:
         self.state = state
+        self.dialect = state.dialect
+        prefix = self.dialect.prefix
+        self.tickets_path = prefix + TICKETS_PATH
+        self.hub_path = prefix + HUB_PATH
         # Set when the sandbox stops, so that injected waits end instead of outliving it.
         self.stopping = stopping
 
     def handle(self, request: Request) -> Response:
         """Answer one request (errors raised by endpoints become their error responses)."""
+        prefix = self.dialect.prefix
+        if prefix and request.path.startswith((prefix + CONTROL_PREFIX, prefix + TICKET_PAGE_PREFIX)):
+            # Callers that build ``base_url + "/_sandbox/..."`` keep working when the base has a path.
+            request = dataclasses.replace(request, path=request.path[len(prefix) :])
         try:
             if request.path.startswith(CONTROL_PREFIX):
                 return control.handle(self.state, request)
@@ -59,11 +73,26 @@ class App:
             group, endpoint = self._route(request)
             decision = self.state.begin_call(group)
             self.pause(decision.latency)
-            return self._faulted(group, decision) or endpoint(request)
+            response = self._faulted(group, decision, request.path) or endpoint(request)
         except ApiError as exc:
-            return exc.to_response()
+            return self.error_response(exc, request.path)
         except OAuthError as exc:
             return exc.to_response()
+        if self.dialect.tmf and response.content_type == JSON_TYPE and self._in_api(request.path):
+            response.content_type = self.dialect.media_type
+        return response
+
+    def _in_api(self, path: str) -> bool:
+        return path.startswith(self.dialect.prefix + "/") and not path.startswith(TOKEN_PATH)
+
+    def error_response(self, error: ApiError, path: str) -> Response:
+        """The error in the shape of the API ``path`` belongs to (TMF under a TMF base path)."""
+        if not (self.dialect.tmf and self._in_api(path)):
+            return error.to_response()
+        body = self.dialect.error_body(error)
+        response = Response(error.status, body, self.dialect.media_type, dict(error.headers), error.close)
+        response.code = error.code
+        return response
 
     def pause(self, seconds: float) -> None:
         """Wait, unless the sandbox is stopping."""
@@ -75,14 +104,16 @@ class App:
     def _route(self, request: Request) -> tuple[str, Endpoint]:
         if request.path == TOKEN_PATH:
             methods: dict[str, tuple[str, Endpoint]] = {"POST": ("token", self._token)}
-        elif request.path == TICKETS_PATH:
+        elif request.path == self.tickets_path:
             methods = {"GET": ("find", self._find), "POST": ("create", self._create)}
-        elif _is_item(request.path, TICKETS_PATH):
+        elif _is_item(request.path, self.tickets_path):
             methods = {"GET": ("find", self._get), "PATCH": ("update", self._update)}
-        elif request.path == HUB_PATH:
+        elif request.path == self.hub_path:
             methods = {"POST": ("hub", self._register)}
-        elif _is_item(request.path, HUB_PATH):
+        elif _is_item(request.path, self.hub_path):
             methods = {"DELETE": ("hub", self._unregister)}
+            if self.dialect.name == "tmf621-v5":  # the v5 OAS declares GET /hub/{id} too
+                methods["GET"] = ("hub", self._hub_get)
         else:
             raise ApiError(404, 60, f"No resource at {request.path[:200]!r}.")
         if request.method not in methods:
@@ -92,26 +123,29 @@ class App:
 
     # --- faults ---
 
-    def _faulted(self, group: str, decision: Decision) -> Response | None:
+    def _faulted(self, group: str, decision: Decision, path: str) -> Response | None:
         if decision.forced is not None:
             forced = decision.forced
             if group == "token" and forced.status in (400, 401):
-                error = "invalid_client" if forced.status == 401 else "invalid_request"
+                kind = "invalid_client" if forced.status == 401 else "invalid_request"
                 text = forced.description or forced.message or "Injected token error."
-                return OAuthError(forced.status, error, text).to_response()
+                return OAuthError(forced.status, kind, text).to_response()
             retry_after = forced.retry_after
             if retry_after is None and forced.status == 429:
                 retry_after = self.state.retry_after()
             headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
             text = forced.description or f"Injected answer {forced.status} / {forced.code}."
-            return ApiError(forced.status, forced.code, text, message=forced.message, headers=headers).to_response()
+            error = ApiError(
+                forced.status, forced.code, text, message=forced.message, headers=headers, explicit=forced.explicit_code
+            )
+            return self.error_response(error, path)
         if decision.malformed is not None:
             bad = decision.malformed
             return Response(bad.status, bad.body.encode("utf-8"), bad.content_type)
         if decision.random_error == 500:
-            return ApiError(500, 1, "Injected internal error.").to_response()
+            return self.error_response(ApiError(500, 1, "Injected internal error."), path)
         if decision.random_error == 503:
-            return ApiError(503, 5, "Injected: the service is temporarily unavailable.").to_response()
+            return self.error_response(ApiError(503, 5, "Injected: the service is temporarily unavailable."), path)
         return None
 
     # --- token ---
@@ -152,10 +186,20 @@ class App:
 
     def _create(self, request: Request) -> Response:
         self._authorize(request)
+        fields = self._fields_only(request)
         _check_content_type(request, JSON_TYPE)
-        ticket = self.state.create_ticket(parse_ticket_body(request.body))
-        response = json_response(201, ticket, {"Location": ticket["href"]})
+        ticket = self.state.create_ticket(self.dialect.create_body(request.body))
+        response = json_response(201, select_fields(ticket, fields), {"Location": ticket["href"]})
         return self._after("after_create", response)
+
+    def _fields_only(self, request: Request) -> tuple[str, ...] | None:
+        """The ``fields`` parameter of a TMF create, get or patch (the only one they declare)."""
+        if not self.dialect.tmf or not request.query:
+            return None
+        params = parse_qs(request.query, keep_blank_values=True)
+        if set(params) != {"fields"} or len(params["fields"]) != 1:
+            raise ApiError(400, 28, "Only the 'fields' query parameter applies to this operation.")
+        return parse_fields(params["fields"][0])
 
     def _after(self, point: str, response: Response) -> Response:
         """Misbehave, as the faults say, once a create or an update has been committed."""
@@ -167,57 +211,82 @@ class App:
             return response
         if fault.mode in ("reset", "close"):
             return Response(0, abort=fault.mode)
+        if fault.mode == "accept_no_body":
+            return Response(202, b"", "")
         return Response(response.status, GARBAGE_CREATED_PAGE, HTML_TYPE, headers=dict(response.headers))
 
     def _update(self, request: Request) -> Response:
-        # docs/oceane-api.md §6: a merge-patch (RFC 7396) of the ticket; 200 with the whole ticket.
+        # docs/oceane-api.md §6, v4 patchTroubleTicket, v5 patchTroubleTicket: a merge-patch (RFC 7396)
+        # of the ticket; 200 with the whole ticket.
         self._authorize(request)
-        ticket_id = request.segment(TICKETS_PATH + "/")
+        fields = self._fields_only(request)
+        ticket_id = request.segment(self.tickets_path + "/")
         if self.state.get_ticket(ticket_id) is None:
             raise ApiError(404, 60, f"No trouble ticket {ticket_id[:100]!r}.")
-        _check_content_type(request, MERGE_PATCH_TYPE)
-        patch = decode_object(request.body)
-        check_patch(patch, OCEANE_PATCHABLE, "note")
+        kind = media_type(request.headers.get("Content-Type"))
+        if kind in JSON_PATCH_TYPES and self.dialect.name == "tmf621-v5":
+            raise ApiError(415, 26, f"{kind} is declared by TMF621 v5 but the sandbox implements merge-patch only.")
+        if kind not in self.dialect.patch_types:
+            allowed = " or ".join(sorted(self.dialect.patch_types))
+            raise ApiError(400, 26 if kind else 25, f"Content-Type {kind!r} is not {allowed}.")
+        patch = self.dialect.patch_body(decode_object(request.body))
         ticket = self.state.update_ticket(ticket_id, patch)
-        return self._after("after_update", json_response(200, ticket))
+        return self._after("after_update", json_response(200, select_fields(ticket, fields)))
 
     # --- hub ---
 
     def _register(self, request: Request) -> Response:
         self._authorize(request)
         _check_content_type(request, JSON_TYPE)
-        body = decode_object(request.body)
-        unknown = sorted(set(body) - {"callback", "query"})
-        if unknown:
-            raise ApiError(400, 24, f"Unknown hub field(s) {', '.join(unknown)}; allowed: callback, query.")
-        if "callback" not in body:
-            raise ApiError(400, 23, "Missing body field: callback.")
+        body = self.dialect.hub_body(decode_object(request.body))
         try:
             subscription = self.state.hub.register(body["callback"], body.get("query"))
         except CallbackError as exc:
             raise ApiError(400, 24, str(exc)) from None
-        answer = {"id": subscription.id, "callback": subscription.callback, "query": subscription.query}
-        return json_response(201, answer, {"Location": f"{HUB_PATH}/{subscription.id}"})
+        answer = self._hub_answer(subscription.id, subscription.callback, subscription.query)
+        return json_response(201, answer, {"Location": answer.get("href", f"{self.hub_path}/{subscription.id}")})
+
+    def _hub_answer(self, hub_id: str, callback: str, query: str) -> dict[str, Any]:
+        # v4 EventSubscription {id, callback, query}; v5 Hub is an Entity: href and @type too.
+        answer: dict[str, Any] = {"id": hub_id, "callback": callback, "query": query}
+        if self.dialect.name == "tmf621-v5":
+            answer.update({"href": f"{self.hub_path}/{hub_id}", "@type": "Hub"})
+        return answer
+
+    def _hub_get(self, request: Request) -> Response:
+        self._authorize(request)
+        subscription = self.state.hub.get(request.segment(self.hub_path + "/"))
+        if subscription is None:
+            raise ApiError(404, 60, "No such listener.")
+        return json_response(200, self._hub_answer(subscription.id, subscription.callback, subscription.query))
 
     def _unregister(self, request: Request) -> Response:
         self._authorize(request)
-        subscription_id = request.segment(HUB_PATH + "/")
+        subscription_id = request.segment(self.hub_path + "/")
         if not self.state.hub.unregister(subscription_id):
             raise ApiError(404, 60, f"No listener {subscription_id[:100]!r}.")
         return Response(204)
 
     def _find(self, request: Request) -> Response:
         self._authorize(request)
-        page, total = self.state.find_tickets(parse_find_query(request.query))
+        if self.dialect.tmf:
+            extra = TMF_UNIMPLEMENTED if self.dialect.name == "tmf621-v5" else ()
+            query = parse_tmf_find_query(request.query, self.dialect.filters, extra)
+        else:
+            query = parse_find_query(request.query)
+        page, total = self.state.find_tickets(query)
+        if query.fields is not None:
+            page = [select_fields(ticket, query.fields) for ticket in page]
         return json_response(200, page, {"X-Total-Count": str(total), "X-Result-Count": str(len(page))})
 
     def _get(self, request: Request) -> Response:
         self._authorize(request)
-        ticket_id = request.segment(TICKETS_PATH + "/")
+        fields = self._fields_only(request)
+        ticket_id = request.segment(self.tickets_path + "/")
         ticket = self.state.get_ticket(ticket_id)
         if ticket is None:
             raise ApiError(404, 60, f"No trouble ticket {ticket_id[:100]!r}.")
-        return json_response(200, ticket)
+        return json_response(200, select_fields(ticket, fields))
 
     # --- web page ---
 

@@ -16,7 +16,8 @@ from typing import Any
 from oceane_ticket.sandbox.protocol import DEFAULT_CODE_FOR_STATUS
 
 GROUPS = ("token", "create", "find", "update", "hub", "all")
-AFTER_CREATE_MODES = ("hang", "reset", "close", "garbage")
+# accept_no_body: 202 Accepted with an empty body, as TMF621 v5 allows a create to answer.
+AFTER_CREATE_MODES = ("hang", "reset", "close", "garbage", "accept_no_body")
 DEFAULT_HANG_SECONDS = 30.0
 
 PROXY_ERROR_PAGE = (
@@ -40,6 +41,7 @@ class Forced:
     description: str | None = None
     remaining: int | None = 1
     retry_after: int | None = None
+    explicit_code: bool = False  # the code was named, not derived from the status
 
 
 @dataclass
@@ -89,6 +91,10 @@ class Faults:
     find_ignores_filter: bool = False  # list every ticket, whatever the externalId asked for
     find_ignores_offset: bool = False  # every page starts at the first ticket
     find_newest_first: bool = False  # list newest first (default: oldest first)
+    # A create whose external identifier already has an open ticket is refused with 409 (Oceane, as
+    # assumed in docs/oceane-api.md §2); false: stored as a second ticket, as a server that does not
+    # check would. Describes the server, like the list settings.
+    conflict_on_duplicate: bool = True
 
     def merged(self, changes: Mapping[str, Any]) -> Faults:
         """A copy with ``changes`` applied; raises :class:`FaultSpecError` and leaves ``self`` intact."""
@@ -104,7 +110,10 @@ class Faults:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, as ``GET /_sandbox/state`` shows it."""
-        return asdict(self)
+        data = asdict(self)
+        for spec in data["forced"].values():
+            del spec["explicit_code"]  # how the code was given is ours; the state shows the code
+        return data
 
     def decide(self, group: str, rng: random.Random) -> Decision:
         """Pick the faults for one call of ``group``, counting down the one-shot ones."""
@@ -254,6 +263,7 @@ def _parse_forced(name: str, spec: Any) -> Forced:
         description=_optional_text(f"{name}.description", spec.get("description")),
         remaining=_count(f"{name}.count", spec.get("count", 1)),
         retry_after=None if retry_after is None else _integer(f"{name}.retry_after", retry_after, 0, 86400),
+        explicit_code=spec.get("code") is not None,
     )
 
 
@@ -301,6 +311,22 @@ def _parse_after(point: str, value: Any) -> AfterCreate | None:
     )
 
 
+def _accept_no_body(faults: Faults, value: Any) -> None:
+    """``true`` (every create until cleared), ``{"count": N}``, or ``false``: answer creates 202, empty."""
+    if value is False or value is None:
+        if faults.after_create is not None and faults.after_create.mode == "accept_no_body":
+            faults.after_create = None
+        return
+    if value is True:
+        value = {"count": None}
+    if not isinstance(value, Mapping):
+        raise FaultSpecError('accept_no_body must be true, false or {"count": N}')
+    _check_keys("accept_no_body", value, {"count"})
+    faults.after_create = AfterCreate(
+        mode="accept_no_body", remaining=_count("accept_no_body.count", value.get("count"))
+    )
+
+
 def _flag(name: str) -> Any:
     def apply(faults: Faults, value: Any) -> None:
         if not isinstance(value, bool):
@@ -325,6 +351,8 @@ _APPLIERS: dict[str, Any] = {
     "malformed": lambda f, v: _apply_per_group(f.malformed, "malformed", v, _parse_malformed, _is_spec(v)),
     "after_create": _after("after_create"),
     "after_update": _after("after_update"),
+    "accept_no_body": _accept_no_body,
+    "conflict_on_duplicate": _flag("conflict_on_duplicate"),
     "token_lifetime": _set_token_lifetime,
     "expires_in_as_string": _flag("expires_in_as_string"),
     "find_ignores_filter": _flag("find_ignores_filter"),

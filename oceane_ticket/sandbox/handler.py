@@ -119,7 +119,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             response = self._respond()
         except Exception:  # the sandbox must outlive its own bugs: answer 500 and keep serving
             logger.exception("sandbox error on %s %s", self.command, self.path[:200])
-            response = ApiError(500, 1, "The sandbox failed on this request.", close=True).to_response()
+            error = ApiError(500, 1, "The sandbox failed on this request.", close=True)
+            response = self.server.app.error_response(error, self.path)
         # Log before answering, so that a client holding the answer can rely on the line being there.
         self._log(response, started)
         self._write(response)
@@ -128,7 +129,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         try:
             body = read_body(self.rfile, self.headers, self.server.max_body_bytes, 16 * self.server.max_body_bytes)
         except ApiError as exc:
-            return exc.to_response()
+            return self.server.app.error_response(exc, split_target(self.path)[0])
         path, query = split_target(self.path)
         return self.server.app.handle(Request(self.command, path, query, self.headers, body))
 
@@ -145,7 +146,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             for name, value in response.headers.items():
                 self.send_header(name, value)
             if response.status not in (204, 304):  # these carry neither (RFC 9110 §8.6, §15.3.5)
-                self.send_header("Content-Type", response.content_type)
+                if response.content_type:  # an empty body (a 202 without one) has no type
+                    self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
             if response.close or self.close_connection:
                 self.send_header("Connection", "close")

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,8 +99,11 @@ def redacted(callback: str) -> str:
 class Hub:
     """Registrations, and a daemon thread that delivers queued events to them."""
 
-    def __init__(self, stopping: threading.Event) -> None:
+    def __init__(
+        self, stopping: threading.Event, shape: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body
+    ) -> None:
         self._lock = threading.Lock()
+        self._shape = shape  # the dialect's event form
         self._subscriptions: dict[str, Subscription] = {}
         self._ids = itertools.count(1)
         self._events = itertools.count(1)
@@ -155,12 +159,9 @@ class Hub:
             event_id = f"sbx-{next(self._events)}"
         if not targets:
             return
-        body = {
-            "eventId": event_id,
-            "eventTime": now_iso(),
-            "eventType": event_type,
-            "event": {"troubleTicket": ticket},
-        }
+        body = self._shape(
+            {"eventId": event_id, "eventTime": now_iso(), "eventType": event_type, "event": {"troubleTicket": ticket}}
+        )
         for subscription in targets:
             try:
                 self._queue.put_nowait((subscription, event_type, body))

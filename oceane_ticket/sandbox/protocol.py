@@ -105,10 +105,13 @@ class ApiError(Exception):
         message: str | None = None,
         headers: dict[str, str] | None = None,
         close: bool = False,
+        explicit: bool = False,
     ) -> None:
         super().__init__(description)
         self.status = status
         self.code = code
+        # A code a test forced by name: the TMF dialects show it as is rather than as "ERR<status>".
+        self.explicit = explicit
         self.message = message or MESSAGES.get(code, "Error")
         self.description = description
         self.headers = dict(headers or {})

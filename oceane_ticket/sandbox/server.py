@@ -77,9 +77,10 @@ from types import TracebackType
 from typing import Any
 
 from oceane_ticket.sandbox.api import App
+from oceane_ticket.sandbox.dialects import dialect as find_dialect
 from oceane_ticket.sandbox.faults import Faults
 from oceane_ticket.sandbox.handler import SandboxHTTPServer
-from oceane_ticket.sandbox.protocol import TICKETS_PATH, TOKEN_PATH
+from oceane_ticket.sandbox.protocol import CONTROL_PREFIX, HUB_PATH, TICKETS_PATH, TOKEN_PATH
 from oceane_ticket.sandbox.state import SandboxState
 
 __all__ = ["Sandbox", "SandboxConfig"]
@@ -108,6 +109,8 @@ class SandboxConfig:
         find_ignores_filter: The list ignores ``externalId`` (every ticket matches).
         find_ignores_offset: The list ignores ``offset`` (every page starts at the first ticket).
         find_newest_first: The list is newest first.
+        conflict_on_duplicate: Refuse (409) a create whose external identifier has an open ticket.
+        accept_no_body: Answer every create 202 Accepted with an empty body (after storing it).
         hand_made_tickets: Tickets without ``externalId`` stored at start-up, as if opened by hand.
         faults: Extra fault settings in the control API's JSON form, merged last.
         max_body_bytes: Largest request body accepted.
@@ -128,6 +131,8 @@ class SandboxConfig:
     find_ignores_filter: bool = False
     find_ignores_offset: bool = False
     find_newest_first: bool = False
+    conflict_on_duplicate: bool = True
+    accept_no_body: bool = False
     hand_made_tickets: int = 0
     faults: Mapping[str, Any] | None = None
     max_body_bytes: int = 1024 * 1024
@@ -146,11 +151,14 @@ class SandboxConfig:
             "find_ignores_filter": self.find_ignores_filter,
             "find_ignores_offset": self.find_ignores_offset,
             "find_newest_first": self.find_newest_first,
+            "conflict_on_duplicate": self.conflict_on_duplicate,
         }
         if self.fail_status is not None:
             changes["forced"] = {group: {"status": self.fail_status, "code": self.fail_code, "count": self.fail_count}}
         if self.after_create is not None:
             changes["after_create"] = {"mode": self.after_create, "count": None}
+        if self.accept_no_body:
+            changes["accept_no_body"] = True
         faults = Faults().merged(changes)
         return faults.merged(self.faults) if self.faults else faults
 
@@ -172,13 +180,15 @@ class Sandbox:
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         config: SandboxConfig | None = None,
+        dialect: str = "oceane",
     ) -> None:
         self.config = config or SandboxConfig()
+        self.dialect = find_dialect(dialect)  # ValueError naming the allowed ones
         self._host = host
         self._port = port
         self._stopping = threading.Event()
         self._state = SandboxState(
-            client_id, client_secret, self.config.initial_faults(), self.config.seed, self._stopping
+            client_id, client_secret, self.config.initial_faults(), self.config.seed, self._stopping, self.dialect
         )
         if self.config.hand_made_tickets:
             self._state.add_hand_made(self.config.hand_made_tickets)
@@ -243,24 +253,47 @@ class Sandbox:
         return self._port
 
     @property
-    def base_url(self) -> str:
-        """``http://host:port``, the Oceane base URL."""
+    def origin(self) -> str:
+        """``http://host:port``: where the token endpoint, the control API and the web page are."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self._port}"
 
     @property
+    def base_url(self) -> str:
+        """The API base URL the client uses for this dialect (``OCEANE_BASE_URL``).
+
+        The origin for ``oceane``; ``{origin}/tmf-api/troubleTicket/v4`` (or ``v5``) for TMF621.
+        """
+        return self.origin + self.dialect.prefix
+
+    @property
+    def url(self) -> str:
+        """Same as :attr:`base_url`."""
+        return self.base_url
+
+    @property
     def token_url(self) -> str:
-        """The token endpoint."""
-        return self.base_url + TOKEN_PATH
+        """The token endpoint, on the origin whatever the dialect."""
+        return self.origin + TOKEN_PATH
 
     @property
     def tickets_url(self) -> str:
         """The trouble-ticket collection."""
         return self.base_url + TICKETS_PATH
 
+    @property
+    def hub_url(self) -> str:
+        """The listener registration endpoint."""
+        return self.base_url + HUB_PATH
+
+    @property
+    def control_url(self) -> str:
+        """The control API's prefix (``/_sandbox``)."""
+        return self.origin + CONTROL_PREFIX.rstrip("/")
+
     def ticket_url_template(self) -> str:
         """The ``ticket_url_template`` setting that points at this sandbox's web page."""
-        return self.base_url + "/ticket/{id}"
+        return self.origin + "/ticket/{id}"
 
     # --- control ---
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from oceane_ticket.sandbox.dialects import OCEANE, Dialect
 from oceane_ticket.sandbox.faults import AfterCreate, Decision, Faults
 from oceane_ticket.sandbox.hub import CREATE_EVENT, RESOLVED_EVENT, STATUS_CHANGE_EVENT, Hub
 from oceane_ticket.sandbox.protocol import FINAL_STATUSES, STATUSES, TICKETS_PATH, ApiError
@@ -64,10 +65,12 @@ class SandboxState:
         baseline: Faults,
         seed: int | None = None,
         stopping: threading.Event | None = None,
+        dialect: Dialect = OCEANE,
     ) -> None:
         self._lock = threading.Lock()
+        self.dialect = dialect
         # Listener registrations and event pushes; it has its own lock and thread.
-        self.hub = Hub(stopping or threading.Event())
+        self.hub = Hub(stopping or threading.Event(), dialect.event)
         self._client_id = client_id.encode()
         self._client_secret = client_secret.encode()
         self._baseline = copy.deepcopy(baseline)
@@ -109,6 +112,7 @@ class SandboxState:
             find_ignores_filter=base.find_ignores_filter,
             find_ignores_offset=base.find_ignores_offset,
             find_newest_first=base.find_newest_first,
+            conflict_on_duplicate=base.conflict_on_duplicate,
         )
 
     def retry_after(self) -> int:
@@ -229,20 +233,24 @@ class SandboxState:
     # --- tickets ---
 
     def create_ticket(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Store a ticket; raises 409 code 29 while a ticket with its externalId is open."""
+        """Store a ticket; raises 409 code 29 while a ticket with its external identifier is open.
+
+        The 409 is Oceane's assumed behaviour; the ``conflict_on_duplicate`` setting turns it off.
+        """
+        external_ids = self.dialect.external_ids(fields)
         with self._lock:
-            open_ticket = self._open_ticket(fields["externalId"])
+            open_ticket = self._open_ticket(external_ids) if self._faults.conflict_on_duplicate else None
             if open_ticket is not None:
                 self._counters["create_conflicts"] += 1
                 raise ApiError(
                     409,
                     29,
-                    f"Ticket {open_ticket['id']} with externalId {fields['externalId']!r} is still "
+                    f"Ticket {open_ticket['id']} with external identifier {external_ids[0]!r} is still "
                     f"{open_ticket['status']}.",
                 )
             ticket_id = self._new_id()
             stamp = now_iso()
-            ticket = {"id": ticket_id, "href": f"{TICKETS_PATH}/{ticket_id}", **copy.deepcopy(dict(fields))}
+            ticket = {"id": ticket_id, "href": self._href(ticket_id), **copy.deepcopy(dict(fields))}
             ticket.update(status="acknowledged", creationDate=stamp, lastUpdate=stamp)
             self._tickets[ticket_id] = ticket
             self._counters["tickets_created"] += 1
@@ -250,9 +258,14 @@ class SandboxState:
         self.hub.publish(CREATE_EVENT, copy.deepcopy(created))
         return created
 
-    def _open_ticket(self, external_id: str) -> dict[str, Any] | None:
+    def _href(self, ticket_id: str) -> str:
+        return f"{self.dialect.prefix}{TICKETS_PATH}/{ticket_id}"
+
+    def _open_ticket(self, external_ids: list[str]) -> dict[str, Any] | None:
+        if not external_ids:
+            return None
         for ticket in self._tickets.values():
-            if ticket.get("externalId") == external_id and ticket["status"] not in FINAL_STATUSES:
+            if ticket["status"] not in FINAL_STATUSES and set(external_ids) & set(self.dialect.external_ids(ticket)):
                 return ticket
         return None
 
@@ -291,18 +304,9 @@ class SandboxState:
             for _ in range(count):
                 ticket_id = self._new_id()
                 stamp = now_iso()
-                ticket: dict[str, Any] = {"id": ticket_id, "href": f"{TICKETS_PATH}/{ticket_id}"}
-                if external_id is not None:
-                    ticket["externalId"] = external_id
-                ticket.update(
-                    ticketType="incident",
-                    description="opened by hand in Oceane",
-                    severity="Minor",
-                    priority="4",
-                    status=status,
-                    creationDate=stamp,
-                    lastUpdate=stamp,
-                )
+                ticket: dict[str, Any] = {"id": ticket_id, "href": self._href(ticket_id)}
+                ticket.update(self.dialect.hand_made(external_id))
+                ticket.update(status=status, creationDate=stamp, lastUpdate=stamp)
                 self._tickets[ticket_id] = ticket
                 made.append(copy.deepcopy(ticket))
         return made
@@ -317,7 +321,7 @@ class SandboxState:
         with self._lock:
             faults = self._faults
             if faults.find_ignores_filter:
-                query = FindQuery(None, query.statuses, query.offset, query.limit)
+                query = query.unfiltered()
             offset = 0 if faults.find_ignores_offset else query.offset
             tickets = list(self._tickets.values())
             if faults.find_newest_first:

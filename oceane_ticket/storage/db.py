@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,25 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
 
+from oceane_ticket.storage import urls
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def sqlalchemy_url(url: str) -> str:
-    """Pin PostgreSQL URLs to psycopg 3 (SQLAlchemy's default would be psycopg2, not installed)."""
-    return re.sub(r"^postgres(ql)?(\+psycopg2)?://", "postgresql+psycopg://", url)
+# One home for the URL's forms and the connect options of every PostgreSQL connection (urls.py).
+sqlalchemy_url = urls.sqlalchemy_url
 
-
-# TCP keepalives and a user timeout: a database link that silently drops packets (no reset) is
-# noticed within about a minute instead of the kernel's default of some fifteen minutes, so a
-# worker stuck on it gives up, retries later, and the sweep or a redelivery completes the request.
-PG_CONNECT_ARGS: dict[str, Any] = {
-    "connect_timeout": 5,
-    "keepalives": 1,
-    "keepalives_idle": 30,
-    "keepalives_interval": 10,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 60_000,
-}
 
 _ENGINES: dict[str, sa.Engine] = {}
 
@@ -66,8 +54,14 @@ def _create_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    # pre_ping: a worker outlives database restarts; a dead pooled connection must not fail a task.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args=PG_CONNECT_ARGS)
+    # pre_ping: a worker outlives database restarts and failovers; a pooled connection to a server
+    # that is gone (or demoted) is replaced before use, and the new one goes through libpq's host
+    # list again (target_session_attrs=read-write finds the promoted primary). A failure after the
+    # checkout (the primary dies mid-transaction) fails that task, which is retried; pool_recycle
+    # bounds how long a connection can stay on a server that was demoted but still answers.
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_recycle=300, pool_size=2, max_overflow=2, connect_args=urls.connect_args(url)
+    )
 
 
 @contextmanager

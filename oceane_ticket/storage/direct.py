@@ -26,7 +26,7 @@ from typing import Any
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.request import TicketRequest, column_names
 from oceane_ticket.statuses import Status, WritebackState
-from oceane_ticket.storage import schema
+from oceane_ticket.storage import schema, urls
 from oceane_ticket.storage.columns import TICKETS_TABLE
 from oceane_ticket.storage.open_request import OPEN_REQUEST_SQL
 
@@ -162,19 +162,8 @@ def sqlite_path(url: str) -> str:
 
 
 def postgres_dsn(url: str) -> str:
-    """A libpq URI from a SQLAlchemy URL (drops the ``+driver`` part)."""
-    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
-
-
-# Kept-open connections (the pool) must notice a database link that silently drops packets:
-# the same keepalives as the worker's engine (storage/db.py), so a dead link fails in about a minute.
-_PG_KEEPALIVES: dict[str, Any] = {
-    "keepalives": 1,
-    "keepalives_idle": 30,
-    "keepalives_interval": 10,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 60_000,
-}
+    """A libpq URI from a SQLAlchemy URL (drops the ``+driver`` part; several hosts as libpq lists them)."""
+    return urls.libpq_uri(url)
 
 
 def _open(url: str, *, connect_timeout: int = 5, kept: bool = False) -> Connection:
@@ -192,10 +181,12 @@ def _open(url: str, *, connect_timeout: int = 5, kept: bool = False) -> Connecti
         import psycopg  # only the PostgreSQL path pays for it
         from psycopg.rows import dict_row
 
-        extra = _PG_KEEPALIVES if kept else {}
-        raw = psycopg.connect(
-            postgres_dsn(url), connect_timeout=connect_timeout, autocommit=True, row_factory=dict_row, **extra
-        )
+        # Kept-open connections (the pool) must notice a database link that silently drops
+        # packets; every connection gets the session options (urls.py: synchronous commits).
+        extra = urls.connect_args(url, connect_timeout=connect_timeout)
+        if not kept:
+            extra = {k: v for k, v in extra.items() if k not in urls.KEEPALIVES}
+        raw = psycopg.connect(postgres_dsn(url), autocommit=True, row_factory=dict_row, **extra)
         return Connection(raw, "postgresql")
     except Exception as exc:
         raise DatabaseUnavailable(schema.schema_problem(exc) or describe_exception(exc)) from None

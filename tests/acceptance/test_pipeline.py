@@ -89,7 +89,7 @@ def test_a_400_code_24_leaves_a_failed_ticket_with_all_four_error_columns(stack:
     failed = json.loads(cli(stack, "failed", "--json").stdout)
     assert len(failed) == 1
     row = failed[0]
-    assert (row["http_error_code"], row["app_error_code"]) == (400, 24)
+    assert (row["http_error_code"], row["app_error_code"]) == (400, "24")
     assert (row["error_message"], row["error_description"]) == ("Invalid body field", "priority is not valid")
     assert sandbox.state()["tickets_created"] == 0
     # A failed request no longer blocks the alarm: the operator may try again once Oceane is fixed.

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from oceane_ticket.fakedm import FakeDataMiner
 from oceane_ticket.storage import db
 from oceane_ticket.storage.models import Ticket
 from producer.core import create_ticket, wait_for
 from tests.conftest import WorkerProcess, settings_env, wait_until
+from tests.fakedm import FakeDataMiner
 from tests.faults.kit import BeatProcess
 
 TOKEN = "udapi-token-7f3a9c"
@@ -296,3 +296,34 @@ def test_a_refused_write_back_fails_alone_and_retry_writeback_sends_it_once_fixe
     wait_for_writeback(fixed, ticket.instance)
     assert dm.properties(12, 345, 5001)["Oceane Ticket ID"] == ticket.ticket_id
     assert_no_secret(done.stdout, done.stderr)
+
+
+def test_a_rate_limited_write_back_is_done_later_and_nothing_fails(
+    settings_for: Any, start_worker: Any, dm: FakeDataMiner, sandbox: Any
+) -> None:
+    # DataMiner 10.6.9+ answers 429 RateLimitExceeded past a token's 60 requests a minute, with Retry-After.
+    settings = writer_settings(settings_for, dm, "udapi", writeback_retry_count=3, writeback_backoff_max=0.5)
+    dm.throttle(1, retry_after=1)
+    start_worker(settings)
+    ticket = create(settings, 6001)
+
+    done = wait_for_writeback(settings, ticket.instance)
+
+    assert (done.status, done.writeback_state, done.writeback_error) == ("created", "done", None)
+    assert [c.status for c in dm.calls] == [429, 200]
+    assert dm.properties(12, 345, 6001)["Oceane Ticket ID"] == ticket.ticket_id
+    assert sandbox.state()["tickets_created"] == 1
+
+
+def test_a_route_without_an_api_definition_fails_the_write_back_naming_the_route(
+    settings_for: Any, start_worker: Any, dm: FakeDataMiner
+) -> None:
+    settings = writer_settings(settings_for, dm, "udapi", dataminer_udapi_route="oceane/not-defined")
+    start_worker(settings)
+    ticket = create(settings, 6002)
+
+    failed = wait_for_writeback(settings, ticket.instance, state="failed")
+
+    assert failed.status == "created"
+    assert "404" in (failed.writeback_error or "") and "'oceane/not-defined'" in (failed.writeback_error or "")
+    assert [c.status for c in dm.calls] == [404]  # not retried: a definition does not appear on its own

@@ -1,6 +1,7 @@
 // A compile-only stub of the DataMiner Automation API surface the Oceane scripts in dataminer/scripts use.
-// Signatures follow Skyline.DataMiner.Automation (SLManagedAutomation.dll) as documented by Skyline
-// (IEngine, ScriptParam, UIBuilder, UIBlockDefinition, UIBlockType, UIResults, AutomationEntryPoint).
+// Signatures follow Skyline.DataMiner.Automation (SLManagedAutomation.dll) as Skyline publishes it in
+// SkylineCommunications/dataminer-docs, src/DataMiner/SLManagedAutomation/ (IEngine.cs, Engine.cs,
+// AutomationEntryPointAttribute.cs, AutomationEntryPointType.cs, ScriptAbortException.cs, the UI classes).
 // Only members the scripts call are declared, so a script that calls something DataMiner lacks fails to
 // compile here too; the bodies exist only so that tests/dataminer_stub/Harness.cs can run the scripts.
 namespace Skyline.DataMiner.Automation
@@ -214,18 +215,24 @@ namespace Skyline.DataMiner.Automation
 		public AutomationEntryPointType.Types Type { get; private set; }
 	}
 
-	/// <summary>Holds the entry point types.</summary>
-	public class AutomationEntryPointType
+	/// <summary>Holds the entry point types (a sealed class in SLManagedAutomation).</summary>
+	public sealed class AutomationEntryPointType
 	{
 		/// <summary>The entry point types.</summary>
 		public enum Types
 		{
-			OnApiTrigger = 1,
+			// OnApiTrigger is 11. SkylineCommunications/dataminer-docs, src/DataMiner/SLManagedAutomation/
+			// AutomationEntryPointType.cs: the stored copy lists 0-10 and 13 and leaves 11 and 12 out; 11 is
+			// OnApiTrigger as Skyline's User-Defined API scripts use it. The other members are not used here.
+			OnApiTrigger = 11,
 		}
 	}
 }
 
-namespace Skyline.DataMiner.Net.Apps.UserDefinableApis
+// ApiTriggerInput, ApiTriggerOutput, RequestMethod and StatusCode live in this namespace in DataMiner
+// (SkylineCommunications/dataminer-docs, user-guide/Advanced_Modules/User-Defined_APIs/Defining_an_API/
+// UD_APIs_Defining_a_new_API.md and the API reference under src/DataMiner/).
+namespace Skyline.DataMiner.Net.Apps.UserDefinableApis.Actions
 {
 	using System.Collections.Generic;
 
@@ -263,10 +270,7 @@ namespace Skyline.DataMiner.Net.Apps.UserDefinableApis
 		/// <summary>Gets or sets the response body.</summary>
 		public string ResponseBody { get; set; }
 	}
-}
 
-namespace Skyline.DataMiner.Net.Apps.UserDefinableApis.Actions
-{
 	/// <summary>Suggested HTTP status codes for ApiTriggerOutput.ResponseCode.</summary>
 	public enum StatusCode
 	{

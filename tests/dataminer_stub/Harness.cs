@@ -1,7 +1,8 @@
 // Runs one Oceane Automation script under Mono against a recording engine, for tests/unit/test_dataminer_kit.py.
 // Usage: mono harness.exe scenario.json   (compiled together with Automation.cs, the script and OceaneCommon.cs)
-// scenario: {"entry": "run" | "api", "user": "...", "params": {name: value}, "ui": [{"values": {...}, "press": "create"}],
-//            "api": {"method": "Post", "body": "..."}}
+// scenario: {"entry": "run" | "api" | "gqi", "user": "...", "params": {name: value}, "ui": [{"values": {...}, "press": "create"}],
+//            "api": {"method": "Post", "body": "..."}, "source": "<GQIMetaData name>"}
+// The intake's settings come from the file OCEANE_KIT_CONFIG names, as on an Agent.
 // Prints one JSON object: properties set, script outputs, logs, dialogs shown, how the script ended, the API answer.
 namespace OceaneHarness
 {
@@ -13,7 +14,8 @@ namespace OceaneHarness
 	using System.Web.Script.Serialization;
 
 	using Skyline.DataMiner.Automation;
-	using Skyline.DataMiner.Net.Apps.UserDefinableApis;
+	using Skyline.DataMiner.Analytics.GenericInterface;
+	using Skyline.DataMiner.Net.Apps.UserDefinableApis.Actions;
 
 	/// <summary>An engine that records what the script does and answers dialogs from the scenario.</summary>
 	public sealed class RecordingEngine : IEngine
@@ -144,9 +146,16 @@ namespace OceaneHarness
 
 			string user = scenario.ContainsKey("user") ? Convert.ToString(scenario["user"]) : "operator";
 			var engine = new RecordingEngine(user, parameters, ui);
+			var result = new Dictionary<string, object>();
+			if (Convert.ToString(scenario["entry"]) == "gqi")
+			{
+				result["gqi"] = RunGqi(Convert.ToString(scenario["source"]));
+				Console.Out.Write(serializer.Serialize(result));
+				return 0;
+			}
+
 			Type scriptType = Assembly.GetExecutingAssembly().GetTypes().Single(t => t.Name == "Script");
 			object script = Activator.CreateInstance(scriptType);
-			var result = new Dictionary<string, object>();
 			string exit = "completed";
 			string reason = null;
 			try
@@ -194,6 +203,45 @@ namespace OceaneHarness
 			result["dialogs"] = engine.Dialogs;
 			Console.Out.Write(serializer.Serialize(result));
 			return 0;
+		}
+
+		/// <summary>Asks a GQI data source for its columns, then pages until it says there are no more, as GQI does.</summary>
+		private static Dictionary<string, object> RunGqi(string name)
+		{
+			Type type = Assembly.GetExecutingAssembly().GetTypes().Single(t =>
+			{
+				var meta = (GQIMetaDataAttribute)Attribute.GetCustomAttribute(t, typeof(GQIMetaDataAttribute));
+				return meta != null && meta.Name == name;
+			});
+			var source = (IGQIDataSource)Activator.CreateInstance(type);
+			var outcome = new Dictionary<string, object>();
+			try
+			{
+				outcome["columns"] = source.GetColumns().Select(c => new object[] { c.Name, c.GetType().Name }).ToList();
+				var rows = new List<object>();
+				int pages = 0;
+				while (true)
+				{
+					GQIPage page = source.GetNextPage(new GetNextPageInputArgs());
+					pages++;
+					rows.AddRange(page.Rows.Select(r => r.Cells.Select(c => c.Value is DateTime
+						? ((DateTime)c.Value).ToString("o") + "|" + ((DateTime)c.Value).Kind
+						: c.Value).ToList()));
+					if (!page.HasNextPage || pages > 100)
+					{
+						break;
+					}
+				}
+
+				outcome["rows"] = rows;
+				outcome["pages"] = pages;
+			}
+			catch (Exception e)
+			{
+				outcome["error"] = e.GetType().Name + ": " + e.Message;
+			}
+
+			return outcome;
 		}
 	}
 }

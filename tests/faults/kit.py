@@ -343,6 +343,16 @@ class BeatProcess:
 # --- the ledger of one scenario ---
 
 
+def ticket_external_id(ticket: dict[str, Any]) -> str | None:
+    """The alarm a sandbox ticket is for, in any dialect: ``externalId``, or v5's ``externalIdentifier`` of ours."""
+    if isinstance(ticket.get("externalId"), str):
+        return str(ticket["externalId"])
+    for entry in ticket.get("externalIdentifier") or []:
+        if isinstance(entry, dict) and entry.get("owner") in (None, "DataMiner") and isinstance(entry.get("id"), str):
+            return str(entry["id"])
+    return None
+
+
 @dataclass
 class Row:
     """One line of the matrix table."""
@@ -438,7 +448,7 @@ class Ledger:
             time.sleep(0.1)
         rows = self.rows()
         tickets = self.sandbox.tickets
-        per_alarm = Counter(t.get("externalId") for t in tickets)
+        per_alarm = Counter(ticket_external_id(t) for t in tickets)
         created_rows = Counter(
             f"{r['dma_id']}/{r['element_id']}/{r['alarm_id']}" for r in rows.values() if r["status"] == "created"
         )
@@ -457,7 +467,7 @@ class Ledger:
             if expect == "created":
                 ticket = next((t for t in tickets if t["id"] == row["ticket_id"]), None)
                 external = f"{row['dma_id']}/{row['element_id']}/{row['alarm_id']}"
-                if ticket is None or ticket.get("externalId") != external:
+                if ticket is None or ticket_external_id(ticket) != external:
                     lost += 1  # the row points at no Oceane ticket of its alarm
             else:
                 final = [f for f in failures if f["instance"] == instance and f["final"]]
@@ -490,8 +500,10 @@ _ERROR_COLUMNS = ("http_error_code", "app_error_code", "error_message", "error_d
 
 
 def _filled(row: dict[str, Any], column: str) -> bool:
-    # A transport failure has no HTTP answer and no app code: 0 is the documented value there.
+    # A transport failure has no HTTP answer and no app code: 0 and "" are the documented values there.
     value = row.get(column)
+    if column == "app_error_code":
+        return isinstance(value, str)
     return value is not None and (not isinstance(value, str) or bool(value.strip()))
 
 

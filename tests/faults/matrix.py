@@ -46,6 +46,8 @@ SCENARIOS = {
     "tests/faults/test_shutdown.py": "10",
     "tests/faults/test_foreign_server.py": "i10",  # issue 10: a server that is not Oceane
     "tests/faults/test_crash_resume.py": "11.4",
+    "tests/faults/test_dialects.py": "i16",  # the wire dialects: oceane, TMF621 v4 and v5
+    "tests/faults/test_failover.py": "i19",  # issue 19: Redis (Sentinel) and PostgreSQL failovers
 }
 UNITS = {
     "tests/unit/test_lock.py": "6",

@@ -35,7 +35,7 @@ def test_429_waits_its_retry_after(stack: Any, ledger: Any) -> None:
     instance = book.accept(stack.submit(alarm_params(10)))
     book.finish(timeout=30)
     [failure] = _failures(stack, instance)
-    assert (failure["http_error_code"], failure["app_error_code"], failure["final"]) == (429, 53, False)
+    assert (failure["http_error_code"], failure["app_error_code"], failure["final"]) == (429, "53", False)
     done = stack.row(instance)
     waited = (done["updated_at"] - failure["failed_at"]).total_seconds()
     assert waited >= 1.9, f"retried after {waited:.2f} s although Oceane asked for 2 s"
@@ -77,7 +77,7 @@ def test_5xx_retries_with_backoff_then_fails_with_the_four_columns(
     rows = _failures(stack, instance)
     assert [r["final"] for r in rows] == [False] * retries + [True]
     assert {(r["http_error_code"], r["app_error_code"], r["error_message"], r["error_description"]) for r in rows} == {
-        (status, code, "Injected", "boom")
+        (status, str(code), "Injected", "boom")
     }
     assert stack.sandbox.state()["create_calls"] == retries + 1
     # Backoff: each retry waited (the attempts are spread out, not back to back).
@@ -96,7 +96,7 @@ def test_timeouts_retry_then_fail(stack: Any, ledger: Any) -> None:
     instance = book.accept(stack.submit(alarm_params(40)), expect="failed")
     book.finish(timeout=40)
     rows = _failures(stack, instance)
-    assert [(r["http_error_code"], r["app_error_code"], r["error_message"]) for r in rows] == [(0, 0, "Timeout")] * 2
+    assert [(r["http_error_code"], r["app_error_code"], r["error_message"]) for r in rows] == [(0, "", "Timeout")] * 2
     assert f"within {timeout:g} s" in rows[-1]["error_description"]  # the stored error says how long we waited
     state = stack.sandbox.state()
     assert state["create_calls"] == 2 and state["find_calls"] == 1  # the retry looked up first
@@ -111,7 +111,7 @@ def test_400_and_403_fail_at_once(stack: Any, ledger: Any, status: int, code: in
     instance = book.accept(stack.submit(alarm_params(50)), expect="failed")
     book.finish(timeout=30)
     [failure] = _failures(stack, instance)
-    assert (failure["http_error_code"], failure["app_error_code"], failure["final"]) == (status, code, True)
+    assert (failure["http_error_code"], failure["app_error_code"], failure["final"]) == (status, str(code), True)
     assert stack.row(instance)["retries_used"] == 0
     assert stack.sandbox.state()["create_calls"] == 1
 
@@ -124,7 +124,7 @@ def test_401_code_41_gets_one_new_token_then_fails(stack: Any, ledger: Any) -> N
     instance = book.accept(stack.submit(alarm_params(55)), expect="failed")
     book.finish(timeout=30)
     [failure] = _failures(stack, instance)
-    assert (failure["http_error_code"], failure["app_error_code"]) == (401, 41)
+    assert (failure["http_error_code"], failure["app_error_code"]) == (401, "41")
     state = stack.sandbox.state()
     assert (state["create_calls"], state["tokens_issued"]) == (2, 2)
 

@@ -51,18 +51,21 @@ def free_port() -> int:
 class IntakeServer:
     """`oceane-ticket serve` in a child process, its log in a file."""
 
-    def __init__(self, settings: Any, log_path: Path) -> None:
+    def __init__(self, settings: Any, log_path: Path, tls: tuple[Path, Path] | None = None) -> None:
         self.settings = settings
         self.log_path = log_path
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.verify: str | bool = str(tls[0]) if tls else True
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> IntakeServer:
         program = shutil.which("oceane-ticket", path=str(Path(sys.executable).parent)) or "oceane-ticket"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [program, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [program, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            + (["--ssl-certfile", str(self.tls[0]), "--ssl-keyfile", str(self.tls[1])] if self.tls else []),
             cwd=ROOT,
             env=settings_env(self.settings),
             stdout=log,
@@ -72,7 +75,7 @@ class IntakeServer:
         def answers() -> bool:
             assert self.proc is not None and self.proc.poll() is None, self.log_text()
             with contextlib.suppress(requests.ConnectionError):
-                requests.get(self.url + "/health", timeout=5)
+                requests.get(self.url + "/health", timeout=5, verify=self.verify)
                 return True
             return False
 
@@ -105,8 +108,8 @@ class IntakeServer:
 def start_intake(tmp_path: Path) -> Iterator[Any]:
     started: list[IntakeServer] = []
 
-    def start(settings: Any) -> IntakeServer:
-        server = IntakeServer(settings, tmp_path / f"intake-{len(started)}.log")
+    def start(settings: Any, tls: tuple[Path, Path] | None = None) -> IntakeServer:
+        server = IntakeServer(settings, tmp_path / f"intake-{len(started)}.log", tls)
         started.append(server)
         return server.start()
 
@@ -237,3 +240,29 @@ def test_serve_refuses_every_interface_without_a_token(settings_for: Any) -> Non
     )
     assert done.returncode == 2
     assert "OCEANE_INTAKE_TOKEN" in done.stderr
+
+
+SAN = ("-addext", "subjectAltName=IP:127.0.0.1")
+
+
+def test_serve_answers_over_https_with_its_certificate(
+    settings_for: Any, real_redis: Any, start_intake: Any, tmp_path: Path
+) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "intake.pem", tmp_path / "intake.key"
+    out = ("-keyout", str(key), "-out", str(cert))
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", *SAN, *out],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    server = start_intake(settings_for(intake_token=TOKEN), tls=(cert, key))
+
+    answer = requests.get(server.url + "/form", headers=AUTH, timeout=30, verify=str(cert))
+
+    assert server.url.startswith("https://") and answer.status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url.replace("https://", "http://") + "/health", timeout=10)

@@ -62,9 +62,12 @@ OPERATIONS = [
     ("POST", "/tickets"),
     ("GET", "/tickets"),
     ("GET", "/tickets/{instance}"),
+    ("GET", "/tables/tickets"),
+    ("GET", "/tables/failed-requests"),
     ("GET", "/form"),
     ("GET", "/status"),
     ("GET", "/health"),
+    ("POST", "/alarms/events"),
 ]
 
 

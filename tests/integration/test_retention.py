@@ -169,7 +169,9 @@ def test_migration_0004_upgrades_and_downgrades_a_database_with_tickets(fresh_pg
     db.upgrade(fresh_pg, "0003")
     with db.get_engine(fresh_pg).begin() as conn:
         conn.execute(sa.insert(TICKETS), [ticket_row(1, now - timedelta(days=200)), ticket_row(2, now, "queued")])
-        conn.execute(sa.insert(FAILURES), [failure_row(1, now)])
+        # Through the table as 0003 had it (app_error_code an integer; the model's is text since 0005).
+        failures_0003 = sa.Table("failed_ticket_requests", sa.MetaData(), autoload_with=conn)
+        conn.execute(sa.insert(failures_0003), [failure_row(1, now) | {"app_error_code": 1}])
 
     db.upgrade(fresh_pg)
 

@@ -11,8 +11,6 @@ PACKAGES = ("oceane_ticket", "producer", "worker", "intake")
 PARSES = re.compile(r"\bArgumentParser\(|\.add_argument\(|\.add_subparsers\(")
 # Command lines that are not oceane-ticket's, or not yet in cli/: each with why.
 ELSEWHERE = {
-    # The fake DataMiner's own `python -m oceane_ticket.fakedm`, a test bed rather than a command.
-    "oceane_ticket/fakedm/__main__.py",
     # `oceane-ticket sandbox`'s options, on their way to cli/sandbox.py.
     "oceane_ticket/sandbox/cli.py",
 }

@@ -193,3 +193,68 @@ def test_an_incomplete_writer_configuration_is_refused_naming_the_setting(env: d
 
     with pytest.raises(SettingsError, match=named):
         make_settings(**env)
+
+
+# --- against the fake DataMiner, which answers in the User-Defined API endpoint's own shapes ---
+
+
+def _udapi_at(dm: Any, **overrides: Any) -> UdapiWriter:
+    return udapi(dataminer_url=dm.url, **overrides)
+
+
+def test_a_429_from_the_rate_limit_is_for_later_and_carries_retry_after() -> None:
+    from tests.fakedm import FakeDataMiner
+
+    with FakeDataMiner(token=TOKEN) as dm:
+        dm.throttle(1, retry_after=7)
+        with pytest.raises(WritebackError) as caught:
+            _udapi_at(dm).write(ALARM, PROPS)
+        _udapi_at(dm).write(ALARM, PROPS)  # the next minute's request goes through
+        stored = dm.properties(12, 345, 67890)
+
+    assert (caught.value.transient, caught.value.http_status, caught.value.retry_after) == (True, 429, 7.0)
+    assert "RateLimitExceeded" in str(caught.value)
+    assert stored == PROPS
+
+
+def test_a_503_while_dataminer_starts_is_for_later() -> None:
+    from tests.fakedm import FakeDataMiner
+
+    with FakeDataMiner(token=TOKEN) as dm:
+        dm.set_down(True)
+        with pytest.raises(WritebackError) as caught:
+            _udapi_at(dm).write(ALARM, PROPS)
+
+    assert (caught.value.transient, caught.value.http_status) == (True, 503)
+    assert "errorCode 7" in str(caught.value)  # ManagerNotInitialized, from the endpoint's own error
+
+
+def test_a_404_names_the_route_that_has_no_api_definition() -> None:
+    from tests.fakedm import FakeDataMiner
+
+    with FakeDataMiner(token=TOKEN) as dm, pytest.raises(WritebackError) as caught:
+        _udapi_at(dm, dataminer_udapi_route="oceane/typo").write(ALARM, PROPS)
+
+    assert (caught.value.transient, caught.value.http_status) == (False, 404)
+    assert "'oceane/typo'" in str(caught.value) and "OCEANE_DATAMINER_UDAPI_ROUTE" in str(caught.value)
+
+
+@pytest.mark.parametrize("token", ["wrong-token-value-00000000000000"])
+def test_a_401_from_the_endpoint_names_the_token_setting_but_not_the_token(token: str) -> None:
+    from tests.fakedm import FakeDataMiner
+
+    with FakeDataMiner(token=TOKEN) as dm, pytest.raises(WritebackError) as caught:
+        _udapi_at(dm, dataminer_token=token).write(ALARM, PROPS)
+
+    assert (caught.value.transient, caught.value.http_status) == (False, 401)
+    assert "OCEANE_DATAMINER_TOKEN" in str(caught.value) and token not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("12", 12.0), ("", None), ("soon", None), ("999999", 3600.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_retry_after_reads_seconds_or_a_date(header: str, seconds: float | None) -> None:
+    from oceane_ticket.alarm_writer import retry_after
+
+    assert retry_after(header) == seconds

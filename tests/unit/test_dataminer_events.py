@@ -20,8 +20,12 @@ mcs, stub_dll, harness, intake = kit.mcs, kit.stub_dll, kit.harness, kit.intake
 
 
 def _params(intake: FakeIntake, **extra: str) -> dict[str, str]:
-    alarm = {k: ALARM[k] for k in ("DMA ID", "Element ID", "Alarm ID")}
-    return {**alarm, "Intake URL": intake.url, "Intake Token": TOKEN, "Alarm Writer": "udapi", **extra}
+    return {k: ALARM[k] for k in ("DMA ID", "Element ID", "Alarm ID")} | extra
+
+
+def _config(intake: FakeIntake) -> dict[str, str]:
+    # The Agent's intake.json (the token is never a script parameter).
+    return {"intakeUrl": intake.url, "intakeToken": TOKEN}
 
 
 def _posts(intake: FakeIntake) -> list[dict[str, Any]]:
@@ -39,7 +43,7 @@ def _accepted_by_the_intake(body: dict[str, Any]) -> events.AlarmEventIn:
 def test_the_rule_script_sends_the_clear_with_a_stable_event_id(harness: Any, intake: FakeIntake) -> None:
     intake.answer("POST", "/alarms/events", 202, {"result": "recorded", "eventId": "x"})
     params = _params(intake, Event="cleared", Severity="Normal", **{"Alarm Value": "Link up", "Alarm Event ID": "991"})
-    outcome = harness("OceaneAlarmEvent.cs", {"entry": "run", "params": params})
+    outcome = harness("OceaneAlarmEvent.cs", {"entry": "run", "params": params, "config": _config(intake)})
     assert outcome["exit"] == "completed"
     (post,) = _posts(intake)
     assert post["path"] == "/alarms/events" and post["authorization"] == f"Bearer {TOKEN}"
@@ -55,14 +59,18 @@ def test_the_rule_script_sends_the_clear_with_a_stable_event_id(harness: Any, in
 
 
 def test_the_rule_script_refuses_an_unknown_event_without_calling(harness: Any, intake: FakeIntake) -> None:
-    outcome = harness("OceaneAlarmEvent.cs", {"entry": "run", "params": _params(intake, Event="exploded")})
+    outcome = harness(
+        "OceaneAlarmEvent.cs", {"entry": "run", "params": _params(intake, Event="exploded"), "config": _config(intake)}
+    )
     assert outcome["exit"] == "fail" and "Event" in outcome["reason"]
     assert intake.requests == []
 
 
 def test_the_rule_script_fails_with_the_intakes_reason(harness: Any, intake: FakeIntake) -> None:
     intake.answer("POST", "/alarms/events", 422, {"error": "dmaId: is required", "field": "dmaId"})
-    outcome = harness("OceaneAlarmEvent.cs", {"entry": "run", "params": _params(intake, Event="updated")})
+    outcome = harness(
+        "OceaneAlarmEvent.cs", {"entry": "run", "params": _params(intake, Event="updated"), "config": _config(intake)}
+    )
     assert outcome["exit"] == "fail" and "dmaId: is required" in outcome["reason"]
 
 
@@ -72,6 +80,7 @@ def test_add_note_asks_and_sends_the_note_as_the_operator(harness: Any, intake: 
         "entry": "run",
         "user": "CORP/alice",
         "params": _params(intake),
+        "config": _config(intake),
         "ui": [{"values": {"note": "  "}, "press": "add"}, {"values": {"note": "Customer called"}, "press": "add"}],
     }
     outcome = harness("OceaneAddNote.cs", scenario)
@@ -85,6 +94,7 @@ def test_add_note_asks_and_sends_the_note_as_the_operator(harness: Any, intake: 
 @pytest.mark.parametrize("press", ["cancel"])
 def test_add_note_cancelled_sends_nothing(harness: Any, intake: FakeIntake, press: str) -> None:
     outcome = harness(
-        "OceaneAddNote.cs", {"entry": "run", "params": _params(intake), "ui": [{"values": {}, "press": press}]}
+        "OceaneAddNote.cs",
+        {"entry": "run", "params": _params(intake), "config": _config(intake), "ui": [{"values": {}, "press": press}]},
     )
     assert outcome["exit"] == "completed" and intake.requests == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ REFERENCES = ["-r:System.Net.Http.dll", "-r:System.Web.Extensions.dll", "-r:Syst
 AUTOMATION_NS = "{http://www.skyline.be/automation}"
 HYPERLINKS_NS = "{http://www.skyline.be/config/hyperlinks}"
 TOKEN = "intake-secret-token-123"
+STUB_SOURCES = [str(STUB / "Automation.cs"), str(STUB / "GenericInterface.cs")]
 
 
 def _load_builder() -> ModuleType:
@@ -84,7 +86,7 @@ def mcs() -> str:
 def stub_dll(mcs: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The DataMiner API stub, compiled once."""
     out = tmp_path_factory.mktemp("stub") / "Skyline.DataMiner.Stub.dll"
-    result = _compile(mcs, ["-target:library", f"-out:{out}", str(STUB / "Automation.cs")])
+    result = _compile(mcs, ["-target:library", f"-out:{out}", *STUB_SOURCES])
     if result.returncode != 0 and "Metadata file" in result.stdout + result.stderr:
         service_missing("Mono framework assemblies", (result.stdout + result.stderr).strip()[:300])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -117,7 +119,10 @@ def test_script_compiles_against_the_dataminer_api(mcs: str, stub_dll: Path, tmp
     declared = [p.findtext(f"{AUTOMATION_NS}Description") for p in root.iter(f"{AUTOMATION_NS}ScriptParameter")]
     assert declared == list(spec.parameters)
     refs = [p.text for p in root.iter(f"{AUTOMATION_NS}Param") if p.get("type") == "ref"]
-    assert refs == ["System.Net.Http.dll", "System.Web.Extensions.dll"]
+    assert refs == list(spec.references)
+    assert (
+        root.findtext(f"{AUTOMATION_NS}Folder") == ""
+    )  # the Automation root: hyperlinks name scripts without a folder
 
     result = _compile_script(mcs, stub_dll, _xml_code(spec), tmp_path)
 
@@ -157,44 +162,131 @@ def _hyperlinks() -> dict[str, ET.Element]:
     root = _parse(KIT / "HyperLinks.xml")
     assert root.tag == f"{HYPERLINKS_NS}HyperLinks"
     links = {link.get("name", ""): link for link in root.iter(f"{HYPERLINKS_NS}HyperLink")}
-    assert len({link.get("id") for link in links.values()}) == len(links) == 2
+    assert len({link.get("id") for link in links.values()}) == len(links) == 3
     return links
 
 
-def test_create_ticket_link_runs_the_interactive_script_with_its_parameters() -> None:
+_SEP = re.compile(r"^\[sep:(.)(.)\]")
+
+
+def _separators(text: str, defaults: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Strip leading [sep:XY] tags (Linking_a_shape_to_an_Automation_script.md): X is now written as Y."""
+    seps = dict(defaults)
+    while match := _SEP.match(text):
+        seps[match.group(1)] = match.group(2)
+        text = text[match.end() :]
+    return text, seps
+
+
+def _script_link(link: ET.Element) -> tuple[str, dict[str, str], list[str]]:
+    """A script hyperlink as DataMiner reads it: the script, its parameters, and tooltip + options."""
+    text, top = _separators((link.text or "").strip(), {"|": "|"})
+    script, dummies, params, memory, *rest = text.split(top["|"])
+    assert (dummies, memory) == ("", "")
+    params, seps = _separators(params, {";": ";", "=": "="})
+    passed = dict(pair.split(seps["="], 1) for pair in params.split(seps[";"]))
+    return script, passed, rest
+
+
+def test_create_ticket_link_runs_the_interactive_script_for_a_selection() -> None:
     link = _hyperlinks()["Create Ticket"]
     assert (link.get("version"), link.get("type"), link.get("menu")) == ("2", "script", "root")
-    script, dummies, params, memory, rest = (link.text or "").strip().split("|", 4)
-    assert (dummies, memory) == ("", "")
+    assert link.get("combineParameters") == "true"
+    assert link.get("separator") == "\u00b6"  # OceaneNames.CombineSeparator in the scripts
+    script, passed, rest = _script_link(link)
     assert script == "Orange Oceane Ticketing System" == builder.SCRIPTS[0].name
-    assert rest == "Create ticket in Oceane Ticketing Tool|NoConfirmation,CloseWhenFinished"
-    passed = dict(pair.split("=", 1) for pair in params.split(";"))
-    # The seed connector's six alarm placeholders, unchanged, then the intake settings.
-    assert passed["DMA ID"] == "[DMAID]"
-    assert passed["Element ID"] == "[EID]"
-    assert passed["Alarm ID"] == "[ROOTKEY]"
-    assert passed["Element Name"] == "[ENAME]"
-    assert passed["Alarm Value"] == "[VALUE]"
-    assert passed["Root Time"] == "[ROOTTIME:yyyy-MM-ddTHH:mm:ssZ]"
+    assert rest == ["Create ticket in Oceane Ticketing Tool", "NoConfirmation,CloseWhenFinished"]
+    assert passed == {
+        "DMA ID": "[DMAID]",
+        "Element ID": "[EID]",
+        "Alarm ID": "[ROOTKEY]",
+        "Element Name": "[ENAME]",
+        "Alarm Value": "[VALUE]",
+        "Root Time": "[ROOTTIME:yyyy-MM-ddTHH:mm:ssK]",  # K: the time's own offset, never a literal Z
+    }
     assert list(passed) == list(builder.SCRIPTS[0].parameters)  # every declared parameter, nothing else
 
 
-def test_create_ticket_link_shows_only_while_the_alarm_has_no_ticket_id() -> None:
-    condition = _hyperlinks()["Create Ticket"].get("filterElement", "")
-    assert condition == (
-        '(AlarmEventMessage.PropertiesDict.KeyExists:"Oceane Ticket ID"[Bool] == False) OR '
-        "(AlarmEventMessage.PropertiesDict.\"Oceane Ticket ID\"[String] == '')"
-    )
+def test_values_with_the_default_separators_stay_inside_their_parameter() -> None:
+    _, passed, _ = _script_link(_hyperlinks()["Create Ticket"])
+    # What DataMiner substitutes for [ENAME] and [VALUE] may hold ";", "=" and "|": none is a separator now.
+    link = _hyperlinks()["Create Ticket"]
+    raw = (link.text or "").replace("[ENAME]", "core; site=PAR|1").replace("[VALUE]", "a=b; c|d")
+    fake = ET.Element("HyperLink")
+    fake.text = raw
+    _, substituted, rest = _script_link(fake)
+    assert substituted["Element Name"] == "core; site=PAR|1"
+    assert substituted["Alarm Value"] == "a=b; c|d"
+    assert len(rest) == 2 and list(substituted) == list(passed)
+
+
+def test_no_hyperlink_carries_a_token_or_the_intakes_address() -> None:
+    text = (KIT / "HyperLinks.xml").read_text(encoding="utf-8")
+    body = text[text.index("<HyperLinks") :]
+    assert "token" not in body.lower()
+    assert "intake" not in body.lower().replace("oceane ticketing tool", "")
+    for link in _hyperlinks().values():
+        if link.get("type") == "script":
+            assert not {"Intake URL", "Intake Token", "Alarm Writer"} & set(_script_link(link)[1])
+
+
+_CLAUSE = re.compile(r"""\(AlarmEventMessage\.PropertiesDict\."([^"]+)"\[String\] (==|!=) '([^']*)'\)""")
+
+
+def _filter(link: ET.Element) -> Callable[[dict[str, str]], bool]:
+    """The link's filterElement as DataMiner evaluates it, accepting only the documented forms.
+
+    Hyperlinks_xml.md, filterElement: quoted property names (9.6.9+) in [String] comparisons, joined by
+    AND or OR; an absent property compares as '' (the connector's form). KeyExists with a quoted name is
+    not documented and not used.
+    """
+    condition = link.get("filterElement", "")
+    assert "KeyExists" not in condition
+    clauses = _CLAUSE.findall(condition)
+    joiners = set(re.split(_CLAUSE.pattern, condition)[::4])
+    assert clauses and joiners <= {"", " AND ", " OR "} and len(joiners - {""}) <= 1, condition
+    any_of = " OR " in joiners
+
+    def matches(properties: dict[str, str]) -> bool:
+        results = [(properties.get(name, "") == value) == (op == "==") for name, op, value in clauses]
+        return any(results) if any_of else all(results)
+
+    return matches
+
+
+FINAL = ("resolved", "closed", "cancelled", "rejected")
+ALARM_STATES = [
+    {},
+    {"Oceane Ticket ID": ""},
+    {"Oceane Ticket ID": "TT-1"},
+    {"Oceane Ticket ID": "TT-1", "Oceane Ticket URL": "http://oceane/TT-1", "Oceane Ticket Status": "inProgress"},
+    *({"Oceane Ticket ID": "TT-1", "Oceane Ticket URL": "u", "Oceane Ticket Status": s} for s in FINAL),
+]
+
+
+@pytest.mark.parametrize("properties", ALARM_STATES)
+def test_exactly_one_of_create_ticket_and_add_note_is_offered(properties: dict[str, str]) -> None:
+    links = _hyperlinks()
+    create, note, go = (_filter(links[n]) for n in ("Create Ticket", "Add Note to Ticket", "Go To Ticket"))
+    has_live_ticket = bool(properties.get("Oceane Ticket ID")) and properties.get("Oceane Ticket Status") not in FINAL
+
+    assert create(properties) is not has_live_ticket
+    assert note(properties) is has_live_ticket
+    assert go(properties) is bool(properties.get("Oceane Ticket URL"))
+
+
+def test_add_note_link_runs_the_lifecycle_script() -> None:
+    link = _hyperlinks()["Add Note to Ticket"]
+    assert (link.get("version"), link.get("type"), link.get("menu")) == ("2", "script", "root")
+    script, passed, _ = _script_link(link)
+    assert script == "Oceane Add Note"
+    assert passed == {"DMA ID": "[DMAID]", "Element ID": "[EID]", "Alarm ID": "[ROOTKEY]", "Element Name": "[ENAME]"}
 
 
 def test_go_to_ticket_link_opens_the_ticket_url_once_it_is_set() -> None:
     link = _hyperlinks()["Go To Ticket"]
     assert (link.get("version"), link.get("type")) == ("2", "url")
     assert (link.text or "").strip() == "[PROPERTY:ALARM:Oceane Ticket URL]"
-    assert link.get("filterElement") == (
-        '(AlarmEventMessage.PropertiesDict.KeyExists:"Oceane Ticket URL"[Bool] == True) AND '
-        "(AlarmEventMessage.PropertiesDict.\"Oceane Ticket URL\"[String] != '')"
-    )
 
 
 # --- running the scripts under Mono ---
@@ -215,17 +307,28 @@ def harness(mcs: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str
             code = workdir / f"{source}.code.cs"
             code.write_text(_xml_code(_spec(source)), encoding="utf-8")
             exe = workdir / f"{source}.exe"
-            result = _compile(mcs, [f"-out:{exe}", str(STUB / "Automation.cs"), str(STUB / "Harness.cs"), str(code)])
+            result = _compile(mcs, [f"-out:{exe}", *STUB_SOURCES, str(STUB / "Harness.cs"), str(code)])
             assert result.returncode == 0, result.stdout + result.stderr
             built[source] = exe
         scenario_file = workdir / "scenario.json"
         scenario_file.write_text(json.dumps(scenario), encoding="utf-8")
+        # The Agent's intake.json, as an administrator places it (README step 4); None: no file at all.
+        config_file = workdir / "intake.json"
+        config_file.unlink(missing_ok=True)
+        if scenario.get("config") is not None:
+            config_file.write_text(json.dumps(scenario["config"]), encoding="utf-8")
+        env = {**os.environ, "OCEANE_KIT_CONFIG": str(config_file)}
         done = subprocess.run(
-            ["mono", str(built[source]), str(scenario_file)], capture_output=True, text=True, timeout=120, check=False
+            ["mono", str(built[source]), str(scenario_file)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         outcome: dict[str, Any] = json.loads(done.stdout)
-        assert outcome["exit"] != "crashed", outcome["reason"]
+        assert outcome.get("exit") != "crashed", outcome.get("reason")
         offline[key] = outcome
         return json.loads(json.dumps(outcome))
 
@@ -276,7 +379,9 @@ def test_udapi_script_refuses_a_bad_body_naming_the_field(harness: Any, body: An
     outcome = harness("OceaneAlarmPropertiesApi.cs", _api(body))
 
     assert outcome["api"]["code"] == 400
-    assert json.loads(outcome["api"]["body"])["error"].startswith(field_name + ":")
+    (error,) = json.loads(outcome["api"]["body"])["errors"]  # DataMiner's recommended shape, without errorCode
+    assert error["detail"].startswith(field_name + ":")
+    assert "errorCode" not in error
     assert outcome["properties"] == []
 
 
@@ -288,7 +393,7 @@ def test_udapi_script_answers_405_to_another_method(harness: Any) -> None:
 
 @pytest.mark.parametrize("body", [UDAPI_BODY, *(body for body, _ in BAD_UDAPI_BODIES)])
 def test_fake_dataminer_answers_the_udapi_as_the_script_does(harness: Any, body: Any) -> None:
-    from oceane_ticket.fakedm import FakeDataMiner
+    from tests.fakedm import FakeDataMiner
 
     script = harness("OceaneAlarmPropertiesApi.cs", _api(body))
     with FakeDataMiner(token="t") as dm:
@@ -377,7 +482,9 @@ def intake() -> Iterator[FakeIntake]:
                     "json": json.loads(body) if body else None,
                 }
             )
-            status, answer = fake.answers.get((self.command, parts.path), (404, {"detail": "not found"}))
+            status, answer = fake.answers.get((self.command, parts.path), (404, {"error": "not found"}))
+            if callable(answer):  # answers that depend on the query (a table's pages)
+                status, answer = answer({k: v[0] for k, v in parse_qs(parts.query).items()})
             data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -438,8 +545,16 @@ def _answer(status: str, **extra: Any) -> dict[str, Any]:
 CREATED = _answer("created", ticketId="OCE-42", ticketUrl="http://oceane/ticket/OCE-42")
 
 
-def _params(intake: FakeIntake, writer: str, **extra: str) -> dict[str, str]:
-    return {**ALARM, "Intake URL": intake.url, "Intake Token": TOKEN, "Alarm Writer": writer, **extra}
+def _config(intake: FakeIntake) -> dict[str, str]:
+    """The Agent's intake.json for the stand-in intake."""
+    return {"intakeUrl": intake.url, "intakeToken": TOKEN}
+
+
+def _run(intake: FakeIntake, writer: str, params: dict[str, str] | None = None, **scenario: Any) -> dict[str, Any]:
+    """A scenario: the alarm (or ``params``), the Agent's settings file, and an intake running ``writer``."""
+    status, form = intake.answers.get(("GET", "/form"), (200, FORM))
+    intake.answer("GET", "/form", status, {**form, "alarmWriter": writer} if isinstance(form, dict) else form)
+    return {"entry": "run", "params": {**ALARM, **(params or {})}, "config": _config(intake), **scenario}
 
 
 DETAILS = {"Priority": "2", "Urgency": "Major", "Technical Impact": "Minor", "Client Impact": "", "Description": ""}
@@ -454,7 +569,7 @@ def test_automatic_script_creates_the_ticket(
     harness: Any, intake: FakeIntake, writer: str, sets_properties: bool
 ) -> None:
     intake.answer("POST", "/tickets", 201, CREATED)
-    scenario = {"entry": "run", "user": "corr-engine", "params": _params(intake, writer, **DETAILS)}
+    scenario = _run(intake, writer, DETAILS, user="corr-engine")
 
     outcome = harness("OceaneCreateTicket.cs", scenario)
 
@@ -489,10 +604,10 @@ def test_automatic_script_creates_the_ticket(
     [
         (
             422,
-            {"detail": [{"loc": ["body", "urgency"], "msg": "must be one of Critical, Major"}]},
+            {"error": "urgency: must be one of Critical, Major", "field": "urgency", "fields": ["urgency"]},
             "urgency: must be one of",
         ),
-        (401, {"detail": "invalid token"}, "Intake Token"),
+        (401, {"error": "missing or wrong credentials"}, "intakeToken in"),
         (503, {"detail": "database unavailable"}, "database unavailable"),
         (201, _answer("failed", error="Oceane answered 400"), "Oceane answered 400"),
     ],
@@ -501,7 +616,7 @@ def test_automatic_script_fails_with_the_intakes_reason(
     harness: Any, intake: FakeIntake, status: int, body: Any, reason: str
 ) -> None:
     intake.answer("POST", "/tickets", status, body)
-    outcome = harness("OceaneCreateTicket.cs", {"entry": "run", "params": _params(intake, "none", **DETAILS)})
+    outcome = harness("OceaneCreateTicket.cs", _run(intake, "none", DETAILS))
 
     assert outcome["exit"] == "fail"
     assert reason in outcome["reason"]
@@ -511,22 +626,34 @@ def test_automatic_script_fails_with_the_intakes_reason(
 
 @pytest.mark.parametrize(
     ("override", "field_name"),
-    [
-        ({"Intake URL": "ftp://x"}, "Intake URL"),
-        ({"Intake Token": ""}, "Intake Token"),
-        ({"Alarm Writer": "x"}, "Alarm Writer"),
-        ({"Priority": ""}, "Priority"),
-        ({"DMA ID": "x"}, "DMA ID"),
-    ],
+    [({"Priority": ""}, "Priority"), ({"DMA ID": "x"}, "DMA ID"), ({"Alarm ID": "1\u00b62"}, "Alarm ID")],
 )
 def test_automatic_script_refuses_bad_parameters_without_calling_the_intake(
     harness: Any, intake: FakeIntake, override: dict[str, str], field_name: str
 ) -> None:
-    scenario = {"entry": "run", "params": {**_params(intake, "none", **DETAILS), **override}}
-    outcome = harness("OceaneCreateTicket.cs", scenario)
+    outcome = harness("OceaneCreateTicket.cs", _run(intake, "none", {**DETAILS, **override}))
 
     assert outcome["exit"] == "fail"
     assert outcome["reason"].startswith(field_name)
+    assert intake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        (None, "cannot read"),
+        ({"intakeUrl": "ftp://x", "intakeToken": TOKEN}, "intakeUrl in"),
+        ({"intakeUrl": "https://intake.example.net"}, "intakeToken in"),
+        ("not an object", "is not a JSON object"),
+    ],
+)
+def test_scripts_refuse_a_missing_or_bad_settings_file_on_the_agent(
+    harness: Any, intake: FakeIntake, config: Any, problem: str
+) -> None:
+    outcome = harness("OceaneCreateTicket.cs", {**_run(intake, "none", DETAILS), "config": config})
+
+    assert outcome["exit"] == "fail"
+    assert problem in outcome["reason"]
     assert intake.requests == []
 
 
@@ -536,10 +663,10 @@ def _dialog_texts(outcome: dict[str, Any]) -> list[str]:
 
 def test_interactive_script_shows_the_existing_ticket_without_asking(harness: Any, intake: FakeIntake) -> None:
     intake.answer("GET", "/tickets", 200, {**CREATED, "existing": True})
-    outcome = harness("OrangeOceaneTicketingSystem.cs", {"entry": "run", "params": _params(intake, "none")})
+    outcome = harness("OrangeOceaneTicketingSystem.cs", _run(intake, "none"))
 
     assert outcome["exit"] == "completed"
-    assert [r["path"] for r in intake.requests] == ["/tickets"]
+    assert [r["path"] for r in intake.requests] == ["/tickets", "/form"]
     assert intake.requests[0]["query"] == {"dmaId": "12", "elementId": "345", "alarmId": "67890"}
     texts = _dialog_texts(outcome)
     assert len(texts) == 1 and "already has Oceane ticket OCE-42" in texts[0]
@@ -560,9 +687,8 @@ def test_interactive_script_asks_the_details_and_creates_the_ticket(harness: Any
         "description": "Core router down; ticket from the NOC",
     }
     scenario = {
-        "entry": "run",
         "user": "alice",
-        "params": _params(intake, "udapi"),
+        **_run(intake, "udapi"),
         "ui": [{"values": filled, "press": "create"}],
     }
 
@@ -589,8 +715,7 @@ def test_interactive_script_keeps_asking_until_the_required_fields_are_filled(ha
     intake.answer("GET", "/form", 200, FORM)
     intake.answer("POST", "/tickets", 201, _answer("queued"))
     scenario = {
-        "entry": "run",
-        "params": _params(intake, "none"),
+        **_run(intake, "none"),
         "ui": [
             {"values": {"urgency": "Major", "technicalImpact": "Major"}, "press": "create"},
             {"values": {"priority": "3", "urgency": "Major", "technicalImpact": "Major"}, "press": "create"},
@@ -608,10 +733,11 @@ def test_interactive_script_keeps_asking_until_the_required_fields_are_filled(ha
 
 def test_interactive_script_shows_the_intakes_field_error_in_the_dialog(harness: Any, intake: FakeIntake) -> None:
     intake.answer("GET", "/form", 200, FORM)
-    intake.answer("POST", "/tickets", 422, {"detail": [{"loc": ["body", "description"], "msg": "too long"}]})
+    intake.answer(
+        "POST", "/tickets", 422, {"error": "description: too long", "field": "description", "fields": ["description"]}
+    )
     scenario = {
-        "entry": "run",
-        "params": _params(intake, "none"),
+        **_run(intake, "none"),
         "ui": [
             {"values": {"priority": "1", "urgency": "Major", "technicalImpact": "Major"}, "press": "create"},
             {"press": "cancel"},
@@ -627,8 +753,8 @@ def test_interactive_script_shows_the_intakes_field_error_in_the_dialog(harness:
 
 
 def test_interactive_script_reports_an_unreachable_intake(harness: Any, intake: FakeIntake) -> None:
-    params = {**_params(intake, "none"), "Intake URL": "http://127.0.0.1:9"}  # discard port: nothing listens
-    outcome = harness("OrangeOceaneTicketingSystem.cs", {"entry": "run", "params": params})
+    scenario = {**_run(intake, "none"), "config": {"intakeUrl": "http://127.0.0.1:9", "intakeToken": TOKEN}}
+    outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)  # discard port: nothing listens
 
     assert outcome["exit"] == "fail"
     assert re.search(r"intake at http://127\.0\.0\.1:9 is unreachable", outcome["reason"])
@@ -640,7 +766,7 @@ def test_automatic_script_fails_cleanly_on_an_answer_that_is_not_a_ticket(
     harness: Any, intake: FakeIntake, body: Any, reason: str
 ) -> None:
     intake.answer("POST", "/tickets", 201, body)
-    outcome = harness("OceaneCreateTicket.cs", {"entry": "run", "params": _params(intake, "none", **DETAILS)})
+    outcome = harness("OceaneCreateTicket.cs", _run(intake, "none", DETAILS))
 
     assert outcome["exit"] == "fail"
     assert reason in outcome["reason"]
@@ -648,7 +774,7 @@ def test_automatic_script_fails_cleanly_on_an_answer_that_is_not_a_ticket(
 
 def test_interactive_script_reports_a_created_ticket_it_cannot_write(harness: Any, intake: FakeIntake) -> None:
     intake.answer("GET", "/tickets", 200, _answer("created", ticketId=None, ticketUrl=None, existing=True))
-    outcome = harness("OrangeOceaneTicketingSystem.cs", {"entry": "run", "params": _params(intake, "none")})
+    outcome = harness("OrangeOceaneTicketingSystem.cs", _run(intake, "none"))
 
     assert outcome["exit"] == "completed"
     assert "could not write the ticket onto alarm 12/345/67890" in _dialog_texts(outcome)[0]
@@ -657,7 +783,7 @@ def test_interactive_script_reports_a_created_ticket_it_cannot_write(harness: An
 
 def test_interactive_script_shows_a_pending_request_and_writes_nothing(harness: Any, intake: FakeIntake) -> None:
     intake.answer("GET", "/tickets", 200, _answer("processing", existing=True))
-    outcome = harness("OrangeOceaneTicketingSystem.cs", {"entry": "run", "params": _params(intake, "none")})
+    outcome = harness("OrangeOceaneTicketingSystem.cs", _run(intake, "none"))
 
     (text,) = _dialog_texts(outcome)
     assert "already has a ticket request (inst-1, processing)" in text
@@ -671,7 +797,7 @@ def test_interactive_script_asks_again_after_a_failed_request(harness: Any, inta
     intake.answer("GET", "/form", 200, FORM)
     outcome = harness(
         "OrangeOceaneTicketingSystem.cs",
-        {"entry": "run", "params": _params(intake, "udapi"), "ui": [{"press": "cancel"}]},
+        {**_run(intake, "udapi"), "ui": [{"press": "cancel"}]},
     )
 
     assert (
@@ -679,3 +805,164 @@ def test_interactive_script_asks_again_after_a_failed_request(harness: Any, inta
     )
     assert outcome["dialogs"][0]["dropDowns"]["priority"] == ["", "1", "2", "3", "4"]
     assert _posts(intake) == []
+
+
+# --- a selection of alarms (combineParameters="true") ---
+
+SEP = "\u00b6"  # HyperLinks.xml's separator attribute
+
+
+def _selection(*alarm_ids: int, names: tuple[str, ...] = ()) -> dict[str, str]:
+    """The six parameters as DataMiner combines them for several selected alarms."""
+    count = len(alarm_ids)
+    names = names or tuple(f"Router {i}" for i in range(count))
+    return {
+        "DMA ID": SEP.join(["12"] * count),
+        "Element ID": SEP.join(["345"] * count),
+        "Alarm ID": SEP.join(str(a) for a in alarm_ids),
+        "Element Name": SEP.join(names),
+        "Alarm Value": SEP.join(["Link down"] * count),
+        "Root Time": SEP.join(["2026-11-29T09:00:00+01:00"] * count),
+    }
+
+
+def test_a_selection_gets_one_dialog_and_one_ticket_per_alarm_with_each_result_shown(
+    harness: Any, intake: FakeIntake
+) -> None:
+    already = _answer("created", ticketId="OCE-1", ticketUrl="http://oceane/OCE-1", existing=True, alarmId=1)
+    intake.answer("GET", "/tickets", 404, {"error": "no ticket"})
+    posted: list[int] = []
+
+    def lookup(query: dict[str, str]) -> tuple[int, Any]:
+        return (200, already) if query.get("alarmId") == "1" else (404, {"error": "no ticket"})
+
+    def create(_query: dict[str, str]) -> tuple[int, Any]:
+        alarm = intake.requests[-1]["json"]["alarmId"]
+        posted.append(alarm)
+        if alarm == 3:
+            return 422, {"error": "elementName: too long", "field": "elementName", "fields": ["elementName"]}
+        return 201, _answer("created", ticketId=f"OCE-{alarm}0", ticketUrl=f"http://oceane/OCE-{alarm}0", alarmId=alarm)
+
+    intake.answer("GET", "/tickets", 200, lookup)
+    intake.answer("POST", "/tickets", 201, create)
+    filled = {"priority": "1", "urgency": "Major", "technicalImpact": "Major"}
+    scenario = {**_run(intake, "udapi", _selection(1, 2, 2, 3)), "ui": [{"values": filled, "press": "create"}]}
+
+    outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)
+
+    assert outcome["exit"] == "completed"
+    form, result = outcome["dialogs"]  # one dialog for the details, one with every alarm's outcome
+    asked = " ".join(form["texts"])
+    # Alarm 2 was selected twice (one root alarm: one ticket); alarm 1 already has one: 2 of 3 are asked for.
+    assert "2 alarms: Router 1 (12/345/2), Router 3 (12/345/3)" in asked and "2 of the 3 selected" in asked
+    assert posted == [2, 3]  # alarm 1 already had one: never sent again
+    text = " ".join(result["texts"])
+    assert "Alarm 12/345/1 (Router 0): This alarm already has Oceane ticket OCE-1" in text
+    assert "Alarm 12/345/2 (Router 1): Oceane ticket created: OCE-20" in text
+    assert "Alarm 12/345/3 (Router 3): refused: elementName: too long" in text
+    assert outcome["properties"] == []  # udapi: the worker writes them
+
+
+def test_the_root_time_is_sent_in_utc_from_the_offset_dataminer_wrote(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("POST", "/tickets", 201, CREATED)
+    params = {**DETAILS, "Root Time": "2026-11-29T09:00:00+01:00"}
+    harness("OceaneCreateTicket.cs", _run(intake, "udapi", params))
+    assert _posts(intake)[0]["json"]["rootTime"] == "2026-11-29T08:00:00Z"
+
+
+def test_a_root_time_without_an_offset_is_not_passed_off_as_utc(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("POST", "/tickets", 201, CREATED)
+    harness("OceaneCreateTicket.cs", _run(intake, "udapi", {**DETAILS, "Root Time": "29/11/2026 09:00"}))
+    assert _posts(intake)[0]["json"]["rootTime"] is None
+
+
+# --- the GQI data sources, under Mono against the stand-in intake ---
+
+
+def _table(rows: list[dict[str, Any]]) -> Callable[[dict[str, str]], tuple[int, Any]]:
+    def page(query: dict[str, str]) -> tuple[int, Any]:
+        offset, limit = int(query["offset"]), int(query["limit"])
+        more = offset + limit < len(rows)
+        return 200, {
+            "rows": rows[offset : offset + limit],
+            "offset": offset,
+            "limit": limit,
+            "next": offset + limit if more else None,
+        }
+
+    return page
+
+
+def test_the_tickets_data_source_pages_through_the_intake_with_the_connectors_columns(
+    harness: Any, intake: FakeIntake
+) -> None:
+    rows = [
+        {"instance": f"i{n}", "ticketId": f"OCE-{n}", "alarmId": n, "dmaId": 12, "elementId": 345,
+         "elementName": "Router", "createdAt": "2026-11-29T08:00:00Z", "priority": "2", "urgency": "Major",
+         "technicalImpact": "Major", "clientImpact": None, "rootCause": None, "status": "created",
+         "ticketUrl": f"http://oceane/OCE-{n}", "oceaneStatus": "inProgress", "writebackState": "done"}
+        for n in range(250)
+    ]  # fmt: skip
+    intake.answer("GET", "/tables/tickets", 200, _table(rows))
+
+    outcome = harness("OceaneTables.cs", {"entry": "gqi", "source": "Oceane Tickets", "config": _config(intake)})["gqi"]
+
+    assert "error" not in outcome, outcome
+    headers = [name for name, _ in outcome["columns"]]
+    assert headers[:13] == [
+        "Instance", "Ticket ID", "Alarm ID", "DataMiner ID", "Element ID", "Element Name", "Created At",
+        "Priority", "Urgency", "Technical Impact", "Client Impact", "Root Cause", "Status",
+    ]  # fmt: skip
+    assert dict(outcome["columns"])["Created At"] == "GQIDateTimeColumn"
+    assert outcome["pages"] == 2 and len(outcome["rows"]) == 250
+    assert outcome["rows"][7][:3] == ["i7", "OCE-7", 7]
+    assert outcome["rows"][0][6] == "2026-11-29T08:00:00.0000000Z|Utc"
+    pages = [r["query"] for r in intake.requests if r["path"] == "/tables/tickets"]
+    assert pages == [{"offset": "0", "limit": "200"}, {"offset": "200", "limit": "200"}]
+    assert all(r["authorization"] == f"Bearer {TOKEN}" for r in intake.requests)
+
+
+def test_the_failed_requests_and_debug_values_data_sources(harness: Any, intake: FakeIntake) -> None:
+    failed = [{"instance": "i1", "ticketId": None, "httpErrorCode": 400, "appErrorCode": "30",
+               "errorMessage": "Bad Request", "errorDescription": "urgency", "failedAt": "2026-11-29T08:00:00Z",
+               "attempt": 1}]  # fmt: skip
+    intake.answer("GET", "/tables/failed-requests", 200, _table(failed))
+    intake.answer("GET", "/status", 200, {"lock": {"state": "held", "worker": "w1", "instance": "i9"},
+                                          "queue": {"queued": 4, "processing": 1}})  # fmt: skip
+
+    failures = harness(
+        "OceaneTables.cs", {"entry": "gqi", "source": "Oceane Failed Ticket Requests", "config": _config(intake)}
+    )["gqi"]
+    debug = harness("OceaneTables.cs", {"entry": "gqi", "source": "Oceane Debug Values", "config": _config(intake)})[
+        "gqi"
+    ]
+
+    assert [name for name, _ in failures["columns"]][:6] == [
+        "Instance", "Ticket ID", "HTTP Error Code", "App Error Code", "Error Message", "Error Description",
+    ]  # fmt: skip
+    assert failures["rows"] == [["i1", "", 400, "30", "Bad Request", "urgency", "2026-11-29T08:00:00.0000000Z|Utc", 1]]
+    assert debug["rows"][:2] == [
+        ["Ticket Queue Processing Lock", "held by w1 (request i9)"],
+        ["Pending Ticket Creation Queue", "4 queued, 1 processing"],
+    ]
+
+
+# --- what the administrator reads ---
+
+
+def test_the_kit_readme_lists_every_script_parameter_and_the_write_back_settings() -> None:
+    text = (KIT / "README.md").read_text(encoding="utf-8")
+    for spec in builder.SCRIPTS:
+        assert spec.name in text
+        for name in spec.parameters:
+            assert f"`{name}`" in text, (spec.name, name)
+    for setting in ("OCEANE_ALARM_WRITER", "OCEANE_DATAMINER_URL", "OCEANE_DATAMINER_TOKEN", "OCEANE_DATAMINER_USER"):
+        assert setting in text
+    assert "OCEANE_DATAMINER_PASSWORD" in text and "OCEANE_INTAKE_TOKEN" in text
+    assert "OCEANE_USER_MAP" not in text  # deprecated: the users table picks the Oceane User ID
+    for menu in (
+        "System Center > Tools > Synchronization",
+        "Evaluate script parameter values",
+        "Update alarms on value changed",
+    ):
+        assert menu in text

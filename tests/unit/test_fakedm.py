@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from oceane_ticket.fakedm import FakeDataMiner
+from tests.fakedm import FakeDataMiner
 
 TOKEN = "udapi-secret-1"
 USER = "oceane-svc"
@@ -123,6 +123,8 @@ def test_udapi_refuses_a_missing_or_wrong_token(dm: FakeDataMiner, token: str | 
     answer = _udapi(dm, BODY, token=token)
 
     assert answer.status_code == 401
+    (error,) = answer.json()["errors"]  # the endpoint's own error (UD_APIs_Triggering_an_API.md, "Errors")
+    assert error["errorCode"] == (1008 if token is None else 1010)
     assert dm.all_properties() == {}
     assert dm.calls[0].authorized is False
 
@@ -144,15 +146,50 @@ def test_udapi_refuses_a_bad_body_naming_the_field(dm: FakeDataMiner, body: Any,
     answer = _udapi(dm, body)
 
     assert answer.status_code == 400
-    assert answer.json()["error"].startswith(field + ":")
+    (error,) = answer.json()["errors"]
+    assert error["detail"].startswith(field + ":")
     assert dm.all_properties() == {}
 
 
 def test_udapi_answers_404_for_another_route_and_405_for_another_method(dm: FakeDataMiner) -> None:
-    assert _udapi(dm, BODY, route="oceane/other").status_code == 404
+    missing = _udapi(dm, BODY, route="oceane/other")
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["errorCode"] == 5  # DefinitionNotFound
     get = requests.get(f"{dm.url}/api/custom/{dm.route}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert get.status_code == 405
+    assert "errorCode" not in get.json()["errors"][0]  # the script's answer, not the endpoint's
+    patch = requests.patch(f"{dm.url}/api/custom/{dm.route}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert (patch.status_code, patch.json()["errors"][0]["errorCode"]) == (405, 3)  # InvalidRequestMethod
     assert dm.all_properties() == {}
+
+
+def test_udapi_refuses_an_unsupported_content_type_with_415(dm: FakeDataMiner) -> None:
+    answer = requests.post(
+        f"{dm.url}/api/custom/{dm.route}",
+        data=b"x",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
+    assert (answer.status_code, answer.json()["errors"][0]["errorCode"]) == (415, 1003)
+    assert dm.all_properties() == {}
+
+
+def test_udapi_answers_429_with_retry_after_past_the_tokens_rate_limit() -> None:
+    with FakeDataMiner(token=TOKEN, rate_limit=2) as limited:
+        codes = [_udapi(limited, BODY).status_code for _ in range(3)]
+        refused = _udapi(limited, BODY)
+
+    assert codes == [200, 200, 429]
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.json()["errors"][0]["errorCode"] == "RateLimitExceeded"
+
+
+def test_throttle_refuses_the_next_calls_then_serves_again(dm: FakeDataMiner) -> None:
+    dm.throttle(1, retry_after=None)
+    first, second = _udapi(dm, BODY), _udapi(dm, BODY)
+
+    assert first.status_code == 429 and "Retry-After" not in first.headers
+    assert second.status_code == 200
 
 
 # --- Web Services v1 ---
@@ -290,7 +327,7 @@ def test_reset_forgets_everything(dm: FakeDataMiner) -> None:
 
 
 def test_console_entry_serves_until_terminated() -> None:
-    env_free_args = [sys.executable, "-m", "oceane_ticket.fakedm", "--port", "0", "--token", TOKEN]
+    env_free_args = [sys.executable, "-m", "tests.fakedm", "--port", "0", "--token", TOKEN]
     process = subprocess.Popen(env_free_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -314,7 +351,7 @@ def test_console_entry_serves_until_terminated() -> None:
 
 def test_console_entry_refuses_a_bad_port() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "oceane_ticket.fakedm", "--port", "70000"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "tests.fakedm", "--port", "70000"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "--port" in done.stderr

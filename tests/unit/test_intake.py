@@ -272,7 +272,7 @@ def test_a_body_just_under_the_limit_is_read(world: World) -> None:
 )
 def test_no_or_a_wrong_token_is_401_and_stores_nothing(world: World, headers: dict[str, str]) -> None:
     client = TestClient(world.app, headers=headers)
-    for method, path in [("POST", "/tickets"), ("GET", "/tickets"), ("GET", "/form"), ("GET", "/openapi.json")]:
+    for method, path in [("POST", "/tickets"), ("GET", "/tickets"), ("GET", "/form"), ("GET", "/tables/tickets")]:
         response = client.request(method, path, json=BODY if method == "POST" else None)
         assert response.status_code == 401, (method, path)
         assert response.headers["www-authenticate"] == "Bearer"
@@ -315,6 +315,17 @@ def test_a_short_token_is_a_bad_setting_exit_78(
     monkeypatch.setenv("OCEANE_INTAKE_TOKEN", "short")
     assert main(["serve", "--host", "127.0.0.1", "--port", "8080"]) == BAD_SETTING
     assert "OCEANE_INTAKE_TOKEN" in capsys.readouterr().err
+
+
+def test_serve_checks_every_token_and_the_https_files(tmp_path: Path) -> None:
+    assert serve.check_access("0.0.0.0", f"{TOKEN},short") is not None  # noqa: S104
+    assert "token 2" in (serve.check_access("127.0.0.1", f"{TOKEN} short") or "")
+    assert serve.check_access("0.0.0.0", f"{TOKEN},{TOKEN}-2") is None  # noqa: S104
+    cert = tmp_path / "c.pem"
+    cert.write_text("x")
+    assert "go together" in (serve.check_tls(str(cert), None) or "")
+    assert "--ssl-keyfile: cannot read" in (serve.check_tls(str(cert), str(tmp_path / "missing.key")) or "")
+    assert serve.check_tls(str(cert), str(cert)) is None and serve.check_tls(None, None) is None
 
 
 def test_serve_may_listen_on_loopback_without_a_token_and_anywhere_with_one() -> None:
@@ -397,6 +408,7 @@ def test_form_lists_the_configured_values(make_world: Any) -> None:
         "clientImpact": ["Critical", "Major", "Minor", "None"],
         "descriptionMaxLength": 500,
         "required": ["priority", "urgency", "technicalImpact"],
+        "alarmWriter": "none",  # the scripts follow the intake's OCEANE_ALARM_WRITER: one setting, one default
     }
     strict = make_world(require_user_mapping=True)
     assert "user" in strict.client().get("/form").json()["required"]
@@ -415,10 +427,12 @@ def test_status_only_with_the_debug_page(make_world: Any, monkeypatch: pytest.Mo
 
 
 def test_the_openapi_document_describes_every_route(world: World) -> None:
-    document = world.client().get("/openapi.json").json()
+    document = TestClient(world.app).get("/openapi.json").json()  # no token: the description is public
     assert set(document["paths"]) == {
         "/tickets",
         "/tickets/{instance}",
+        "/tables/tickets",
+        "/tables/failed-requests",
         "/form",
         "/status",
         "/health",
@@ -426,7 +440,7 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
     }
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert document["paths"]["/health"]["get"]["security"] == []
-    request = document["components"]["schemas"]["TicketRequest"]
+    request = document["components"]["schemas"]["TicketIn"]
     assert set(request["required"]) == {
         "dmaId",
         "elementId",
@@ -436,6 +450,78 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
         "urgency",
         "technicalImpact",
     }
+
+
+def test_the_openapi_document_shows_no_python_markup(world: World) -> None:
+    text = TestClient(world.app).get("/openapi.json").text
+    for markup in (":class:", ":func:", ":mod:", ":meth:", "``"):
+        assert markup not in text
+
+
+def test_docs_answer_without_a_token(world: World) -> None:
+    response = TestClient(world.app).get("/docs")
+    assert response.status_code == 200 and "swagger" in response.text.lower()
+
+
+def test_priority_may_be_a_json_number(world: World) -> None:
+    response = world.client().post("/tickets", json={**BODY, "priority": 2})
+    assert response.status_code == 201, response.text
+    assert world.rows()[0]["priority"] == "2"
+
+
+def test_every_wrong_field_is_named_at_once(world: World) -> None:
+    response = world.client().post(
+        "/tickets", json={**BODY, "priority": "9", "urgency": "whenever", "rootTime": "yesterday"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["fields"] == ["rootTime", "priority", "urgency"]
+    for name in body["fields"]:
+        assert f"{name}:" in body["error"]
+    assert_nothing_stored(world)
+
+
+@pytest.mark.parametrize("value", [True, 2.5, [2]])
+def test_a_priority_that_is_no_string_or_whole_number_is_refused(world: World, value: Any) -> None:
+    response = world.client().post("/tickets", json={**BODY, "priority": value})
+    assert response.status_code == 422 and response.json()["fields"] == ["priority"]
+    assert_nothing_stored(world)
+
+
+def test_several_tokens_are_accepted_at_once_for_rotation(make_world: Any) -> None:
+    old, new = TOKEN, "n3w-token-for-rotation-0123456789"
+    world = make_world(intake_token=f"{new}, {old}")
+    for token in (old, new):
+        assert world.client(headers={"Authorization": f"Bearer {token}"}).get("/form").status_code == 200
+    assert world.client(headers={"Authorization": "Bearer " + old[:-1]}).get("/form").status_code == 401
+
+
+# --- tables ---
+
+
+def test_the_tickets_table_pages_newest_first(world: World) -> None:
+    client = world.client()
+    for alarm in (1, 2, 3):
+        assert client.post("/tickets", json={**BODY, "alarmId": alarm}).status_code == 201
+    first = client.get("/tables/tickets", params={"limit": 2}).json()
+    second = client.get("/tables/tickets", params={"offset": first["next"], "limit": 2}).json()
+
+    assert [r["alarmId"] for r in first["rows"] + second["rows"]] == [3, 2, 1]
+    assert (first["next"], second["next"]) == (2, None)
+    assert {"instance", "ticketId", "dmaId", "elementName", "createdAt", "status", "writebackState"} <= set(
+        first["rows"][0]
+    )
+
+
+def test_the_failed_requests_table_has_the_connectors_columns(world: World) -> None:
+    page = world.client().get("/tables/failed-requests").json()
+    assert page == {"rows": [], "offset": 0, "limit": 100, "next": None}
+
+
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 501}, {"offset": -1}, {"status": "lost"}])
+def test_a_bad_page_is_refused_naming_the_parameter(world: World, query: dict[str, Any]) -> None:
+    response = world.client().get("/tables/tickets", params=query)
+    assert response.status_code == 422 and response.json()["fields"] == list(query)
 
 
 # --- users ---

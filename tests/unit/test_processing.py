@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from oceane_ticket import keys
 from oceane_ticket.locking import ProcessingLock
-from oceane_ticket.oceane.errors import Action, OceaneError, classify
+from oceane_ticket.oceane.errors import Action, CreateAccepted, OceaneError, classify
 from oceane_ticket.oceane.ticket import OceaneTicket
 from oceane_ticket.request import AllowedValues, TicketRequest, build_alarm, build_details
 from oceane_ticket.storage import db, queries
@@ -516,3 +516,27 @@ def test_a_busy_lock_gives_a_first_claim_back_untouched(tmp_path: Path, monkeypa
     world.redis.delete(keys.PROCESSING_LOCK)
     assert processing.process(world.ctx, instance) is Outcome.CREATED
     assert world.oceane.calls == ["create"]
+
+
+def accepted_202() -> OceaneError:
+    return CreateAccepted(
+        202, "", "Accepted", "create answered 202 without a ticket", Action.RETRY, may_have_reached=True
+    )
+
+
+def test_a_202_is_looked_up_at_once_and_adopted(world: World) -> None:
+    instance = world.request()
+    world.oceane.create_plan, world.oceane.stores = [accepted_202()], {0}
+    assert processing.process(world.ctx, instance) is Outcome.ADOPTED
+    assert world.oceane.calls == ["create", "find"] and len(world.oceane.tickets) == 1
+
+
+def test_a_202_whose_ticket_shows_later_is_looked_up_again_never_created_twice(world: World) -> None:
+    instance = world.request()
+    world.oceane.create_plan = [accepted_202()]
+    with pytest.raises(RetryLater):
+        processing.process(world.ctx, instance)
+    assert world.oceane.calls == ["create", "find"]
+    world.oceane.store(TicketRequest.from_row(world.row(instance)).external_id)  # the server stored it since
+    assert processing.process(world.ctx, instance) is Outcome.ADOPTED
+    assert world.oceane.calls == ["create", "find", "find"] and len(world.oceane.tickets) == 1

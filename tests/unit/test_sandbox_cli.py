@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from oceane_ticket.sandbox import cli
+from cli import sandbox as cli
 from oceane_ticket.sandbox.server import Sandbox
 
 

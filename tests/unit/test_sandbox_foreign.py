@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
+from cli import sandbox as cli
 from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import LookupIncomplete
-from oceane_ticket.sandbox import cli
 from oceane_ticket.sandbox.faults import FaultSpecError
 from oceane_ticket.sandbox.protocol import ApiError
 from oceane_ticket.sandbox.server import Sandbox, SandboxConfig

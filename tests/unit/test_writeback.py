@@ -58,6 +58,8 @@ class StubFinder:
     def __init__(self) -> None:
         self.tickets: dict[str, list[OceaneTicket]] = {}
         self.lookups: list[str] = []
+        self.retrieved: list[str] = []
+        self.by_id: dict[str, OceaneTicket] = {}  # what GET /troubleTicket/{id} answers
         self.error: OceaneError | None = None
 
     def put(self, external_id: str | None, ticket_id: str, status: str, key: str | None = None) -> None:
@@ -71,6 +73,12 @@ class StubFinder:
             raise self.error
         found = list(self.tickets.get(external_id, []))
         return TicketLookup(tickets=found, complete=True, pages=1, seen=len(found), total=len(found))
+
+    def get_ticket(self, ticket_id: str) -> OceaneTicket | None:
+        self.retrieved.append(ticket_id)
+        if self.error is not None:
+            raise self.error
+        return self.by_id.get(ticket_id)
 
 
 class Bench(World):
@@ -185,6 +193,22 @@ def test_a_failing_write_back_retries_on_its_own_budget_and_never_fails_the_tick
     final = bench.row(row.instance)
     assert (final.status, final.writeback_state, final.writeback_attempts) == ("created", "failed", 3)
     assert final.ticket_id == row.ticket_id
+
+
+def test_a_rate_limited_write_back_waits_as_asked_then_is_done_with_nothing_failed(bench: Bench) -> None:
+    row = bench.created()
+    bench.writer.fail_with = WritebackError(
+        "DataMiner answered HTTP 429 (RateLimitExceeded)", transient=True, http_status=429, retry_after=30.0
+    )
+    with pytest.raises(RetryLater) as later:
+        writeback.run(bench.wctx, row.instance)
+    assert later.value.countdown >= 30.0  # DataMiner's Retry-After, above our 1 s backoff ceiling
+    assert bench.row(row.instance).writeback_state == "pending"
+
+    bench.writer.fail_with = None
+    assert writeback.run(bench.wctx, row.instance) is writeback.Outcome.DONE
+    after = bench.row(row.instance)
+    assert (after.status, after.writeback_state, after.writeback_error) == ("created", "done", None)
 
 
 def test_a_refusal_that_cannot_improve_fails_the_write_back_at_once(bench: Bench) -> None:
@@ -325,3 +349,22 @@ def test_without_a_writer_the_status_is_stored_but_nothing_is_queued(
     assert status_sync.poll(world.pctx).changed == [row.instance]
     after = world.row(row.instance)
     assert (after.oceane_status, after.writeback_state) == ("held", "none") and world.enqueued == []
+
+
+def test_a_ticket_the_list_does_not_show_is_read_by_its_id(bench: Bench) -> None:
+    # A TMF621 v5 server need not keep externalIdentifier: the list cannot show our ticket, its id can.
+    row = bench.created()
+    assert row.ticket_id is not None
+    bench.finder.by_id[row.ticket_id] = OceaneTicket(row.ticket_id, "resolved", None, None, None, raw={})
+    result = status_sync.poll(bench.pctx)
+    assert (result.checked, len(result.changed), result.not_found) == (1, 1, 0)
+    assert bench.row(row.instance).oceane_status == "resolved"
+    assert bench.finder.retrieved == [row.ticket_id]
+
+
+def test_a_ticket_read_by_its_id_that_names_another_alarm_is_not_ours(bench: Bench) -> None:
+    row = bench.created()
+    assert row.ticket_id is not None
+    bench.finder.by_id[row.ticket_id] = OceaneTicket(row.ticket_id, "resolved", "99/99/99", None, None, raw={})
+    result = status_sync.poll(bench.pctx)
+    assert (result.checked, result.changed, result.not_found) == (1, [], 1)

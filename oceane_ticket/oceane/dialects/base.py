@@ -52,7 +52,7 @@ class Dialect:
     """One wire dialect. Subclasses set the class attributes and override what differs."""
 
     name: ClassVar[str]
-    # Content-Type (and Accept) of the JSON we send: the create, the hub registration.
+    # Content-Type of the JSON we send: the create, the hub registration (Accept is application/json).
     media_type: ClassVar[str] = "application/json"
     # Content-Type of a PATCH.
     patch_media_type: ClassVar[str] = "application/merge-patch+json"

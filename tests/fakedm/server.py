@@ -1,13 +1,23 @@
 """A fake DataMiner Agent on loopback: the two ways the worker writes a ticket onto an alarm.
 
+Test-only, so it lives under ``tests/`` (``python -m tests.fakedm``) and ships in neither the wheel nor the
+image: nothing in production may talk to a fake DataMiner by accident.
+
 It implements what ``docs/oceane-api.md`` section 5 and dataminer/README.md describe, and answers
 the way the kit's C# scripts do (``dataminer/scripts``):
 
 - **User-Defined API** ``POST /api/custom/{route}`` (route ``oceane/alarm-properties``), header
   ``Authorization: Bearer {token}``, body ``{"dmaId", "elementId", "rootAlarmId", "properties": {...}}``.
-  401 ``{"error"}`` on a missing or wrong token (DataMiner's endpoint checks it), 404 for another route,
-  405 for another method, 400 ``{"error": "<field>: ..."}`` for a bad body, else 200 with
-  ``{"dmaId", "elementId", "rootAlarmId", "properties"}`` (what was set).
+  The endpoint's own failures come as DataMiner's UserDefinableApiEndpoint sends them,
+  ``{"errors": [{"title", "detail", "errorCode", "faultingNode"}]}`` (SkylineCommunications/dataminer-docs,
+  user-guide/Advanced_Modules/User-Defined_APIs/UD_APIs_Triggering_an_API.md, "Errors"): 401
+  AuthenticationHeaderInvalid (1008) or AuthenticationFailed (1010), 404 DefinitionNotFound (5), 405
+  InvalidRequestMethod (3) for a method the endpoint does not take, 415 InvalidContentType (1003), 503
+  ManagerNotInitialized (7) while down, and 429 RateLimitExceeded with ``Retry-After`` once a token has
+  made its requests of the minute (DataMiner 10.6.9+: 60 a minute; ``rate_limit`` here, off by default;
+  :meth:`FakeDataMiner.throttle` for the next calls). The script's own answers: 405 for another method,
+  400 naming the bad field, both ``{"errors": [{"title", "detail"}]}`` as the docs recommend for scripts,
+  else 200 with ``{"dmaId", "elementId", "rootAlarmId", "properties"}`` (what was set).
 - **Web Services v1** ``POST /API/v1/Json.asmx/<Method>``, answers wrapped as ``{"d": ...}``:
   ``ConnectApp`` (login + password) answers ``{"d": "<connection>"}``; ``ExecuteAutomationScriptWithOutput``
   runs the script ``Oceane Set Alarm Properties`` and answers ``{"d": {"HadErrors": false, "ErrorMessages": [],
@@ -17,7 +27,7 @@ the way the kit's C# scripts do (``dataminer/scripts``):
 
 Alarm properties are stored per (dmaId, elementId, rootAlarmId). Every call is logged (method, path, body with
 the password masked, answer status). Test controls: :meth:`FakeDataMiner.expire_connections`,
-:meth:`FakeDataMiner.set_down` (503 or a closed connection).
+:meth:`FakeDataMiner.set_down` (503 or a closed connection), :meth:`FakeDataMiner.throttle`.
 """
 
 from __future__ import annotations
@@ -28,6 +38,8 @@ import logging
 import secrets
 import socket
 import threading
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,6 +97,10 @@ class _State:
     connections: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     down: DownMode | None = None
+    rate_limit: int | None = None  # UDAPI requests a token may make per minute (DataMiner 10.6.9+: 60)
+    recent: deque[float] = field(default_factory=deque)  # monotonic times of this minute's UDAPI requests
+    throttled: int = 0  # the next UDAPI calls answered 429
+    retry_after: int | None = 1  # seconds sent in Retry-After with a 429, None for no header
 
 
 @dataclass
@@ -92,6 +108,38 @@ class _Answer:
     status: int
     body: Any
     close: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# The endpoint's error codes (UD_APIs_Triggering_an_API.md, "errorCode"). RateLimitExceeded's integer value is
+# not in the stored copies of that page: the fake sends its name, and the worker reads either.
+AUTHENTICATION_HEADER_INVALID = 1008
+AUTHENTICATION_FAILED = 1010
+DEFINITION_NOT_FOUND = 5
+INVALID_REQUEST_METHOD = 3
+INVALID_CONTENT_TYPE = 1003
+MANAGER_NOT_INITIALIZED = 7
+RATE_LIMIT_EXCEEDED = "RateLimitExceeded"
+ENDPOINT_METHODS = ("GET", "PUT", "POST", "DELETE")
+ENDPOINT_CONTENT_TYPES = ("application/json", "application/xml", "text/xml", "text/plain")
+FAULTING_NODE = 1
+
+
+def endpoint_error(status: int, code: int | str, detail: str, headers: dict[str, str] | None = None) -> _Answer:
+    """An error of DataMiner's UserDefinableApiEndpoint itself (before any script runs)."""
+    error = {
+        "title": "Error occurred while handling the request, contact your admin with the provided errorCode "
+        "and faultingNode ID.",
+        "detail": detail,
+        "errorCode": code,
+        "faultingNode": FAULTING_NODE,
+    }
+    return _Answer(status, {"errors": [error]}, headers=headers or {})
+
+
+def script_error(status: int, detail: str) -> _Answer:
+    """An error the kit's API script answers (the recommended shape, without errorCode)."""
+    return _Answer(status, {"errors": [{"title": "The Oceane properties were not set.", "detail": detail}]})
 
 
 class FakeDataMiner:
@@ -113,6 +161,7 @@ class FakeDataMiner:
         user: str = "oceane",
         password: str = "fake-password",  # noqa: S107 - a fake server's default, not a secret
         route: str = DEFAULT_ROUTE,
+        rate_limit: int | None = None,
     ) -> None:
         """Configure; nothing listens until :meth:`start` (or ``with``).
 
@@ -123,10 +172,11 @@ class FakeDataMiner:
             user: The Web Services login.
             password: The Web Services password.
             route: The UDAPI route (after ``/api/custom/``).
+            rate_limit: UDAPI requests per minute before 429 (DataMiner 10.6.9+ allows 60); None: no limit.
         """
         self._host = host
         self._port = port
-        self._state = _State(token=token, user=user, password=password, route=route.strip("/"))
+        self._state = _State(token=token, user=user, password=password, route=route.strip("/"), rate_limit=rate_limit)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -205,6 +255,12 @@ class FakeDataMiner:
             count = len(self._state.connections)
             self._state.connections.clear()
             return count
+
+    def throttle(self, calls: int, retry_after: int | None = 1) -> None:
+        """Answer the next ``calls`` UDAPI requests 429 RateLimitExceeded, with ``Retry-After`` unless None."""
+        with self._state.lock:
+            self._state.throttled = calls
+            self._state.retry_after = retry_after
 
     def set_down(self, down: bool, mode: DownMode = "503") -> None:
         """Go down (every request answered 503, or its connection closed unanswered) or come back."""
@@ -297,15 +353,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._record(Call(self.command, self.path, _masked(raw), 0))
             self.close_connection = True
             return
+        udapi = path.startswith("/api/custom/")
         if down == "503":
-            answer = _Answer(503, {"error": "DataMiner is not available"})
+            answer = (
+                endpoint_error(503, MANAGER_NOT_INITIALIZED, "The UserDefinableApiManager has not been initialized.")
+                if udapi
+                else _Answer(503, {"error": "DataMiner is not available"})
+            )
             self._record(Call(self.command, self.path, _masked(raw), 503))
             self._write(answer)
             return
         authorized: bool | None = None
-        if path.startswith("/api/custom/"):
+        if udapi:
             authorized = secrets.compare_digest(self.headers.get("Authorization", ""), f"Bearer {state.token}")
-            answer = _udapi(state, self.command, path[len("/api/custom/") :], raw, authorized)
+            answer = _endpoint(state, self.command, path[len("/api/custom/") :], raw, self.headers)
+            if answer is None:
+                answer = _udapi(state, self.command, path[len("/api/custom/") :], raw)
         elif path.startswith(WS_PREFIX):
             answer = _web_services(state, self.command, path[len(WS_PREFIX) :], raw)
         else:
@@ -325,6 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"Server: {self.server_version}",
             "Content-Type: application/json; charset=utf-8",
             f"Content-Length: {len(body)}",
+            *(f"{name}: {value}" for name, value in answer.headers.items()),
         ]
         if close:
             head.append("Connection: close")
@@ -348,17 +412,51 @@ def _masked(raw: bytes) -> Any:
     return data
 
 
-def _udapi(state: _State, method: str, route: str, raw: bytes, authorized: bool) -> _Answer:
-    if not authorized:
-        return _Answer(401, {"error": "missing or invalid bearer token"})
+def _endpoint(state: _State, method: str, route: str, raw: bytes, headers: Any) -> _Answer | None:
+    """What DataMiner's endpoint answers before the script runs, or None when the script gets the call."""
+    if method not in ENDPOINT_METHODS:
+        return endpoint_error(405, INVALID_REQUEST_METHOD, f"The HTTP method {method} is not valid.")
+    scheme, _, secret = headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer":
+        return endpoint_error(401, AUTHENTICATION_HEADER_INVALID, "The authentication header is not valid.")
+    if not secrets.compare_digest(secret, state.token):
+        return endpoint_error(401, AUTHENTICATION_FAILED, "Authentication failed.")
+    limited = _rate_limited(state)
+    if limited is not None:
+        return limited
     if route.strip("/").lower() != state.route.lower():  # DataMiner's routes are case-insensitive
-        return _Answer(404, {"error": f"no API on route {route!r}"})
+        return endpoint_error(404, DEFINITION_NOT_FOUND, "A definition with the passed route could not be found.")
+    content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+    # No Content-Type is allowed (the docs expect an empty body then; the fake does not insist).
+    if content_type and content_type not in ENDPOINT_CONTENT_TYPES:
+        return endpoint_error(415, INVALID_CONTENT_TYPE, "The Content-Type header is not supported.")
+    return None
+
+
+def _rate_limited(state: _State) -> _Answer | None:
+    with state.lock:
+        now = time.monotonic()
+        while state.recent and now - state.recent[0] >= 60:
+            state.recent.popleft()
+        over = state.rate_limit is not None and len(state.recent) >= state.rate_limit
+        if state.throttled > 0:
+            state.throttled -= 1
+            over = True
+        if not over:
+            state.recent.append(now)
+            return None
+        retry = state.retry_after
+    headers = {} if retry is None else {"Retry-After": str(retry)}
+    return endpoint_error(429, RATE_LIMIT_EXCEEDED, "The rate limit for this token has been exceeded.", headers)
+
+
+def _udapi(state: _State, method: str, route: str, raw: bytes) -> _Answer:
     if method != "POST":
-        return _Answer(405, {"error": "method: use POST"})
+        return script_error(405, "method: use POST")
     try:
         key, values = _parse_udapi_body(raw)
     except BadInput as exc:
-        return _Answer(400, {"error": str(exc)})
+        return script_error(400, str(exc))
     _store(state, key, values)
     return _Answer(200, {"dmaId": key[0], "elementId": key[1], "rootAlarmId": key[2], "properties": dict(values)})
 

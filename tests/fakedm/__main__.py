@@ -1,4 +1,4 @@
-"""``python -m oceane_ticket.fakedm --port 8091``: a fake DataMiner for manual runs (Ctrl-C stops)."""
+"""``python -m tests.fakedm --port 8091``: a fake DataMiner for manual runs (Ctrl-C stops)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import signal
 import sys
 import threading
 
-from oceane_ticket.fakedm.server import DEFAULT_ROUTE, FakeDataMiner
+from tests.fakedm.server import DEFAULT_ROUTE, FakeDataMiner
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until interrupted; credentials come from flags or FAKEDM_* variables, never printed."""
-    parser = argparse.ArgumentParser(prog="python -m oceane_ticket.fakedm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.fakedm", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8091, help="port (0 picks a free one)")
     parser.add_argument("--route", default=DEFAULT_ROUTE, help="User-Defined API route after /api/custom/")
@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--password", default=os.environ.get("FAKEDM_PASSWORD", "fake-password"), help="Web Services password"
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        help="UDAPI requests per minute before 429 RateLimitExceeded (DataMiner 10.6.9+: 60; default: no limit)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port: expected 0..65535, got {args.port}")
@@ -33,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         server = FakeDataMiner(
-            args.host, args.port, token=args.token, user=args.user, password=args.password, route=args.route
+            args.host,
+            args.port,
+            token=args.token,
+            user=args.user,
+            password=args.password,
+            route=args.route,
+            rate_limit=args.rate_limit,
         ).start()
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from oceane_ticket.fakedm.server import Call, FakeDataMiner
+from tests.fakedm.server import Call, FakeDataMiner
 
 __all__ = ["Call", "FakeDataMiner"]

@@ -1,0 +1,1 @@
+"""The intake's routers, one per concern; ``intake.app`` includes each."""
