@@ -178,11 +178,12 @@ def start_sandbox(stack: Stack, settings: Settings, *, real_oceane: bool) -> dic
         port=port,
         client_id=settings.client_id,
         client_secret=settings.client_secret.get_secret_value(),
+        dialect=settings.api_dialect,  # the sandbox speaks what the worker will (OCEANE_API_DIALECT)
     )
     stack.sandbox.start()
     base = stack.sandbox.base_url
-    _say(f"Oceane: started the sandbox at {base}")
-    return {"base_url": base, "ticket_url_template": base + "/ticket/{id}", "token_url": ""}
+    _say(f"Oceane: started the sandbox at {base} ({settings.api_dialect})")
+    return {"base_url": base, "ticket_url_template": stack.sandbox.ticket_url_template(), "token_url": ""}
 
 
 def start_worker(stack: Stack, settings: Settings) -> None:
