@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -47,9 +48,15 @@ def rss_mb(pid: int) -> float:
 
 
 def worker_rss(worker: Worker) -> tuple[float, float]:
-    """(main process, pool processes summed) RSS of ``worker`` in MiB."""
+    """(main process, mean of the pool processes) RSS of ``worker`` in MiB.
+
+    The main process lives through the whole soak (it holds the broker connection and the unacked
+    messages), so its growth is the leak measure; pool processes are SIGKILLed and replaced, so
+    theirs is a mean of whichever are alive.
+    """
     assert worker.proc is not None
-    return rss_mb(worker.proc.pid), sum(rss_mb(p) for p in children(worker.proc.pid))
+    pool = [rss_mb(p) for p in children(worker.proc.pid)]
+    return rss_mb(worker.proc.pid), sum(pool) / len(pool) if pool else 0.0
 
 
 class Chaos(threading.Thread):
@@ -99,6 +106,7 @@ def main() -> int:
 
     redis_set, pg = RedisSentinelSet().start(), PostgresPair().start()
     beat: Any = None
+    beat_dir = Path(f"/tmp/oceane-soak-beat-{os.getpid()}")
     try:
         db.upgrade(pg.url())
         with sandbox(LATENCY) as sb:
@@ -108,7 +116,6 @@ def main() -> int:
             worker = Worker(env, concurrency=2, name="soak").start()
             from oceane_ticket import processes
 
-            beat_dir = Path(f"/tmp/oceane-soak-beat-{os.getpid()}")
             beat_dir.mkdir(exist_ok=True)
             beat = processes.spawn(processes.beat_command(beat_dir, "WARNING"), env, beat_dir / "beat.log")
             chaos = Chaos(worker)
@@ -173,15 +180,16 @@ def main() -> int:
                     f"p99 {p99(latencies):.2f} s ({len(latencies)} requests)"
                 )
             if rss_start:
-                growth = (sum(rss_end) - sum(rss_start)) / sum(rss_start) * 100
+                growth = (rss_end[0] - rss_start[0]) / rss_start[0] * 100
                 print(
-                    f"worker RSS: start main {rss_start[0]:.1f} MiB + pool {rss_start[1]:.1f} MiB, "
-                    f"end main {rss_end[0]:.1f} MiB + pool {rss_end[1]:.1f} MiB ({growth:+.1f} %)"
+                    f"worker RSS: main {rss_start[0]:.1f} -> {rss_end[0]:.1f} MiB ({growth:+.1f} %), "
+                    f"pool process mean {rss_start[1]:.1f} -> {rss_end[1]:.1f} MiB"
                 )
             return 0 if lost == 0 and duplicated == 0 else 1
     finally:
         if beat is not None:
             beat.kill()
+        shutil.rmtree(beat_dir, ignore_errors=True)
         redis_set.stop()
         pg.stop()
 

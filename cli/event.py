@@ -103,21 +103,36 @@ def run_event(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_retry(args: argparse.Namespace, settings: Settings) -> int:
+    return retry_events([args.retry], settings, as_json=args.json)
+
+
+def retry_events(event_ids: list[str], settings: Settings, *, as_json: bool) -> int:
+    """Make refused events pending again with a fresh budget and queue their jobs (``retry --event``).
+
+    0 when every one was sent again, 1 when one was not refused (or unknown).
+    """
     from oceane_ticket import events
     from oceane_ticket.storage import alarm_events, db
 
-    with db.session(settings.database_url) as session:
-        event = alarm_events.requeue(session, args.retry)
-    if event is None:
-        message = f"no refused event {args.retry}"
-        print_json({"ok": False, "error": message}) if args.json else print(message, file=sys.stderr)
-        return PROBLEM
-    queued = events.enqueue(settings, event.instance)
-    if args.json:
-        print_json({"ok": True, "event_id": event.event_id, "instance": event.instance, "queued": queued})
+    results = []
+    for event_id in event_ids:
+        with db.session(settings.database_url) as session:
+            event = alarm_events.requeue(session, event_id)
+        if event is None:
+            results.append({"event_id": event_id, "result": "not_refused", "instance": None})
+            continue
+        queued = events.enqueue(settings, event.instance)
+        results.append(
+            {"event_id": event_id, "result": "requeued" if queued else "not_queued", "instance": event.instance}
+        )
+    ok = all(r["result"] != "not_refused" for r in results)
+    if as_json:
+        print_json({"ok": ok, "events": results})
     else:
-        print(f"event {event.event_id} pending again for request {event.instance}")
-    return OK
+        for r in results:
+            where = f" for request {r['instance']}" if r["instance"] else " (no refused event with this id)"
+            print(f"event {r['event_id']}: {r['result']}{where}")
+    return OK if ok else PROBLEM
 
 
 def render_history(entries: list[Any]) -> str:

@@ -25,7 +25,7 @@ def run_hub(args: argparse.Namespace, settings: Settings) -> int:
     from oceane_ticket.oceane.client import OceaneClient
     from oceane_ticket.oceane.errors import OceaneError
 
-    redis = connections.redis_client(settings.redis_url, purpose="command")
+    redis = connections.redis_client(settings, purpose="command")
     client = OceaneClient(settings)
     try:
         if args.action == "register":

@@ -29,6 +29,13 @@ def register(add: Add) -> None:
     p.add_argument(
         "--writeback", action="store_true", help="re-send tickets' alarm write-back (--all-failed: failed ones)"
     )
+    p.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        metavar="EVENT_ID",
+        help="send a refused alarm event again (cli/event.py)",
+    )
     p.add_argument("--json", action="store_true")
 
     add("sweep", run_sweep, "re-enqueue open requests whose job may be lost (beat runs this)")
@@ -71,6 +78,10 @@ def run_retry(args: argparse.Namespace, settings: Settings) -> int:
     from oceane_ticket import connections, rendering
     from producer import retry
 
+    if args.event and not (args.instances or args.all_failed):
+        from cli.event import retry_events
+
+        return retry_events(args.event, settings, as_json=args.json)
     if bool(args.instances) == bool(args.all_failed):
         print("oceane-ticket retry: give instance ids or --all-failed (not both)")
         return USAGE

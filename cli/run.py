@@ -178,11 +178,12 @@ def start_sandbox(stack: Stack, settings: Settings, *, real_oceane: bool) -> dic
         port=port,
         client_id=settings.client_id,
         client_secret=settings.client_secret.get_secret_value(),
+        dialect=settings.api_dialect,  # the sandbox speaks what the worker will (OCEANE_API_DIALECT)
     )
     stack.sandbox.start()
     base = stack.sandbox.base_url
-    _say(f"Oceane: started the sandbox at {base}")
-    return {"base_url": base, "ticket_url_template": base + "/ticket/{id}", "token_url": ""}
+    _say(f"Oceane: started the sandbox at {base} ({settings.api_dialect})")
+    return {"base_url": base, "ticket_url_template": stack.sandbox.ticket_url_template(), "token_url": ""}
 
 
 def start_worker(stack: Stack, settings: Settings) -> None:
@@ -288,6 +289,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _main(args: argparse.Namespace, settings: Settings) -> int:
+    from cli import life_demo
     from cli.request import describe
     from oceane_ticket import reports
     from oceane_ticket.settings import mask_url
@@ -300,7 +302,7 @@ def _main(args: argparse.Namespace, settings: Settings) -> int:
         # Its own queue: even on a shared Redis, another stack's worker never takes this run's jobs.
         overrides: dict[str, Any] = {"redis_url": start_redis(stack, settings), "queue": "oceane." + stack.workdir.name}
         overrides |= start_sandbox(stack, settings, real_oceane=args.real_oceane)
-        settings = settings.replace(**overrides)
+        settings = settings.replace(**overrides, **life_demo.demo_overrides(settings))
         db.upgrade(settings.database_url)
         _say(f"database: {mask_url(settings.database_url)} (migrated)")
         start_worker(stack, settings)
@@ -325,6 +327,8 @@ def _main(args: argparse.Namespace, settings: Settings) -> int:
         reports.print_table(reports.tickets_table(reports.ticket_rows(settings, 10)))
         if status.status != Status.CREATED:
             _say(f"the sample ticket is {status.status} after 30 s; the worker's log: {stack.workdir / 'worker.log'}")
+            return PROBLEM
+        if not life_demo.show_life(settings, status):  # a note, a clear that resolves, the history
             return PROBLEM
         if not args.once:
             _say(_second_shell(settings))

@@ -95,6 +95,19 @@ SCRIPTS: tuple[ScriptSpec, ...] = (
         references=(*REFERENCES, GQI_REFERENCE),
         library=True,
     ),
+    # The ticket's life after the click: alarm events for the alarm's ticket (POST /alarms/events).
+    ScriptSpec(
+        "Oceane Alarm Event",
+        "OceaneAlarmEvent.cs",
+        "Sends the alarm's clear or escalation to its Oceane ticket, for Correlation rules (no dialog).",
+        ("DMA ID", "Element ID", "Alarm ID", "Event", "Severity", "Alarm Value", "Alarm Event ID"),
+    ),
+    ScriptSpec(
+        "Oceane Add Note",
+        "OceaneAddNote.cs",
+        "Add Note to Ticket hyperlink: asks for a note and adds it to the alarm's Oceane ticket (interactive).",
+        ("DMA ID", "Element ID", "Alarm ID"),
+    ),
 )
 
 

@@ -188,7 +188,7 @@ def enqueue(settings: Settings, instance: str, redis: Any = None) -> bool:
         if redis is None:
             from oceane_ticket import connections
 
-            redis = connections.redis_client(settings.redis_url, purpose="producer")
+            redis = connections.redis_client(settings, purpose="producer")
         message = jobs.task_message(TASK_APPLY_EVENTS, [instance], settings.queue)
         redis.lpush(settings.queue, json.dumps(message))
     except Exception as exc:  # recorded already: a lost job only delays the update

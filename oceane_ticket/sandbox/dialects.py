@@ -10,7 +10,6 @@ and ``reason`` strings, required), and the media type each declares (v4: ``consu
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -238,8 +237,9 @@ def select_fields(ticket: Mapping[str, Any], fields: tuple[str, ...] | None) -> 
 
     ``id``, ``href`` and ``@type`` always stay: they identify the resource (v5 ``TroubleTicket_RES``
     requires ``id`` and ``href``; Extensible requires ``@type``).
+    The ticket given is already the caller's own copy, so nothing is copied again.
     """
     if fields is None:
-        return copy.deepcopy(dict(ticket))
+        return dict(ticket)
     keep = set(fields) | {"id", "href", "@type"}
-    return {name: copy.deepcopy(value) for name, value in ticket.items() if name in keep}
+    return {name: value for name, value in ticket.items() if name in keep}

@@ -1,37 +1,56 @@
-"""The HTTP plumbing: a threaded server that survives any input, and its request handler."""
+"""The HTTP plumbing: a threaded server that survives any input, framing HTTP/1.1 with h11.
+
+h11 (a sans-I/O HTTP/1.1 library, already installed through uvicorn) parses request lines, headers,
+``Content-Length`` and chunked bodies with their trailers, and writes the answers. What is ours: the
+socket (timeouts, Nagle off, the open connections closed on stop), the limits (body size, header
+count), every refusal answered as a JSON error of the API the path belongs to, and the socket-level
+faults h11 cannot express: ``reset`` (RST), ``close`` (FIN without an answer). Nothing here knows
+Oceane: :class:`LoopbackHTTPServer` takes any ``app`` with ``handle(Request) -> Response`` and
+``error_response(ApiError, path) -> Response``, so another fake can serve on the same plumbing.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import http
 import logging
+import re
 import socket
 import socketserver
 import struct
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
-from oceane_ticket.sandbox.api import App
-from oceane_ticket.sandbox.httpio import Request, read_body, split_target
+import h11
+
+from oceane_ticket.sandbox.httpio import Headers, Request, split_target
 from oceane_ticket.sandbox.protocol import ApiError, Response
 
 logger = logging.getLogger("oceane_ticket.sandbox")
 
-# How http.server's own parse errors map onto Orange codes (their bodies become JSON too).
-_PARSE_ERRORS: dict[int, tuple[int, int]] = {
-    400: (400, 20),
-    408: (400, 22),
-    414: (400, 20),
-    431: (400, 26),
-    501: (405, 61),
-    505: (400, 20),
-}
+MAX_HEADERS = 100  # as http.server allowed: more is a client bug or an attack
+MAX_HEAD_BYTES = 64 * 1024  # request line plus headers
+_RECV = 64 * 1024
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_REQUEST_LINE = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+ \S+ HTTP/\d\.\d\r?$")
 
 
-class SandboxHTTPServer(ThreadingHTTPServer):
-    """A threaded HTTP server that remembers its open connections, so stopping it closes them all."""
+class App(Protocol):
+    """What the server serves."""
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request."""
+        ...
+
+    def error_response(self, error: ApiError, path: str) -> Response:
+        """An error as the API of ``path`` shapes it."""
+        ...
+
+
+class LoopbackHTTPServer(socketserver.ThreadingTCPServer):
+    """A threaded TCP server that remembers its open connections, so stopping it closes them all."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -44,11 +63,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.request_timeout = request_timeout
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(address, SandboxHandler)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse DNS lookup, which can stall for seconds."""
-        socketserver.TCPServer.server_bind(self)
+        super().__init__(address, ConnectionHandler)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
@@ -78,115 +93,224 @@ class SandboxHTTPServer(ThreadingHTTPServer):
             logger.error("sandbox connection handler failed for %s", client_address, exc_info=True)
 
 
-class SandboxHandler(BaseHTTPRequestHandler):
-    """Reads a request safely, hands it to the :class:`App`, writes the answer, logs one line."""
+class _Refused(Exception):
+    """A request that cannot be served; ``error`` is the answer, and the connection closes after it."""
 
-    protocol_version = "HTTP/1.1"  # keep-alive, as the real service; clients pool connections
-    server_version = "OceaneSandbox/1.0"
-    sys_version = ""
-    server: SandboxHTTPServer
+    def __init__(self, error: ApiError, path: str = "/") -> None:
+        super().__init__(error.description)
+        self.error = error
+        self.path = path
+
+
+class ConnectionHandler(socketserver.BaseRequestHandler):
+    """One connection: requests in, answers out, until either side closes."""
+
+    server: LoopbackHTTPServer
+    request: socket.socket
 
     def setup(self) -> None:
-        """Apply the read timeout and register the connection."""
+        """Apply the read timeout, send small answers at once, register the connection."""
         self.request.settimeout(self.server.request_timeout)
-        # Headers and body leave in two writes; without this, Nagle holds the body back until the
-        # client's delayed ACK (~40 ms per call).
         with contextlib.suppress(OSError):
             self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
-        self.server.track(self.connection)
+        self.server.track(self.request)
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.peer = str(self.client_address[0])
+        # The bytes of the request head so far, to say which part of a refused one was wrong.
+        self.head = b""
 
     def finish(self) -> None:
         """Unregister the connection."""
+        self.server.untrack(self.request)
+
+    def handle(self) -> None:
+        """Serve requests until the connection must close."""
+        while True:
+            started = time.monotonic()
+            try:
+                request = self._read_request()
+            except _Refused as refused:
+                self._answer(None, self.server.app.error_response(refused.error, refused.path), None, close=True)
+                return
+            if request is None:
+                return
+            try:
+                response = self.server.app.handle(request)
+            except Exception:  # the sandbox must outlive its own bugs: answer 500 and keep serving
+                logger.exception("sandbox error on %s %s", request.method, request.target[:200])
+                error = ApiError(500, 1, "The sandbox failed on this request.", close=True)
+                response = self.server.app.error_response(error, request.path)
+            if not self._answer(request, response, started, close=response.close):
+                return
+            if self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.MUST_CLOSE:
+                return
+            try:
+                self.conn.start_next_cycle()
+            except h11.LocalProtocolError:  # the client is still sending a body we did not read
+                return
+            self.head = bytes(self.conn.trailing_data[0][:MAX_HEAD_BYTES])
+
+    # --- reading ---
+
+    def _read_request(self) -> Request | None:
+        """The next whole request, ``None`` when the client closed between requests.
+
+        Raises:
+            _Refused: the request is malformed, too large, or too slow.
+        """
+        head = self._next_event()
+        if head is None:
+            return None
+        assert isinstance(head, h11.Request)
+        method = head.method.decode("ascii", "replace")
+        path, query = split_target(head.target.decode("latin-1"))
+        if head.http_version not in (b"1.0", b"1.1"):
+            raise _Refused(ApiError(400, 20, f"HTTP/{head.http_version.decode()} is not supported.", close=True))
+        if len(head.headers) > MAX_HEADERS:
+            raise _Refused(ApiError(400, 26, f"More than {MAX_HEADERS} header lines.", close=True), path)
+        if method not in _KNOWN_METHODS:
+            raise _Refused(ApiError(405, 61, f"Method {method[:20]!r} is not supported.", close=True), path)
+        headers = Headers(head.headers)
+        body = self._read_body(headers, path)
+        return Request(method, path, query, headers, body, head.target.decode("latin-1"))
+
+    def _read_body(self, headers: Headers, path: str) -> bytes:
+        limit = self.server.max_body_bytes
+        declared = headers.get("Content-Length")
+        too_big = declared is not None and int(declared) > limit
+        if too_big and int(declared or 0) > 16 * limit:
+            raise _Refused(
+                ApiError(400, 22, f"The body ({declared} bytes) exceeds the {limit} byte limit.", close=True), path
+            )
+        if self.conn.client_is_waiting_for_100_continue and not too_big:
+            self._send(h11.InformationalResponse(status_code=100, headers=[]))
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            event = self._next_event(path)
+            if isinstance(event, h11.EndOfMessage):
+                break
+            assert isinstance(event, h11.Data)
+            size += len(event.data)
+            if not too_big and size > limit:
+                too_big = True
+            if too_big:
+                # Read (and drop) a little more, so that a client still sending gets our 400
+                # rather than a reset; beyond that, answer now.
+                if size > 16 * limit:
+                    break
+                continue
+            chunks.append(event.data)
+        if too_big:
+            text = f"The body ({declared or 'chunked'} bytes) exceeds the {limit} byte limit."
+            raise _Refused(ApiError(400, 22, text, close=True), path)
+        return b"".join(chunks)
+
+    def _next_event(self, path: str | None = None) -> h11.Event | None:
+        """The next h11 event, reading from the socket as needed (``path`` set: inside a body)."""
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise _Refused(self._protocol_error(exc, path), path or "/") from None
+            if event is h11.NEED_DATA:
+                self._receive(path)
+                continue
+            if event is h11.PAUSED:  # cannot happen between whole requests; end the connection
+                return None
+            if isinstance(event, h11.ConnectionClosed):
+                if path is not None:
+                    raise _Refused(ApiError(400, 22, "The body ended early.", close=True), path)
+                return None
+            assert isinstance(event, h11.Request | h11.Data | h11.EndOfMessage | h11.InformationalResponse)
+            return event
+
+    def _receive(self, path: str | None) -> None:
         try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
+            data = self.request.recv(_RECV)
+        except TimeoutError:
+            if path is None and self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]:
+                data = b""  # an idle keep-alive connection: close it quietly
+            else:
+                raise _Refused(ApiError(400, 22, "Timed out reading the request.", close=True), path or "/") from None
+        except OSError:
+            data = b""
+        if path is None and len(self.head) <= MAX_HEAD_BYTES:
+            self.head += data[: MAX_HEAD_BYTES + 1 - len(self.head)]
+        self.conn.receive_data(data)
 
-    def version_string(self) -> str:
-        """The ``Server`` header, without the Python version."""
-        return self.server_version
+    def _protocol_error(self, exc: h11.RemoteProtocolError, path: str | None) -> ApiError:
+        """What h11 refused, in the contract's codes: 20 request line, 25/26 headers, 22 body."""
+        text = str(exc) or "Malformed request."
+        if path is not None:
+            return ApiError(400, 22, f"Malformed body: {text}", close=True)
+        if exc.error_status_hint == 501:
+            # h11 answers an unknown transfer coding 501 Not Implemented, as RFC 9112 §6.1 asks.
+            return ApiError(501, 26, text, close=True)
+        first_line = self.head.split(b"\n", 1)[0]
+        if b"\n" not in self.head or not _REQUEST_LINE.match(first_line):
+            return ApiError(400, 20, f"Malformed request line: {text}", close=True)
+        if "Host" in text:
+            # RFC 9112 §3.2: an HTTP/1.1 request without Host must be answered 400.
+            return ApiError(400, 25, text, close=True)
+        return ApiError(400, 26, f"Malformed header: {text}", close=True)
 
-    def do_GET(self) -> None:
-        """Answer a GET."""
-        self._handle()
+    # --- writing ---
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def _handle(self) -> None:
-        started = time.monotonic()
-        try:
-            response = self._respond()
-        except Exception:  # the sandbox must outlive its own bugs: answer 500 and keep serving
-            logger.exception("sandbox error on %s %s", self.command, self.path[:200])
-            error = ApiError(500, 1, "The sandbox failed on this request.", close=True)
-            response = self.server.app.error_response(error, self.path)
+    def _answer(self, request: Request | None, response: Response, started: float | None, *, close: bool) -> bool:
+        """Log and write one answer; whether the connection may serve another request."""
         # Log before answering, so that a client holding the answer can rely on the line being there.
-        self._log(response, started)
-        self._write(response)
-
-    def _respond(self) -> Response:
-        try:
-            body = read_body(self.rfile, self.headers, self.server.max_body_bytes, 16 * self.server.max_body_bytes)
-        except ApiError as exc:
-            return self.server.app.error_response(exc, split_target(self.path)[0])
-        path, query = split_target(self.path)
-        return self.server.app.handle(Request(self.command, path, query, self.headers, body))
-
-    def _write(self, response: Response) -> None:
+        self._log(request, response, started)
         if response.abort is not None:
             self._abort(response.abort)
-            return
-        # http.server answers "HTTP/0.9" (any unparsable request line) with a bare body; a status
-        # line and headers serve every real client better.
-        if self.request_version == "HTTP/0.9":
-            self.request_version = "HTTP/1.0"
+            return False
+        headers: list[tuple[str, str]] = [("Server", "OceaneSandbox/1.0")]
+        headers.extend(response.headers.items())
+        if response.status not in (204, 304):  # these carry neither (RFC 9110 §8.6, §15.3.5)
+            if response.content_type:  # an empty body (a 202 without one) has no type
+                headers.append(("Content-Type", response.content_type))
+            headers.append(("Content-Length", str(len(response.body))))
+        if close:
+            headers.append(("Connection", "close"))
+        reason = _reason(response.status)
         try:
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            if response.status not in (204, 304):  # these carry neither (RFC 9110 §8.6, §15.3.5)
-                if response.content_type:  # an empty body (a 202 without one) has no type
-                    self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(response.body)))
-            if response.close or self.close_connection:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+            out = self.conn.send(h11.Response(status_code=response.status, headers=headers, reason=reason))
+            if response.body and (request is None or request.method != "HEAD"):
+                out += self.conn.send(h11.Data(data=response.body))
+            out += self.conn.send(h11.EndOfMessage())
+        except h11.LocalProtocolError:
+            logger.debug("cannot answer on this connection any more", exc_info=True)
+            return False
+        try:
+            self.request.sendall(out or b"")  # one write: status line, headers and body together
         except OSError:  # the client left (e.g. its read timeout fired during an injected hang)
-            self.close_connection = True
+            return False
+        return not close
+
+    def _send(self, event: h11.Event) -> None:
+        with contextlib.suppress(OSError, h11.LocalProtocolError):
+            self.request.sendall(self.conn.send(event) or b"")
 
     def _abort(self, mode: str) -> None:
-        self.close_connection = True
         if mode == "reset":
             # Linger 0 makes close() send RST instead of FIN: the client sees "connection reset".
             with contextlib.suppress(OSError):
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
+                self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.request.close()
+        # "close": returning ends the connection with FIN and no answer.
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Answer http.server's own parse errors with a JSON error body."""
-        status, app_code = _PARSE_ERRORS.get(code, (code, 1))
-        error = ApiError(status, app_code, message or explain or "Malformed request.", close=True)
-        self.close_connection = True
-        response = error.to_response()
-        self._log(response, None)
-        self._write(response)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silence the default access line: :meth:`_log` writes a better one."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Route http.server's messages to logging."""
-        logger.debug("%s " + format, self.client_address[0], *args)
-
-    def _log(self, response: Response, started: float | None) -> None:
+    def _log(self, request: Request | None, response: Response, started: float | None) -> None:
         # Method and target only: headers carry the Basic credentials and the bearer token.
-        method = getattr(self, "command", None) or "-"
-        target = (getattr(self, "path", "") or "-")[:200]
+        method = request.method if request else "-"
+        target = request.target[:200] if request else "-"
         outcome = response.abort or str(response.status)
         code = f" code {response.code}" if response.code is not None else ""
         elapsed = f" {1000 * (time.monotonic() - started):.1f}ms" if started is not None else ""
-        logger.info("%s %s %s -> %s%s%s", self.client_address[0], method, target, outcome, code, elapsed)
+        logger.info("%s %s %s -> %s%s%s", self.peer, method, target, outcome, code, elapsed)
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return http.HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""

@@ -1,7 +1,14 @@
-"""Reading request bodies defensively: every malformed framing becomes a 400, never an exception."""
+"""A request as the endpoints see it, its headers, and the target split into path and query.
+
+The sandbox's own framing is h11's (:mod:`oceane_ticket.sandbox.handler`). :func:`read_body`, the
+hand-made body reader the sandbox used before, stays only for the fake DataMiner
+(``tests/fakedm/server.py``), which still frames by hand on ``http.server``; it can move onto
+:class:`oceane_ticket.sandbox.handler.LoopbackHTTPServer` and then this goes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 from typing import Protocol
@@ -25,6 +32,27 @@ class Reader(Protocol):
         ...
 
 
+class Headers:
+    """Request headers by case-insensitive name, from h11's (lower-cased) pairs."""
+
+    def __init__(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        self._values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self._values.setdefault(name.decode("ascii").lower(), []).append(value.decode("latin-1"))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name``, or ``default``."""
+        values = self._values.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``."""
+        return list(self._values.get(name.lower(), []))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._values.values())
+
+
 @dataclass
 class Request:
     """A parsed request, as the endpoints see it.
@@ -35,13 +63,15 @@ class Request:
         query: The raw query string.
         headers: Request headers.
         body: The full body ('' when none).
+        target: The request target as received (for the request log).
     """
 
     method: str
     path: str
     query: str
-    headers: Message
+    headers: Headers | Message
     body: bytes
+    target: str = ""
 
     def segment(self, prefix: str) -> str:
         """The percent-decoded remainder of the path after ``prefix``; 400 code 20 if it does not decode."""

@@ -11,6 +11,7 @@ must never become a way to make this machine call somewhere else.
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.client
 import itertools
 import json
@@ -107,7 +108,6 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._deliveries: deque[dict[str, Any]] = deque(maxlen=MAX_REMEMBERED_DELIVERIES)
         self._counters = {"events_pushed": 0, "events_failed": 0, "events_dropped": 0}
-        self._busy = 0
 
     # --- registrations ---
 
@@ -144,16 +144,21 @@ class Hub:
         with contextlib.suppress(queue.Empty):
             while True:
                 self._queue.get_nowait()
+                self._queue.task_done()
 
     # --- events ---
 
     def publish(self, event_type: str, ticket: dict[str, Any]) -> None:
-        """Queue one event about ``ticket`` for every listener that wants it; never blocks."""
+        """Queue one event about ``ticket`` (copied: the caller may go on using it) for every listener that wants it.
+
+        Never blocks; with no listener it costs nothing.
+        """
         with self._lock:
             targets = [s for s in self._subscriptions.values() if s.wants(event_type)]
             event_id = f"sbx-{next(self._events)}"
         if not targets:
             return
+        ticket = copy.deepcopy(ticket)
         body = self._shape(
             {"eventId": event_id, "eventTime": now_iso(), "eventType": event_type, "event": {"troubleTicket": ticket}}
         )
@@ -169,9 +174,9 @@ class Hub:
         """Wait until every queued event has been delivered or given up on; whether that happened."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._lock:
-                if self._queue.empty() and self._busy == 0:
-                    return True
+            # Queue.unfinished_tasks: put and not yet task_done(), i.e. queued or being delivered.
+            if self._queue.unfinished_tasks == 0:
+                return True
             time.sleep(0.01)
         return False
 
@@ -202,25 +207,23 @@ class Hub:
                 subscription, event_type, body = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            with self._lock:
-                self._busy += 1
+            status: int | None = None
             try:
                 status = self._deliver(subscription, event_type, body)
             finally:
+                # Counted before the event is marked done, so that idle() means "all accounted for".
                 with self._lock:
-                    self._busy -= 1
-
-            with self._lock:
-                self._counters["events_pushed" if status is not None else "events_failed"] += 1
-                self._deliveries.append(
-                    {
-                        "subscription": subscription.id,
-                        "eventId": body["eventId"],
-                        "eventType": event_type,
-                        "ticketId": body["event"]["troubleTicket"].get("id"),
-                        "status": status,
-                    }
-                )
+                    self._counters["events_pushed" if status is not None else "events_failed"] += 1
+                    self._deliveries.append(
+                        {
+                            "subscription": subscription.id,
+                            "eventId": body["eventId"],
+                            "eventType": event_type,
+                            "ticketId": body["event"]["troubleTicket"].get("id"),
+                            "status": status,
+                        }
+                    )
+                self._queue.task_done()
 
     def _deliver(self, subscription: Subscription, event_type: str, body: dict[str, Any]) -> int | None:
         """POST the event; the listener's HTTP status, or ``None`` after every attempt failed."""

@@ -13,6 +13,14 @@ Oceane endpoints (contract §1-§4):
   background thread, 3 attempts; see :mod:`oceane_ticket.sandbox.hub`).
 * ``GET /ticket/<id>``: a small HTML page, the target of the ticket URL written onto the alarm.
 
+Dialects (``Sandbox(dialect=...)``, ``--dialect``; :mod:`oceane_ticket.sandbox.dialects`): ``oceane`` as
+above; ``tmf621-v4`` and ``tmf621-v5`` serve the same operations under ``/tmf-api/troubleTicket/v4`` (or
+``v5``) as TM Forum's specifications describe them: their bodies (checked as strictly as a validator of
+those documents would), media types, TMF error bodies, ``fields``/``offset``/``limit`` and attribute
+filters (v4 ``externalId=``, v5 ``externalIdentifier.id=``). The token endpoint, the control API and
+the web page stay on the origin in every dialect; :attr:`Sandbox.base_url` is what the client's
+``OCEANE_BASE_URL`` should be.
+
 Control API (no authentication; loopback tool):
 
 * ``GET /_sandbox/state``: ``{"tickets": [...], "tickets_created", "create_calls", "find_calls",
@@ -57,6 +65,10 @@ one group)::
 * ``after_create``: once a create has stored its ticket, ``hang`` (wait ``seconds`` before answering),
   ``reset`` (drop the connection with RST, no answer), ``close`` (FIN, no answer) or ``garbage``
   (201 with an HTML body); ``count`` defaults to 1.
+* ``accept_no_body``: ``true`` (or ``{"count": N}``): once stored, a create is answered 202 Accepted
+  with an empty body, as TMF621 v5 allows.
+* ``conflict_on_duplicate`` (default true): ``false`` stores a second ticket for an external identifier
+  that has an open one instead of answering 409, as a server that does not check would.
 * ``find_ignores_filter``, ``find_ignores_offset``, ``find_newest_first``: the list behaves like some
   servers that are not Oceane: every ticket whatever the ``externalId`` asked (``X-Total-Count``
   counts them all), every page from the first ticket, newest first. Like the token settings they
@@ -79,7 +91,7 @@ from typing import Any
 from oceane_ticket.sandbox.api import App
 from oceane_ticket.sandbox.dialects import dialect as find_dialect
 from oceane_ticket.sandbox.faults import Faults
-from oceane_ticket.sandbox.handler import SandboxHTTPServer
+from oceane_ticket.sandbox.handler import LoopbackHTTPServer
 from oceane_ticket.sandbox.protocol import CONTROL_PREFIX, HUB_PATH, TICKETS_PATH, TOKEN_PATH
 from oceane_ticket.sandbox.state import SandboxState
 
@@ -192,7 +204,7 @@ class Sandbox:
         )
         if self.config.hand_made_tickets:
             self._state.add_hand_made(self.config.hand_made_tickets)
-        self._server: SandboxHTTPServer | None = None
+        self._server: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- life cycle ---
@@ -202,7 +214,7 @@ class Sandbox:
         if self._server is not None:
             raise RuntimeError("the sandbox is already started")
         self._stopping.clear()
-        self._server = SandboxHTTPServer(
+        self._server = LoopbackHTTPServer(
             (self._host, self._port),
             App(self._state, self._stopping),
             max_body_bytes=self.config.max_body_bytes,

@@ -78,6 +78,9 @@ class SandboxState:
         self._rng = random.Random(seed)
         self._faults = copy.deepcopy(baseline)
         self._tickets: dict[str, dict[str, Any]] = {}
+        # external identifier -> ids of the tickets carrying it, so that a create's duplicate check
+        # does not scan every ticket (it was most of the sandbox's own time per call).
+        self._by_external: dict[str, list[str]] = {}
         self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
         self._counters = dict.fromkeys(COUNTERS, 0)
         self._gates: dict[str, _Gate] = {}
@@ -131,6 +134,7 @@ class SandboxState:
         """Forget tickets, tokens and counters, and clear faults."""
         with self._lock:
             self._tickets.clear()
+            self._by_external.clear()
             self._tokens.clear()
             self._counters = dict.fromkeys(COUNTERS, 0)
             self._faults = self._cleared()
@@ -251,25 +255,35 @@ class SandboxState:
                 )
             ticket_id = self._new_id()
             stamp = now_iso()
-            ticket = {"id": ticket_id, "href": self._href(ticket_id), **copy.deepcopy(dict(fields))}
+            # ``fields`` is the body just decoded, nobody else's: stored as is, and copied once on the way out.
+            ticket = {"id": ticket_id, "href": self._href(ticket_id), **fields}
             ticket.update(status="acknowledged", creationDate=stamp, lastUpdate=stamp)
-            self._tickets[ticket_id] = ticket
+            self._store(ticket)
             self._counters["tickets_created"] += 1
             created = copy.deepcopy(ticket)
-        self.hub.publish(CREATE_EVENT, copy.deepcopy(created))
+        self.hub.publish(CREATE_EVENT, created)
         return created
+
+    def _store(self, ticket: dict[str, Any]) -> None:
+        self._tickets[ticket["id"]] = ticket
+        for external_id in self.dialect.external_ids(ticket):
+            self._by_external.setdefault(external_id, []).append(ticket["id"])
+
+    def _unindex(self, ticket: dict[str, Any]) -> None:
+        for external_id in self.dialect.external_ids(ticket):
+            ids = self._by_external.get(external_id, [])
+            if ticket["id"] in ids:
+                ids.remove(ticket["id"])
 
     def _href(self, ticket_id: str) -> str:
         return f"{self.dialect.prefix}{TICKETS_PATH}/{ticket_id}"
 
     def _open_ticket(self, external_ids: list[str]) -> dict[str, Any] | None:
-        if not external_ids:
-            return None
-        for ticket in self._tickets.values():
-            if ticket["status"] not in OCEANE_CLOSED_STATUSES and set(external_ids) & set(
-                self.dialect.external_ids(ticket)
-            ):
-                return ticket
+        for external_id in external_ids:
+            for ticket_id in self._by_external.get(external_id, ()):
+                ticket = self._tickets[ticket_id]
+                if ticket["status"] not in OCEANE_CLOSED_STATUSES:
+                    return ticket
         return None
 
     def _new_id(self) -> str:
@@ -310,7 +324,7 @@ class SandboxState:
                 ticket: dict[str, Any] = {"id": ticket_id, "href": self._href(ticket_id)}
                 ticket.update(self.dialect.hand_made(external_id))
                 ticket.update(status=status, creationDate=stamp, lastUpdate=stamp)
-                self._tickets[ticket_id] = ticket
+                self._store(ticket)
                 made.append(copy.deepcopy(ticket))
         return made
 
@@ -350,12 +364,13 @@ class SandboxState:
             if ticket is None:
                 raise ApiError(404, 60, f"No trouble ticket {ticket_id[:100]!r}.")
             after, events = apply_patch(ticket, patch, conflict_code)
-            self._tickets[ticket_id] = after
+            self._unindex(ticket)
+            self._store(after)
             if events:
                 self._counters["tickets_updated"] += 1
             result = copy.deepcopy(after)
         for event in events:
-            self.hub.publish(event, copy.deepcopy(result))
+            self.hub.publish(event, result)
         return result
 
     def set_status(self, ticket_id: str, status: Any, reason: str | None = None) -> dict[str, Any]:
@@ -383,9 +398,9 @@ class SandboxState:
                     ticket.setdefault("resolutionDate", stamp)
             result = copy.deepcopy(ticket)
         if changed:
-            self.hub.publish(STATUS_CHANGE_EVENT, copy.deepcopy(result))
+            self.hub.publish(STATUS_CHANGE_EVENT, result)
             if status == "resolved":
-                self.hub.publish(RESOLVED_EVENT, copy.deepcopy(result))
+                self.hub.publish(RESOLVED_EVENT, result)
         return result
 
     # --- reporting ---

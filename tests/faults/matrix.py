@@ -48,6 +48,7 @@ SCENARIOS = {
     "tests/faults/test_crash_resume.py": "11.4",
     "tests/faults/test_dialects.py": "i16",  # the wire dialects: oceane, TMF621 v4 and v5
     "tests/faults/test_failover.py": "i19",  # issue 19: Redis (Sentinel) and PostgreSQL failovers
+    "tests/faults/test_lifecycle.py": "i18",  # issue 18: alarm events applied once each (notes, resolves)
 }
 UNITS = {
     "tests/unit/test_lock.py": "6",

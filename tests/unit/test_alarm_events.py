@@ -330,3 +330,25 @@ def test_status_and_metrics_count_events_per_state(life: Life) -> None:
     assert (counts["pending"], counts["skipped"], counts["applied"]) == (1, 1, 0)
     scrape = metrics.render(life.world.settings, path="").decode()
     assert 'oceane_alarm_events{state="pending"} 1.0' in scrape
+
+
+def test_retry_event_sends_a_refused_update_again(
+    life: Life, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from cli.main import main
+
+    instance, ticket_id = life.ticket()
+    life.tickets.plan = [status(400, 24)]
+    sent = life.send(instance, "note", text="refused once")
+    life.apply(instance)
+    monkeypatch.setenv("OCEANE_DATABASE_URL", life.world.url)
+    monkeypatch.setenv("OCEANE_REDIS_URL", "redis://127.0.0.1:1/0")  # down: the event is pending, the sweep sends it
+    capsys.readouterr()
+    assert main(["retry", "--event", sent.event_id or "", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["events"][0]["result"] == "not_queued"
+    assert main(["retry", "--event", "no-such-event", "--json"]) == 1
+    life.apply(instance)
+    assert [n["text"] for n in life.tickets.notes(ticket_id)] == ["refused once"]

@@ -280,7 +280,18 @@ def test_add_note_link_runs_the_lifecycle_script() -> None:
     assert (link.get("version"), link.get("type"), link.get("menu")) == ("2", "script", "root")
     script, passed, _ = _script_link(link)
     assert script == "Oceane Add Note"
-    assert passed == {"DMA ID": "[DMAID]", "Element ID": "[EID]", "Alarm ID": "[ROOTKEY]", "Element Name": "[ENAME]"}
+    assert passed == {"DMA ID": "[DMAID]", "Element ID": "[EID]", "Alarm ID": "[ROOTKEY]"}
+
+
+def test_every_script_hyperlink_passes_exactly_the_parameters_its_script_declares() -> None:
+    # DataMiner hands a hyperlink's parameters to the script by name: one the script does not declare,
+    # or one it declares but is not given, breaks the run on the Agent, not here.
+    by_name = {spec.name: spec for spec in builder.SCRIPTS}
+    for name, link in _hyperlinks().items():
+        if link.get("type") != "script":
+            continue
+        script, passed, _ = _script_link(link)
+        assert set(passed) == set(by_name[script].parameters), name
 
 
 def test_go_to_ticket_link_opens_the_ticket_url_once_it_is_set() -> None:

@@ -472,7 +472,7 @@ def test_alarm_scope_takes_the_alarms_lock_not_the_global_one(tmp_path: Path, mo
     row = world.row(second)
     busy = ProcessingLock(world.redis, timeout=120).for_key(keys.alarm_lock(row.dma_id, row.element_id, row.alarm_id))
     assert busy.try_acquire(second)  # held far longer than the worker waits (2 x its 0.2 s timeout)
-    with pytest.raises(processing.RetryLater):
+    with pytest.raises(RetryLater):
         processing.process(world.ctx, second)
     assert world.row(second).status == "queued" and world.oceane.calls == ["create"]
 
@@ -510,7 +510,7 @@ def test_a_busy_lock_gives_a_first_claim_back_untouched(tmp_path: Path, monkeypa
     world = World(tmp_path, monkeypatch)
     instance = world.request()
     assert ProcessingLock(world.redis, timeout=120).try_acquire("someone else")
-    with pytest.raises(processing.RetryLater):
+    with pytest.raises(RetryLater):
         processing.process(world.ctx, instance)
     row = world.row(instance)
     assert (row.status, row.attempts, row.lock_token) == ("queued", 0, None)

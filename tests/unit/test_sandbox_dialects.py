@@ -367,3 +367,27 @@ def test_bodies_are_not_changed_by_checking() -> None:
         stored = session.post(sb.tickets_url, json=body, timeout=5).json()
     assert body == kept
     assert {k: stored[k] for k in kept} == kept
+
+
+def test_hub_pushes_events_in_the_dialect_shape(sb: Sandbox, api: requests.Session) -> None:
+    from tests.unit.test_sandbox_updates import Listener
+
+    listener = Listener(status=204)  # v5 listeners answer 204 Notified, v4 ones 201: both are delivered
+    try:
+        body: dict[str, Any] = {"callback": listener.url}
+        if name(sb) == "tmf621-v5":
+            body["@type"] = "Hub"
+        assert api.post(sb.hub_url, json=body, timeout=5).status_code == 201
+        ticket = create(sb, api).json()
+        sb.set_status(ticket["id"], "inProgress")
+        received = listener.wait_for(2)
+        paths = [path.rsplit("/", 1)[1] for path, _ in received]
+        assert paths == ["troubleTicketCreateEvent", "troubleTicketStatusChangeEvent"]
+        event = received[1][1]
+        assert event["event"]["troubleTicket"]["href"] == ticket["href"]
+        if name(sb) == "tmf621-v5":
+            assert event["@type"] == "TroubleTicketStatusChangeEvent"
+        assert sb.wait_pushes()
+        assert sb.hub()["events_pushed"] == 2
+    finally:
+        listener.close()
