@@ -231,7 +231,7 @@ def floor_loop(url: str, sb: Any, n: int) -> list[float]:
     import requests
 
     from oceane_ticket.oceane.payload import ticket_payload
-    from oceane_ticket.request import TicketRequest
+    from oceane_ticket.request import RequestRecord
     from oceane_ticket.storage.models import Ticket
 
     instances = insert_requests(url, n, first_alarm=10_000_000)
@@ -247,7 +247,7 @@ def floor_loop(url: str, sb: Any, n: int) -> list[float]:
         for i, instance in enumerate(instances):
             row.alarm_id = 10_000_000 + i
             start = time.perf_counter()
-            answer = session.post(sb.tickets_url, json=ticket_payload(TicketRequest.from_row(row)), timeout=5)
+            answer = session.post(sb.tickets_url, json=ticket_payload(RequestRecord.from_row(row)), timeout=5)
             ticket = answer.json()
             conn.execute(
                 "UPDATE tickets SET status = 'created', ticket_id = %s, ticket_url = %s, updated_at = now() "

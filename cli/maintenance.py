@@ -93,10 +93,10 @@ def run_retry(args: argparse.Namespace, settings: Settings) -> int:
     try:
         instances = list(args.instances)
         if args.all_failed:
-            from oceane_ticket.storage import db, queries
+            from oceane_ticket.storage import db, reads, writebacks
 
             with db.session(settings.database_url) as s:
-                instances = queries.failed_writebacks(s) if args.writeback else queries.retryable_failed(s)
+                instances = writebacks.failed_writebacks(s) if args.writeback else reads.retryable_failed(s)
         if args.writeback:
             from oceane_ticket.writeback_jobs import retry_writeback
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cli.common import OK, PROBLEM, UNAVAILABLE, Add
-from oceane_ticket.processes import StartError
+from oceane_ticket.processes import StartError, pid_alive
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
@@ -202,16 +202,6 @@ def _interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
 def remove_ended_runs(root: Path) -> list[Path]:
     """Delete the ``run-*`` folders under ``root`` whose run has ended; returns what was removed."""
     removed = []
@@ -220,7 +210,7 @@ def remove_ended_runs(root: Path) -> list[Path]:
             owner = int((folder / OWNER_FILE).read_text().strip())
         except (OSError, ValueError):
             owner = 0  # a folder from before owner files, or half-made: its run is over
-        if owner and _alive(owner):
+        if owner and pid_alive(owner):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from cli.common import Add
+from oceane_ticket.loopback import is_loopback
 
 if TYPE_CHECKING:
     from oceane_ticket.sandbox.server import SandboxConfig
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace, settings: Any = None) -> int:
 
 
 def _check_options(args: argparse.Namespace) -> str | None:
-    if not args.allow_remote and not _is_loopback(args.host):
+    if not args.allow_remote and not is_loopback(args.host):
         return (
             f"refusing to listen on non-loopback address {args.host!r}: the control API has no "
             "authentication. Pass --allow-remote if you really mean it."
@@ -145,15 +145,6 @@ def _check_options(args: argparse.Namespace) -> str | None:
     if not 0 <= args.hand_made_tickets <= 10_000:
         return f"--hand-made-tickets must be 0..10000, got {args.hand_made_tickets}"
     return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost could resolve anywhere
-        return False
 
 
 def _config(args: argparse.Namespace) -> SandboxConfig:

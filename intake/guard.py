@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from intake.errors import error_response
 from oceane_ticket.hub import LISTENER_PREFIX
+from oceane_ticket.loopback import is_loopback
 
 MAX_BODY_BYTES = 64 * 1024
 # Served without a token: probes, and the API's own description (public: it is in the repository too).
@@ -31,10 +31,7 @@ def _is_loopback_peer(scope: Scope) -> bool:
     client = scope.get("client")
     if not client:
         return False
-    try:
-        return ipaddress.ip_address(str(client[0])).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(str(client[0]))
 
 
 def is_listener_path(path: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from oceane_ticket.request import external_id
-from oceane_ticket.storage import alarm_events, queries
+from oceane_ticket.storage import alarm_events, clock
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 
 
@@ -37,7 +37,7 @@ class Entry:
 
 
 def _stamp(moment: datetime | None) -> datetime | None:
-    return queries.as_utc(moment)
+    return clock.as_utc(moment)
 
 
 def _request_entries(row: Ticket) -> list[Entry]:

@@ -1,4 +1,4 @@
-"""The ticket job message, written straight to the Redis list the Celery worker reads.
+"""The jobs' task names and messages, written straight to the Redis lists the Celery worker reads.
 
 The producer runs once per click and must start fast, so it does not import Celery (or kombu):
 it writes Celery's message protocol v2 itself, exactly as ``app.send_task`` would for an
@@ -21,6 +21,18 @@ from oceane_ticket import keys
 TASK_CREATE = "oceane.create_ticket"
 TASK_SWEEP = "oceane.sweep"
 TASK_CLEANUP = "oceane.cleanup"
+
+# Alarm write-back jobs carry only the request's instance id, like a ticket job; the database holds
+# the values to write and the state (``tickets.writeback_state``). They go on the ticket queue at
+# kombu's lowest Redis priority, so that a worker with both waiting takes ticket creations first: a
+# write-back is idempotent and can wait, an operator waiting for a ticket cannot.
+TASK_WRITEBACK = "oceane.writeback"
+TASK_WRITEBACK_SWEEP = "oceane.writeback_sweep"
+TASK_STATUS_POLL = "oceane.status_poll"
+
+# kombu keeps each priority band in its own list (keys.priority_list), and a worker pops band 0
+# (ticket jobs) before 9: write-backs and the status poll never delay a ticket creation.
+LOW_PRIORITY = 9
 
 
 def task_message(task: str, args: list[Any], queue: str, task_id: str | None = None) -> dict[str, Any]:
@@ -74,5 +86,21 @@ def enqueue_create(redis: Any, instance: str, queue: str, marker_ttl: float) -> 
     pipe = redis.pipeline(transaction=True)
     pipe.lpush(queue, json.dumps(message))
     pipe.set(keys.enqueued_marker(instance), "1", ex=max(1, int(marker_ttl)))
+    pipe.execute()
+    return str(message["headers"]["id"])
+
+
+def queue_for(queue: str, priority: int = LOW_PRIORITY) -> str:
+    """The Redis list kombu reads for ``priority`` on ``queue``."""
+    return keys.priority_list(queue, priority)
+
+
+def enqueue_writeback(redis: Any, instance: str, queue: str, marker_ttl: float) -> str:
+    """Queue one write-back job (low priority) and set its marker, atomically; returns the task id."""
+    message = task_message(TASK_WRITEBACK, [instance], queue)
+    message["properties"]["priority"] = LOW_PRIORITY
+    pipe = redis.pipeline(transaction=True)
+    pipe.lpush(queue_for(queue), json.dumps(message))
+    pipe.set(keys.writeback_marker(instance), "1", ex=max(1, int(marker_ttl)))
     pipe.execute()
     return str(message["headers"]["id"])

@@ -5,6 +5,8 @@ only carries work to do (queue), who is doing it (lock) and a cache (token). Los
 most some latency: the sweep re-enqueues from the database.
 """
 
+from oceane_ticket.request import external_id
+
 PREFIX = "oceane:"
 
 # The Celery queue (a Redis list) that carries ticket jobs. A dedicated name rather than Celery's
@@ -29,7 +31,7 @@ ALARM_LOCK = PREFIX + "lock:alarm:"
 
 def alarm_lock(dma_id: int, element_id: int, alarm_id: int) -> str:
     """The per-alarm processing lock key (OCEANE_LOCK_SCOPE=alarm)."""
-    return f"{ALARM_LOCK}{dma_id}/{element_id}/{alarm_id}"
+    return ALARM_LOCK + external_id(dma_id, element_id, alarm_id)  # the alarm named as everywhere else
 
 
 # A lock's wake-up list (+ ":wakeup" on the lock key): its holder's release pushes one entry, and a

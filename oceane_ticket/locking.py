@@ -2,7 +2,7 @@
 
 A Redis key with a TTL (a dead holder's lock expires) whose value names its holder. Release and
 ownership checks compare the holder's random token inside Lua, so only the holder can free it.
-The token is also stored on the claimed request row: the database fence (see storage.queries).
+The token is also stored on the claimed request row: the database fence (see storage.claims).
 """
 
 from __future__ import annotations
@@ -13,31 +13,21 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
-from oceane_ticket import keys
+from oceane_ticket import keys, liveness
 
 log = logging.getLogger(__name__)
 
 # Release also leaves one wake-up in the lock's wake-up list (see keys.lock_wakeup): a waiter
 # blocked on it takes the lock within a round trip instead of sleeping out a poll interval.
-_RELEASE = """
-local v = redis.call('GET', KEYS[1])
-if v and cjson.decode(v)['token'] == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('LPUSH', KEYS[2], '1')
-  redis.call('LTRIM', KEYS[2], 0, 0)
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-  return 1
-end
-return 0
-"""
+_RELEASE = resources.files(__package__).joinpath("lock_release.lua").read_text(encoding="utf-8")
 
 # Longest a waiter blocks on the wake-up list before trying again: bounds how late a waiter notices
 # a lock freed without a wake-up (its holder died and the TTL ran out).
@@ -90,8 +80,9 @@ class ProcessingLock:
             "instance": instance,
             "since": time.time(),
         }
-        if _node is not None:
-            holder["node"] = _node
+        node = liveness.current_node()
+        if node is not None:
+            holder["node"] = node
         value = json.dumps(holder)
         if self.redis.set(self.key, value, nx=True, px=int(self.timeout * 1000)):
             return token
@@ -209,145 +200,6 @@ def scope_locks(redis: Any, timeout: float, scope: str) -> Iterator[ProcessingLo
             yield lock.for_key(name)
 
 
-# --- worker liveness: who may break a dead holder's lock ---
-
-# This process's worker node, set by the Celery worker's main process before it forks its pool, so
-# that its children inherit it and name it in the locks they take.
-_node: str | None = None
-
-
 def new_token() -> str:
     """A holder token: random, stored in the lock's value and on the claimed request row."""
     return uuid.uuid4().hex
-
-
-def new_node() -> str:
-    """A node id for a worker starting now: host:pid plus a random part (see keys.WORKER_HEARTBEAT)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def set_node(node: str | None) -> None:
-    """Name the worker node this process (and its future children) belongs to."""
-    global _node
-    _node = node
-
-
-def current_node() -> str | None:
-    """The worker node of this process, or None outside a Celery worker."""
-    return _node
-
-
-def node_alive(redis: Any, node: str) -> bool:
-    """Whether ``node``'s heartbeat is current."""
-    return bool(redis.exists(keys.worker_heartbeat(node)))
-
-
-def _pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: running
-    return True
-
-
-def holder_dead(redis: Any, info: LockInfo, own_node: str | None) -> bool:
-    """Whether the lock's holder is known to be gone, so that breaking its lock is safe.
-
-    Known gone: its worker node's heartbeat has lapsed (the main process died, and Celery's
-    prefork children die with it), or it is a process of our own node that no longer runs (a pool
-    child killed by SIGKILL or the OOM killer). A holder without a node is never judged: only its
-    TTL frees its lock. The caller must only ask while its own heartbeat has been current for a
-    whole TTL (:meth:`Heartbeat.steady`): after a Redis outage, live peers need that long to renew
-    theirs.
-    """
-    if info.node is None:
-        return False
-    if info.node == own_node:
-        pid = info.pid
-        return pid is not None and pid != os.getpid() and not _pid_running(pid)
-    return not node_alive(redis, info.node)
-
-
-class Heartbeat:
-    """Keeps a worker node's heartbeat key fresh from a daemon thread of the worker's main process.
-
-    After each successful beat, ``on_beat`` runs (the dead-worker recovery); its errors are logged
-    and the beats go on.
-    """
-
-    def __init__(
-        self,
-        redis: Any,
-        node: str,
-        ttl: float = keys.WORKER_HEARTBEAT_TTL,
-        every: float = keys.WORKER_HEARTBEAT_EVERY,
-        on_beat: Callable[[Heartbeat], None] | None = None,
-    ) -> None:
-        self.redis = redis
-        self.node = node
-        self.ttl = ttl
-        self.every = every
-        self.on_beat = on_beat
-        self._healthy_since: float | None = None
-        self._first = True
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def beat(self) -> bool:
-        """Refresh the key once; False (and continuity lost) when Redis did not take it."""
-        value = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "at": time.time()})
-        try:
-            self.redis.set(keys.worker_heartbeat(self.node), value, px=int(self.ttl * 1000))
-        except Exception as exc:  # Redis down: we cannot vouch for others' deaths either
-            log.debug("heartbeat not written: %s", type(exc).__name__)
-            self._healthy_since = None
-            self._first = False
-            return False
-        if self._healthy_since is None:
-            self._healthy_since = time.monotonic()
-            if self._first:
-                # A worker that just started has no history, but if Redis itself has been up for a
-                # whole TTL, live peers have had that long to renew: it need not wait a TTL more.
-                # (Reading the uptime is best effort: INFO may be disabled on a managed Redis.)
-                self._first = False
-                with contextlib.suppress(Exception):
-                    if float(self.redis.info("server")["uptime_in_seconds"]) >= self.ttl:
-                        self._healthy_since -= self.ttl
-        return True
-
-    def steady(self) -> bool:
-        """Whether every beat of the last TTL reached Redis: then a live peer has renewed its own.
-
-        After an outage of Redis (or of our link to it) longer than a TTL, every heartbeat may
-        have lapsed; peers that are alive renew theirs within a beat of Redis coming back, so
-        until a whole TTL has passed without a failed beat, nobody is judged dead.
-        """
-        since = self._healthy_since
-        return since is not None and time.monotonic() - since >= self.ttl
-
-    def start(self) -> Heartbeat:
-        """Beat once now, then every ``every`` seconds in a daemon thread."""
-        self.beat()
-        self._thread = threading.Thread(target=self._run, name="oceane-heartbeat", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            if self.beat() and self.on_beat is not None:
-                try:
-                    self.on_beat(self)
-                except Exception as exc:
-                    log.warning(
-                        "dead-worker recovery failed (%s: %s); retrying at the next heartbeat",
-                        type(exc).__name__,
-                        str(exc)[:200],
-                    )
-
-    def stop(self) -> None:
-        """Stop beating; the key lapses after its TTL."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.every + 5)

@@ -51,7 +51,7 @@ from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
 from oceane_ticket.oceane.tokens import Token
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class MeteredClient(OceaneClient):
         with timed_call("token"):
             return super().fetch_token()
 
-    def create_ticket(self, request: TicketRequest | Mapping[str, Any]) -> OceaneTicket:
+    def create_ticket(self, request: RequestRecord | Mapping[str, Any]) -> OceaneTicket:
         """See :meth:`OceaneClient.create_ticket`."""
         with timed_call("create"):
             return super().create_ticket(request)

@@ -7,6 +7,7 @@ each is up. Production starts them through compose or its own supervisor instead
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,17 @@ from typing import Any
 BEAT_SCHEDULE = "beat-schedule"
 # Celery's own line once a worker consumes (not ours: the worker has no state to show for it).
 WORKER_READY_LINE = " ready."
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (signal 0: checked, nothing sent)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: running
+    return True
 
 
 class StartError(RuntimeError):

@@ -71,18 +71,18 @@ def database_view(settings: Settings) -> dict[str, Any]:
     Raises:
         Exception: the database's error when it cannot be read.
     """
-    from oceane_ticket.storage import db, queries
+    from oceane_ticket.storage import clock, db, reads
 
-    now = queries.utcnow()
+    now = clock.utcnow()
     with db.session(settings.database_url) as s:
-        counts = queries.count_by_status(s)
-        writeback = queries.count_by_writeback_state(s)
-        oldest = queries.oldest_open(s)
-        latest = queries.list_failed(s, 1)
+        counts = reads.count_by_status(s)
+        writeback = reads.count_by_writeback_state(s)
+        oldest = reads.oldest_open(s)
+        latest = reads.list_failed(s, 1)
         # What became of the failed request since (a retry may have created its ticket).
-        request = queries.get(s, latest[0][0].instance) if latest else None
+        request = reads.get(s, latest[0][0].instance) if latest else None
         now_status = request.status if request is not None else None
-    oldest_at = queries.as_utc(oldest.created_at) if oldest else None
+    oldest_at = clock.as_utc(oldest.created_at) if oldest else None
     failure = None
     if latest:
         row, ticket_id = latest[0]

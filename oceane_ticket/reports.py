@@ -82,21 +82,19 @@ def _value(value: Any) -> Any:
 
 def ticket_rows(settings: Settings, limit: int, status: Status | None = None) -> list[dict[str, Any]]:
     """The Tickets table, newest first, as dicts with the snake_case column names."""
-    from oceane_ticket.storage import db, queries
+    from oceane_ticket.storage import db, reads
 
     with db.session(settings.database_url) as s:
-        return [
-            {c: _value(getattr(t, c)) for c in TICKET_REPORT_COLUMNS} for t in queries.list_tickets(s, limit, status)
-        ]
+        return [{c: _value(getattr(t, c)) for c in TICKET_REPORT_COLUMNS} for t in reads.list_tickets(s, limit, status)]
 
 
 def failed_rows(settings: Settings, limit: int) -> list[dict[str, Any]]:
     """The Failed Ticket Requests table, newest first, as dicts with the snake_case column names."""
-    from oceane_ticket.storage import db, queries
+    from oceane_ticket.storage import db, reads
 
     with db.session(settings.database_url) as s:
         rows = []
-        for failure, ticket_id in queries.list_failed(s, limit):
+        for failure, ticket_id in reads.list_failed(s, limit):
             row = {c: _value(getattr(failure, c)) for c in FAILED_TICKET_REQUESTS_TABLE}
             row["ticket_id"] = failure.ticket_id or ticket_id
             row["final"] = failure.final  # the attempt that gave up; earlier rows were retried

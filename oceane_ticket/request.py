@@ -92,7 +92,7 @@ class AllowedValues:
 
 
 @dataclass(frozen=True, slots=True)
-class TicketRequest:
+class RequestRecord:
     """A validated request as it crosses the database boundary.
 
     What the producer records, and what the Oceane payload is built from; field names are the
@@ -122,7 +122,7 @@ class TicketRequest:
     @classmethod
     def new(
         cls, instance: str, alarm: Alarm, details: TicketDetails, *, oceane_user_id: str, now: datetime
-    ) -> TicketRequest:
+    ) -> RequestRecord:
         """The request for a validated alarm and form (an empty description becomes a summary)."""
         return cls(
             instance=instance,
@@ -143,7 +143,7 @@ class TicketRequest:
         )
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any] | object) -> TicketRequest:
+    def from_row(cls, row: Mapping[str, Any] | object) -> RequestRecord:
         """The request a ``tickets`` row records (a dict, or a model with the column attributes)."""
         if isinstance(row, Mapping):
             return cls(**{f.name: row[f.name] for f in fields(cls)})
@@ -155,7 +155,7 @@ class TicketRequest:
         return external_id(self.dma_id, self.element_id, self.alarm_id)
 
 
-def column_names(record: type[TicketRequest]) -> tuple[str, ...]:
+def column_names(record: type[RequestRecord]) -> tuple[str, ...]:
     """The ``tickets`` columns a record type carries, in field order."""
     return tuple(f.name for f in fields(record))
 

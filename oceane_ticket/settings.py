@@ -8,86 +8,30 @@ Each setting is declared once, as a field of :class:`Settings`: its type says ho
 (text, number, boolean, secret, list, map or one of a ``Literal``'s choices), its default is the
 field's default, and :func:`setting` adds its bounds and any check of its own. The reader is the
 standard library only: the producer's ``create`` is a short-lived process, and a validation
-framework cost it a third of its start-up (issue 9, rows 1 and 8).
+framework cost it a third of its start-up (README, Performance: rows 1 and 8); the reader is in
+:mod:`oceane_ticket.setting_types`.
 """
 
 # No ``from __future__ import annotations``: the field types are read at run time to parse values.
 
 import json
-import math
 import os
 import re
-import typing
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import Field, dataclass, fields
 from functools import lru_cache
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from oceane_ticket import keys
-
-PREFIX = "OCEANE_"
-ENV_FILE = ".env"  # in the current directory, like the previous reader; variables win over it
+from oceane_ticket.setting_types import Check, Secret, default_of, env_name, parser, read_environment, setting
 
 DEFAULT_IMPACTS = ("Critical", "Major", "Minor", "None")
 DEFAULT_PRIORITIES = ("1", "2", "3", "4")
 
-TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
-FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
-
 
 class SettingsError(ValueError):
     """A setting is invalid; the message names the environment variable and what is allowed."""
-
-
-class Secret:
-    """A secret setting: ``get_secret_value()`` gives it, ``repr`` and ``str`` never do."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get_secret_value(self) -> str:
-        """The secret itself (for the one call that needs it)."""
-        return self._value
-
-    def __str__(self) -> str:
-        return "**********" if self._value else ""
-
-    def __repr__(self) -> str:
-        return f"Secret({str(self)!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __len__(self) -> int:
-        return len(self._value)
-
-
-Check = Callable[[Any], Any]
-
-
-def setting(
-    default: Any,
-    *,
-    check: Check | None = None,
-    ge: float | None = None,
-    gt: float | None = None,
-    le: float | None = None,
-) -> Any:
-    """A field of :class:`Settings`: its default, its bounds (numbers) and a check run after parsing.
-
-    ``check`` takes the parsed value and returns it (possibly normalised), or raises ``ValueError``
-    with what is allowed.
-    """
-    metadata = {"check": check, "ge": ge, "gt": gt, "le": le}
-    if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
 
 
 # --- checks of single settings ---
@@ -200,7 +144,7 @@ class Settings:
     # from one client is not in the contract.
     lock_scope: Literal["global", "alarm"] = setting("global")
 
-    # --- Writing the ticket back onto the DataMiner alarm (issue 8 §2) and Oceane's status (§5) ---
+    # --- Writing the ticket back onto the DataMiner alarm (docs/oceane-api.md §5) and Oceane's status poll ---
     # none: the calling script reads the answer and sets the alarm properties itself.
     alarm_writer: Literal["none", "udapi", "webservices"] = setting("none")
     dataminer_url: str = setting("", check=_http_url)  # https://<dma>; required unless alarm_writer is none
@@ -252,7 +196,7 @@ class Settings:
             raise TypeError(f"Settings got unknown setting(s): {', '.join(unknown)}")
         errors: list[str] = []
         for f in fields(self):
-            raw = values[f.name] if f.name in values else _default(f)
+            raw = values[f.name] if f.name in values else default_of(f)
             try:
                 object.__setattr__(self, f.name, _PARSERS[f.name](raw))
             except (TypeError, ValueError) as exc:
@@ -363,170 +307,12 @@ class Settings:
     @classmethod
     def default(cls, name: str) -> Any:
         """The declared default of setting ``name`` (before any check: ``database_url`` is ``""``)."""
-        return _default(_FIELDS[name])
-
-
-def env_name(name: str) -> str:
-    """The environment variable of field ``name``: ``retry_count`` -> ``OCEANE_RETRY_COUNT``."""
-    return PREFIX + name.upper()
-
-
-def _default(f: Field[Any]) -> Any:
-    return f.default if f.default_factory is MISSING else f.default_factory()
-
-
-# --- parsing by type ---
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be text")
-    return value
-
-
-def _secret(value: Any) -> Secret:
-    if isinstance(value, Secret):
-        return value
-    return Secret(_text(value))
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in TRUE:
-            return True
-        if word in FALSE:
-            return False
-    raise ValueError("must be true or false (also 1/0, yes/no, on/off)")
-
-
-def _bounds(ge: float | None, gt: float | None, le: float | None) -> str:
-    parts = [f">= {ge:g}" if ge is not None else "", f"> {gt:g}" if gt is not None else ""]
-    parts.append(f"<= {le:g}" if le is not None else "")
-    return " and ".join(p for p in parts if p)
-
-
-def _number(kind: type, ge: float | None, gt: float | None, le: float | None) -> Check:
-    what = ("must be a whole number" if kind is int else "must be a number") + (
-        f" {_bounds(ge, gt, le)}" if (ge, gt, le) != (None, None, None) else ""
-    )
-
-    def parse(value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(what)
-        if isinstance(value, str):
-            try:
-                number = float(value.strip()) if kind is float else _whole(value.strip())
-            except ValueError:
-                raise ValueError(what) from None
-        elif isinstance(value, int | float):
-            number = value
-        else:
-            raise ValueError(what)
-        if not math.isfinite(number):
-            raise ValueError(what)
-        if kind is int:
-            if number != int(number):
-                raise ValueError(what)
-            number = int(number)
-        else:
-            number = float(number)
-        if (ge is not None and number < ge) or (gt is not None and number <= gt) or (le is not None and number > le):
-            raise ValueError(what)
-        return number
-
-    return parse
-
-
-def _whole(text: str) -> float:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)  # "3.0" is 3, "3.5" is refused by the caller
-
-
-def _choice(allowed: tuple[str, ...]) -> Check:
-    what = "must be one of " + ", ".join(allowed)
-
-    def parse(value: Any) -> str:
-        if value not in allowed:
-            raise ValueError(what)
-        return typing.cast(str, value)
-
-    return parse
-
-
-def _values(value: Any) -> tuple[str, ...]:
-    """``a,b,c`` or a JSON array, at least one value."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                raise ValueError("must be a JSON array of text or values separated by commas") from None
-        else:
-            value = [p.strip() for p in text.split(",")]
-    if not isinstance(value, list | tuple):
-        raise ValueError("must be a JSON array of text or values separated by commas")
-    cleaned = tuple(str(v).strip() for v in value if str(v).strip())
-    if not cleaned:
-        raise ValueError("must list at least one value")
-    return cleaned
-
-
-def _mapping(value: Any) -> dict[str, str]:
-    """A JSON object or ``name=value`` pairs separated by commas."""
-    what = "expected JSON or name=oceane_user_id pairs separated by commas"
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return {}
-        if text.startswith("{"):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                raise ValueError(what) from None
-        else:
-            pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
-            if any(len(p) != 2 for p in pairs):
-                raise ValueError(what)
-            return {k.strip(): v.strip() for k, v in pairs}
-    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-        raise ValueError(what)
-    return {str(k): v for k, v in value.items()}
-
-
-def _parser(f: Field[Any], kind: Any) -> Check:
-    origin = typing.get_origin(kind)
-    parse: Check
-    if origin is Literal:
-        parse = _choice(typing.get_args(kind))
-    elif kind is bool:
-        parse = _boolean
-    elif kind in (int, float):
-        parse = _number(kind, f.metadata["ge"], f.metadata["gt"], f.metadata["le"])
-    elif kind is Secret:
-        parse = _secret
-    elif origin is tuple:
-        parse = _values
-    elif origin is dict:
-        parse = _mapping
-    elif kind is str:
-        parse = _text
-    else:  # a new field type needs its reader here
-        raise TypeError(f"no reader for {f.name}: {kind!r}")
-    check = f.metadata["check"]
-    return parse if check is None else (lambda value: check(parse(value)))
+        return default_of(_FIELDS[name])
 
 
 _FIELDS: dict[str, Field[Any]] = {f.name: f for f in fields(Settings)}
 _FIELD_NAMES = frozenset(_FIELDS)
-_PARSERS: dict[str, Check] = {name: _parser(f, f.type) for name, f in _FIELDS.items()}
+_PARSERS: dict[str, Check] = {name: parser(f, f.type) for name, f in _FIELDS.items()}
 
 
 def default_database_url() -> str:
@@ -549,30 +335,9 @@ def mask_url(url: Any) -> Any:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
-def read_environment(
-    environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ENV_FILE
-) -> dict[str, str]:
-    """The settings' raw values by field name: ``OCEANE_*`` variables over the ``.env`` file's.
-
-    Names are matched without regard to case; variables that are not settings are ignored.
-    """
-    environ = os.environ if environ is None else environ
-    found: dict[str, str] = {}
-    if env_file is not None and os.path.isfile(env_file):
-        from dotenv import dotenv_values  # only when there is a file to read
-
-        found |= _ours(dotenv_values(env_file, encoding="utf-8"))
-    return found | _ours(environ)
-
-
-def _ours(variables: Mapping[str, str | None]) -> dict[str, str]:
-    names = {env_name(n).lower(): n for n in _FIELD_NAMES}
-    return {names[k.lower()]: v for k, v in variables.items() if v is not None and k.lower() in names}
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and ``.env``, ``overrides`` winning; :class:`SettingsError` if invalid."""
-    return Settings(**(read_environment() | overrides))
+    return Settings(**(read_environment(_FIELD_NAMES) | overrides))
 
 
 @lru_cache(maxsize=1)

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from oceane_ticket import writeback_jobs
+from oceane_ticket import jobs
 from oceane_ticket.oceane.dialects import ListenerEvent
 from oceane_ticket.request import external_id
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import db, writebacks
 from oceane_ticket.storage.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,11 @@ def apply(settings: Settings, event: ListenerEvent, redis: Any, now: datetime | 
         changed = [
             r.instance
             for r in rows
-            if queries.record_oceane_status(session, r.instance, event.status, now, writeback=writer)
+            if writebacks.record_oceane_status(session, r.instance, event.status, now, writeback=writer)
         ]
     for instance in changed if writer else []:
         try:
-            writeback_jobs.enqueue_writeback(redis, instance, settings.queue, settings.stale_after)
+            jobs.enqueue_writeback(redis, instance, settings.queue, settings.stale_after)
         except Exception as exc:  # pending in the database: the write-back sweep sends it
             log.warning("write-back of %s not queued (the sweep sends it): %s", instance, type(exc).__name__)
     if changed:

@@ -20,8 +20,9 @@ class Status(StrEnum):
 
 # Requests the worker still has to finish: never deleted by retention, re-sent by the sweep.
 PENDING_STATUSES = (Status.QUEUED, Status.PROCESSING)
-# Requests that will not change any more (until an operator's `retry`).
-FINAL_STATUSES = (Status.CREATED, Status.FAILED)
+# Requests that will not change any more (until an operator's `retry`). Not Oceane's closed statuses
+# (a ticket's life at Oceane), which are OCEANE_CLOSED_STATUSES below.
+FINISHED_STATUSES = (Status.CREATED, Status.FAILED)
 
 
 class WritebackState(StrEnum):
@@ -48,5 +49,7 @@ def sql_in(enum: type[StrEnum]) -> str:
 # A ticket in a closed one is no longer worked: the alarm may get a new ticket, and the poll stops.
 # Any other status, including one outside TMF621 or none at all, counts as open: for a ticket that
 # carries our external identifier, adopting it is safe, while creating beside it could make a duplicate.
+# TMF621 TroubleTicketStatusType as spelt on the wire (what the sandbox accepts and lists).
+OCEANE_STATUSES = ("acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "closed", "resolved")
 OCEANE_OPEN_STATUSES = frozenset({"acknowledged", "pending", "held", "inprogress"})
 OCEANE_CLOSED_STATUSES = frozenset({"cancelled", "closed", "resolved", "rejected"})

@@ -1,42 +1,15 @@
-"""Queueing alarm write-back jobs, without Celery (the worker, its sweep and ``retry --writeback``).
+"""The operator's re-send of alarm write-backs (``oceane-ticket retry --writeback``).
 
-A write-back job carries only the request's instance id, like a ticket job; the database holds the
-values to write and the state (``tickets.writeback_state``). The job goes on the ticket queue at
-kombu's lowest Redis priority, so that a worker with both waiting takes ticket creations first: a
-write-back is idempotent and can wait, an operator waiting for a ticket cannot.
+The job itself (its task name, message and low priority) is built in :mod:`oceane_ticket.jobs`
+like every other job.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from oceane_ticket import jobs, keys
+from oceane_ticket import jobs
 from oceane_ticket.settings import Settings
-
-TASK_WRITEBACK = "oceane.writeback"
-TASK_WRITEBACK_SWEEP = "oceane.writeback_sweep"
-TASK_STATUS_POLL = "oceane.status_poll"
-
-# kombu keeps each priority band in its own list (keys.priority_list), and a worker pops band 0
-# (ticket jobs) before 9: write-backs and the status poll never delay a ticket creation.
-LOW_PRIORITY = 9
-
-
-def queue_for(queue: str, priority: int = LOW_PRIORITY) -> str:
-    """The Redis list kombu reads for ``priority`` on ``queue``."""
-    return keys.priority_list(queue, priority)
-
-
-def enqueue_writeback(redis: Any, instance: str, queue: str, marker_ttl: float) -> str:
-    """Queue one write-back job (low priority) and set its marker, atomically; returns the task id."""
-    message = jobs.task_message(TASK_WRITEBACK, [instance], queue)
-    message["properties"]["priority"] = LOW_PRIORITY
-    pipe = redis.pipeline(transaction=True)
-    pipe.lpush(queue_for(queue), json.dumps(message))
-    pipe.set(keys.writeback_marker(instance), "1", ex=max(1, int(marker_ttl)))
-    pipe.execute()
-    return str(message["headers"]["id"])
 
 
 def retry_writeback(settings: Settings, instances: list[str], redis: Any = None) -> list[dict[str, Any]]:
@@ -53,7 +26,7 @@ def retry_writeback(settings: Settings, instances: list[str], redis: Any = None)
     from sqlmodel import Session
 
     from oceane_ticket.logs import describe_exception
-    from oceane_ticket.storage import db, queries
+    from oceane_ticket.storage import clock, db, reads, writebacks
 
     if settings.alarm_writer == "none":
         detail = "OCEANE_ALARM_WRITER is none: the calling script sets the alarm properties"
@@ -69,9 +42,9 @@ def retry_writeback(settings: Settings, instances: list[str], redis: Any = None)
         for instance in instances:
             entry: dict[str, Any] = {"instance": instance}
             with Session(engine, expire_on_commit=False) as s:
-                row = queries.request_writeback(s, instance, queries.utcnow())
+                row = writebacks.request_writeback(s, instance, clock.utcnow())
                 if row is None:
-                    current = queries.get(s, instance)
+                    current = reads.get(s, instance)
                     if current is None:
                         entry.update(result="not_found", detail="no such request (removed by retention?)")
                     else:
@@ -79,7 +52,7 @@ def retry_writeback(settings: Settings, instances: list[str], redis: Any = None)
                     results.append(entry)
                     continue
             try:
-                entry["task_id"] = enqueue_writeback(redis, instance, settings.queue, settings.stale_after)
+                entry["task_id"] = jobs.enqueue_writeback(redis, instance, settings.queue, settings.stale_after)
             except Exception as exc:
                 entry.update(
                     result="not_queued",

@@ -23,15 +23,15 @@ from oceane_ticket import connections, jobs
 from oceane_ticket.request import (
     Alarm,
     AllowedValues,
+    RequestRecord,
     TicketDetails,
-    TicketRequest,
     alarm_dict,
     build_alarm,
     build_details,
     format_time,
 )
 from oceane_ticket.settings import Settings
-from oceane_ticket.statuses import FINAL_STATUSES, Status
+from oceane_ticket.statuses import FINISHED_STATUSES, Status
 from oceane_ticket.storage import direct
 from producer import users
 
@@ -99,7 +99,7 @@ class TicketStatus:
     @property
     def final(self) -> bool:
         """Whether the request is created or failed."""
-        return self.status in FINAL_STATUSES
+        return self.status in FINISHED_STATUSES
 
 
 def allowed_values(settings: Settings) -> AllowedValues:
@@ -263,7 +263,7 @@ class Producer:
         settings = self.settings
         # The default Oceane user; the INSERT takes the user's mapping from oceane_users when there
         # is one. Resolved now and stored with the request: the worker sends what was true at the click.
-        request = TicketRequest.new(
+        request = RequestRecord.new(
             uuid.uuid4().hex, alarm, details, oceane_user_id=settings.user_id, now=datetime.now(UTC)
         )
         instance = request.instance

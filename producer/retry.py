@@ -39,7 +39,7 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
     import sqlalchemy.exc
     from sqlmodel import Session
 
-    from oceane_ticket.storage import db, queries
+    from oceane_ticket.storage import claims, clock, db, reads
 
     results = []
     engine = db.get_engine(settings.database_url)
@@ -47,11 +47,11 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
         entry: dict[str, Any] = {"instance": instance}
         with Session(engine, expire_on_commit=False) as s:
             try:
-                row = queries.requeue_failed(s, instance, queries.utcnow())
+                row = claims.requeue_failed(s, instance, clock.utcnow())
             except sqlalchemy.exc.IntegrityError:
                 s.rollback()
-                failed = queries.get(s, instance)
-                other = failed and queries.open_request_for_alarm(s, failed.dma_id, failed.element_id, failed.alarm_id)
+                failed = reads.get(s, instance)
+                other = failed and reads.open_request_for_alarm(s, failed.dma_id, failed.element_id, failed.alarm_id)
                 alarm = external_id(failed.dma_id, failed.element_id, failed.alarm_id) if failed else "?"
                 entry.update(
                     result=REFUSED,
@@ -62,7 +62,7 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
                 results.append(entry)
                 continue
             if row is None:
-                current = queries.get(s, instance)
+                current = reads.get(s, instance)
                 if current is None:
                     entry.update(result=NOT_FOUND, detail="no such request (removed by retention?)")
                 else:

@@ -44,6 +44,6 @@ def failure_row(n: int, at: datetime, *, http: int = 500, code: int = 1, final: 
 
 def failures_for(session: Any, instance: str) -> list[Any]:
     """One request's Failed Ticket Requests rows, oldest first (what the tests check the history with)."""
-    from oceane_ticket.storage import queries
+    from oceane_ticket.storage import reads
 
-    return list(queries.failures_for(session, instance))
+    return list(reads.failures_for(session, instance))

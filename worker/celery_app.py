@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_init, worker_process_init
 
-from oceane_ticket import connections, jobs, locking, logs, writeback_jobs
+from oceane_ticket import connections, jobs, liveness, logs
 from oceane_ticket.settings import SettingsError, get_settings
 from worker import transport
 
@@ -73,11 +73,11 @@ app.conf.update(
         # Issue 8: pending alarm write-backs whose job was lost, and Oceane's ticket status. The
         # poll goes at the lowest priority so that waiting ticket jobs are taken first.
         "events-sweep": {"task": "oceane.events_sweep", "schedule": settings.sweep_interval},  # worker/event_tasks.py
-        "writeback-sweep": {"task": writeback_jobs.TASK_WRITEBACK_SWEEP, "schedule": settings.sweep_interval},
+        "writeback-sweep": {"task": jobs.TASK_WRITEBACK_SWEEP, "schedule": settings.sweep_interval},
         "status-poll": {
-            "task": writeback_jobs.TASK_STATUS_POLL,
+            "task": jobs.TASK_STATUS_POLL,
             "schedule": settings.status_poll_interval,
-            "options": {"priority": writeback_jobs.LOW_PRIORITY},
+            "options": {"priority": jobs.LOW_PRIORITY},
         },
     },
     timezone="UTC",
@@ -98,15 +98,15 @@ def _start_heartbeat(**_: Any) -> None:
     # it in the locks they take; the main process (which also holds the unacked messages) beats.
     from worker import sweep
 
-    node = locking.new_node()
-    locking.set_node(node)
+    node = liveness.new_node()
+    liveness.set_node(node)
     client = connections.redis_client(settings, purpose="worker")
 
-    def recover(heartbeat: locking.Heartbeat) -> None:
+    def recover(heartbeat: liveness.Heartbeat) -> None:
         if heartbeat.steady():
             sweep.recover_dead_workers(settings, client, own_node=node)
 
-    locking.Heartbeat(client, node, on_beat=recover).start()
+    liveness.Heartbeat(client, node, on_beat=recover).start()
 
 
 @after_setup_logger.connect

@@ -9,7 +9,7 @@ from celery import Task
 
 from oceane_ticket import events as event_intake
 from oceane_ticket.storage import alarm_events
-from worker import events, processing
+from worker import events, retries
 from worker.celery_app import app, settings
 from worker.tasks import _enqueue_writeback, _valid_instance, context, redis_client
 
@@ -39,7 +39,7 @@ def apply_events(self: Task, instance: str) -> int:
         return 0
     try:
         return events.apply(events_context(), instance)
-    except processing.RetryLater as later:
+    except retries.RetryLater as later:
         raise self.retry(countdown=later.countdown, max_retries=None) from None
 
 

@@ -37,10 +37,10 @@ from oceane_ticket.oceane.errors import OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import OCEANE_CLOSED_STATUSES, Status
-from oceane_ticket.storage import alarm_events, queries
+from oceane_ticket.storage import alarm_events, clock, writebacks
 from oceane_ticket.storage.alarm_events import AlarmEvent, Done, EventAction, EventKind, EventState
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
-from worker.processing import RetryLater, backoff, our_outage_delay
+from worker.retries import RetryLater, backoff, our_outage_delay
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Context:
     session_factory: Callable[[], AbstractContextManager[Session]]
     lock: ProcessingLock
     oceane: TicketUpdater
-    now: Callable[[], datetime] = queries.utcnow
+    now: Callable[[], datetime] = clock.utcnow
     # Queues the alarm write-back after a resolve changed the ticket's Oceane status.
     enqueue_writeback: Callable[[str], None] = lambda instance: None
 
@@ -126,7 +126,7 @@ def _apply_all(ctx: Context, session: Session, instance: str, token: str) -> int
         raise RetryLater("the ticket is not created yet", WAIT_FOR_CREATE)
     ended = 0
     while (event := alarm_events.next_pending(session, instance)) is not None:
-        due = queries.as_utc(event.not_before)
+        due = clock.as_utc(event.not_before)
         if due is not None and due > ctx.now():
             raise RetryLater("an event waits for its retry", (due - ctx.now()).total_seconds())
         claimed = alarm_events.claim(session, event.event_id, token)
@@ -176,7 +176,7 @@ def note_text(event: AlarmEvent) -> str:
         return event.text
     what = "Alarm cleared" if event.kind == EventKind.CLEARED else "Alarm updated"
     details = [f"{label} {value}" for label, value in (("severity", event.severity), ("value", event.value)) if value]
-    moment = queries.as_utc(event.event_time)
+    moment = clock.as_utc(event.event_time)
     line = f"{what} in DataMiner at {moment.isoformat() if moment else '?'}" + (
         f" ({', '.join(details)})" if details else ""
     )
@@ -225,7 +225,7 @@ def _failed(ctx: Context, session: Session, ticket: Ticket, event: AlarmEvent, t
 
 def _status_changed(ctx: Context, session: Session, ticket: Ticket, status: str) -> None:
     writer = ctx.settings.alarm_writer != "none"
-    if queries.record_oceane_status(session, ticket.instance, status, ctx.now(), writeback=writer) and writer:
+    if writebacks.record_oceane_status(session, ticket.instance, status, ctx.now(), writeback=writer) and writer:
         try:
             ctx.enqueue_writeback(ticket.instance)
         except Exception as exc:  # pending in the database: the write-back sweep sends it

@@ -24,7 +24,6 @@ or shut workers down.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 import time
@@ -33,8 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oceane_ticket.exits import USAGE
+from oceane_ticket.loopback import is_loopback
 from oceane_ticket.request import external_id
-from oceane_ticket.statuses import FINAL_STATUSES
+from oceane_ticket.statuses import FINISHED_STATUSES
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
@@ -47,21 +47,6 @@ TASK_COLUMNS = "name,uuid,state,args,retries,received,started,runtime,worker,exc
 # How long the debug page stops asking the database for alarm details after a failed lookup, so a
 # database outage does not stall every page load on connect timeouts.
 LOOKUP_BACKOFF = 30.0
-
-
-def is_loopback(address: str) -> bool:
-    """Whether ``address`` only accepts connections from this machine.
-
-    An empty address means every interface (Flower's own default); a host name other than
-    ``localhost`` may resolve anywhere, so it counts as remote.
-    """
-    host = address.strip().strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def basic_auth_problem(value: str) -> str | None:
@@ -176,7 +161,7 @@ def make_task_formatter(
         if row is None:
             return f"instance {instance} (not in the database)"
         text = describe_instance(row)
-        if row.get("status") in FINAL_STATUSES and len(described) < 10_000:
+        if row.get("status") in FINISHED_STATUSES and len(described) < 10_000:
             described[instance] = text  # final: it will not change any more
         return text
 

@@ -18,7 +18,6 @@ are recorded as final. Our own outages (database, Redis) never mark a request fa
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -36,11 +35,12 @@ from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import Action, CreateAccepted, LookupIncomplete, OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import WritebackState
-from oceane_ticket.storage import queries
+from oceane_ticket.storage import claims, clock, reads
 from oceane_ticket.storage.models import Ticket
+from worker.retries import RetryLater, backoff, our_outage_delay
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +55,6 @@ class Outcome(StrEnum):
     FENCED = "fenced"  # another worker owns the request now
 
 
-class RetryLater(Exception):
-    """Try the whole task again after ``countdown`` seconds.
-
-    ``reason`` is loggable text without secrets.
-    """
-
-    def __init__(self, reason: str, countdown: float) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.countdown = countdown
-
-
 @dataclass
 class Context:
     """What processing needs; built once per worker process."""
@@ -75,23 +63,10 @@ class Context:
     session_factory: Callable[[], AbstractContextManager[Session]]
     lock: ProcessingLock
     client: OceaneClient
-    now: Callable[[], datetime] = queries.utcnow
+    now: Callable[[], datetime] = clock.utcnow
     on_event: Callable[[str, dict[str, Any]], None] = lambda name, data: None
     # Queues the alarm write-back job after the created commit (worker/writeback.py).
     enqueue_writeback: Callable[[str], None] = lambda instance: None
-
-
-def backoff(settings: Settings, retries_used: int, retry_after: float | None) -> float:
-    """Seconds to wait before the next attempt: Oceane's Retry-After, else exponential with jitter."""
-    if retry_after is not None:
-        return min(retry_after, settings.retry_after_max)
-    ceiling = min(settings.retry_backoff_max, 2.0 * (2**retries_used))
-    return random.uniform(ceiling / 2, ceiling)
-
-
-def our_outage_delay() -> float:
-    """Wait before retrying after our own database or Redis failed (not counted as a retry)."""
-    return random.uniform(2.0, 5.0)
 
 
 def process(ctx: Context, instance: str) -> Outcome:
@@ -120,7 +95,7 @@ def _process(ctx: Context, session: Session, instance: str) -> Outcome:
     # commit, a WAL flush of 3 to 20 ms, is then not paid inside the lock, where every worker
     # waits for it (bench rows 5 and 6). The lock is taken with the token the claim stored.
     token = new_token()
-    first = queries.claim_first_attempt(session, instance, token, ctx.now())
+    first = claims.claim_first_attempt(session, instance, token, ctx.now())
     alarm = None if first is None else (first.dma_id, first.element_id, first.alarm_id)
     lock = _lock_for(ctx, session, instance, alarm)
     if lock is None:
@@ -134,7 +109,7 @@ def _process(ctx: Context, session: Session, instance: str) -> Outcome:
     except (LockTimeout, redis.exceptions.RedisError):
         # Nothing was sent: give the request back as it was, so that its next run creates at once
         # rather than looking up a create that never happened.
-        queries.unclaim_first_attempt(session, instance, token, ctx.now())
+        claims.unclaim_first_attempt(session, instance, token, ctx.now())
         raise
     with lock.owned(token):
         return _first_attempt(ctx, session, first, token)
@@ -144,10 +119,10 @@ def _first_attempt(ctx: Context, session: Session, row: Ticket, token: str) -> O
     # Between the claim and the lock another copy of the job may have taken the request over (it
     # was claimable as interrupted) and even created its ticket: create only if it is still ours.
     # From here on, every claim needs the lock we hold.
-    if not queries.owns(session, row.instance, token):
+    if not claims.owns(session, row.instance, token):
         return Outcome.FENCED
     try:
-        return _create(ctx, session, row, token, TicketRequest.from_row(row).external_id, row.attempts)
+        return _create(ctx, session, row, token, RequestRecord.from_row(row).external_id, row.attempts)
     except OceaneError as error:
         return _failed_attempt(ctx, session, row, token, error, attempt=row.attempts)
 
@@ -159,17 +134,17 @@ def _lock_for(
     if ctx.settings.lock_scope != "alarm":
         return ctx.lock
     if alarm is None:
-        alarm = queries.alarm_of(session, instance)
+        alarm = claims.alarm_of(session, instance)
     return None if alarm is None else ctx.lock.for_key(keys.alarm_lock(*alarm))
 
 
 def _process_locked(ctx: Context, session: Session, instance: str, token: str) -> Outcome:
     # A request already sent once, interrupted, or a copy of a job whose request another worker
     # holds: claimed under the lock.
-    row = queries.claim(session, instance, token, ctx.now())
+    row = claims.claim(session, instance, token, ctx.now())
     if row is None:
         return Outcome.NOTHING_TO_DO
-    external_id = TicketRequest.from_row(row).external_id
+    external_id = RequestRecord.from_row(row).external_id
     attempt = row.attempts
     try:
         if row.attempts > 0:
@@ -178,7 +153,7 @@ def _process_locked(ctx: Context, session: Session, instance: str, token: str) -
             found = _look_up_before_create(ctx, session, row, external_id)
             if found is not None:
                 return _commit(ctx, session, row, token, found, adopted=True)
-        counted = queries.count_attempt(session, instance, token, ctx.now())
+        counted = claims.count_attempt(session, instance, token, ctx.now())
         if counted is None:
             return Outcome.FENCED
         attempt = counted
@@ -191,7 +166,7 @@ def _create(ctx: Context, session: Session, row: Ticket, token: str, external_id
     """The create call, its attempt already counted; OceaneError propagates to the caller."""
     ctx.on_event("oceane_call", {"instance": row.instance, "attempt": attempt})
     try:
-        ticket = ctx.client.create_ticket(TicketRequest.from_row(row))
+        ticket = ctx.client.create_ticket(RequestRecord.from_row(row))
     except OceaneError as error:
         # A 202 without a body (CreateAccepted) is looked up at once; if the ticket does not show
         # yet, the retry looks it up again (attempts > 0) before any new create.
@@ -236,7 +211,7 @@ def _refused(http_status: int) -> bool:
 def _every_attempt_refused(session: Session, row: Ticket) -> bool:
     """Whether every create counted on ``row`` left a failure row, all of them refusals."""
     answers: dict[int, list[int]] = {}
-    for failure in queries.failures_for(session, row.instance):
+    for failure in reads.failures_for(session, row.instance):
         answers.setdefault(failure.attempt, []).append(failure.http_error_code)
     return all(
         answers.get(attempt) and all(_refused(status) for status in answers[attempt])
@@ -245,7 +220,7 @@ def _every_attempt_refused(session: Session, row: Ticket) -> bool:
 
 
 def _commit(ctx: Context, session: Session, row: Ticket, token: str, ticket: OceaneTicket, *, adopted: bool) -> Outcome:
-    ok = queries.mark_created(
+    ok = claims.mark_created(
         session,
         row.instance,
         token,
@@ -288,8 +263,8 @@ def _failed_attempt(
     final = not error.transient or row.retries_used >= ctx.settings.retry_count
     now = ctx.now()
     delay = None if final else backoff(ctx.settings, row.retries_used, error.retry_after)
-    failure = queries.FailureRecord(error.http_status, error.code, error.message[:500], error.description[:2000])
-    written = queries.record_failure(
+    failure = claims.FailureRecord(error.http_status, error.code, error.message[:500], error.description[:2000])
+    written = claims.record_failure(
         session,
         row.instance,
         token,

@@ -30,12 +30,11 @@ from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.errors import OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
 from oceane_ticket.settings import Settings
-from oceane_ticket.storage import queries
+from oceane_ticket.statuses import OCEANE_CLOSED_STATUSES
+from oceane_ticket.storage import clock, writebacks
 
 log = logging.getLogger(__name__)
 
-# TMF621 statuses after which a ticket no longer changes: not polled again (docs/oceane-api.md §4).
-CLOSED_STATUSES = ("closed", "resolved", "cancelled", "rejected")
 # One run stops starting new lookups after this many seconds, whatever is left of the batch.
 RUN_BUDGET_SECONDS = 30.0
 
@@ -58,7 +57,7 @@ class Context:
     session_factory: Callable[[], AbstractContextManager[Session]]
     client: TicketFinder
     enqueue_writeback: Callable[[str], None] = lambda instance: None
-    now: Callable[[], datetime] = queries.utcnow
+    now: Callable[[], datetime] = clock.utcnow
     clock: Callable[[], float] = time.monotonic
 
 
@@ -113,7 +112,9 @@ def poll(ctx: Context) -> PollResult:
     budget = min(RUN_BUDGET_SECONDS, ctx.settings.status_poll_interval / 2)
     try:
         with ctx.session_factory() as session:
-            rows = queries.tickets_to_poll(session, limit, CLOSED_STATUSES)
+            rows = writebacks.tickets_to_poll(
+                session, limit, sorted(OCEANE_CLOSED_STATUSES)
+            )  # never polled again (docs/oceane-api.md §4)
             for row in rows:
                 if ctx.clock() - started > budget:
                     result.stopped = "time budget"
@@ -129,16 +130,16 @@ def poll(ctx: Context) -> PollResult:
                         break
                     # Not worth repeating at once: note the check so the next run moves on.
                     log.warning("status of ticket %s not available: %s", row.ticket_id, error)
-                    queries.record_oceane_status(session, row.instance, None, ctx.now(), writeback=False)
+                    writebacks.record_oceane_status(session, row.instance, None, ctx.now(), writeback=False)
                     result.checked += 1
                     continue
                 result.checked += 1
                 if ticket is None:
                     result.not_found += 1
                     log.warning("ticket %s (externalId %s) not found in Oceane", row.ticket_id, external_id)
-                    queries.record_oceane_status(session, row.instance, None, ctx.now(), writeback=False)
+                    writebacks.record_oceane_status(session, row.instance, None, ctx.now(), writeback=False)
                     continue
-                if queries.record_oceane_status(session, row.instance, ticket.status, ctx.now(), writeback=writer):
+                if writebacks.record_oceane_status(session, row.instance, ticket.status, ctx.now(), writeback=writer):
                     log.info("ticket %s is now %s in Oceane (was %s)", row.ticket_id, ticket.status, row.oceane_status)
                     result.changed.append(row.instance)
     except sqlalchemy.exc.OperationalError as exc:

@@ -23,9 +23,10 @@ from typing import Any
 from sqlmodel import Session
 
 from oceane_ticket import jobs, keys, metrics
-from oceane_ticket.locking import holder_dead, node_alive, scope_locks
+from oceane_ticket.liveness import holder_dead, node_alive
+from oceane_ticket.locking import scope_locks
 from oceane_ticket.settings import Settings
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import claims, clock, db
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 def sweep(settings: Settings, redis: Any) -> list[str]:
     """Re-enqueue stale open requests; returns the instances sent."""
     with Session(db.get_engine(settings.database_url)) as session:
-        stale = queries.stale_requests(session, queries.utcnow(), settings.stale_after)
+        stale = claims.stale_requests(session, clock.utcnow(), settings.stale_after)
     if not stale:
         return []
     # Every lock of the scope: under OCEANE_LOCK_SCOPE=alarm a request is held by its alarm's.
@@ -64,7 +65,7 @@ class Recovery:
 def recover_dead_workers(settings: Settings, redis: Any, own_node: str | None) -> Recovery:
     """Hand a dead worker's work to the living: its lock, its request, its unacked messages.
 
-    Call it only while the caller's own heartbeat is steady (see ``locking.holder_dead``).
+    Call it only while the caller's own heartbeat is steady (see ``liveness.holder_dead``).
     """
     from worker import transport  # kombu, only in worker processes
 

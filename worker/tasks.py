@@ -11,10 +11,10 @@ from typing import Any
 import redis
 from celery import Task
 
-from oceane_ticket import alarm_writer, connections, jobs, metrics, writeback_jobs
+from oceane_ticket import alarm_writer, connections, jobs, metrics
 from oceane_ticket.oceane.tokens import RedisTokenStore
 from oceane_ticket.storage import db
-from worker import processing, status_sync, sweep, writeback
+from worker import processing, retries, status_sync, sweep, writeback
 from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def context() -> processing.Context:
 
 
 def _enqueue_writeback(instance: str) -> None:
-    writeback_jobs.enqueue_writeback(redis_client(), instance, settings.queue, settings.stale_after)
+    jobs.enqueue_writeback(redis_client(), instance, settings.queue, settings.stale_after)
 
 
 def _valid_instance(value: Any) -> bool:
@@ -68,7 +68,7 @@ def create_ticket(self: Task, instance: str) -> str:
         return "invalid"
     try:
         return processing.process(context(), instance).value
-    except processing.RetryLater as later:
+    except retries.RetryLater as later:
         # The retry count lives in the database (retries_used), not in the message, so a copy of
         # the job re-sent by the sweep cannot reset it; Celery's own count is therefore unlimited.
         raise self.retry(countdown=later.countdown, max_retries=None) from None
@@ -88,7 +88,7 @@ def cleanup_task() -> dict[str, Any]:
     return retention.cleanup(settings).as_dict()
 
 
-# --- the alarm write-back and the Oceane status poll (issue 8) ---
+# --- the alarm write-back (the ticket id, link and status onto the DataMiner alarm) and the Oceane status poll ---
 
 
 @lru_cache(maxsize=1)
@@ -105,7 +105,7 @@ def writeback_context() -> writeback.Context:
     )
 
 
-@app.task(bind=True, name=writeback_jobs.TASK_WRITEBACK, max_retries=None)
+@app.task(bind=True, name=jobs.TASK_WRITEBACK, max_retries=None)
 def writeback_task(self: Task, instance: str) -> str:
     """Write one created ticket's properties onto its DataMiner alarm (its own retry budget)."""
     if not _valid_instance(instance):
@@ -113,18 +113,18 @@ def writeback_task(self: Task, instance: str) -> str:
         return "invalid"
     try:
         return writeback.run(writeback_context(), instance).value
-    except processing.RetryLater as later:
+    except retries.RetryLater as later:
         # The budget lives in the database (writeback_attempts), as for ticket jobs.
         raise self.retry(countdown=later.countdown, max_retries=None) from None
 
 
-@app.task(name=writeback_jobs.TASK_WRITEBACK_SWEEP)
+@app.task(name=jobs.TASK_WRITEBACK_SWEEP)
 def writeback_sweep_task() -> int:
     """Re-send pending write-backs whose job may be lost."""
     return len(writeback.sweep(settings, redis_client()))
 
 
-@app.task(name=writeback_jobs.TASK_STATUS_POLL)
+@app.task(name=jobs.TASK_STATUS_POLL)
 def status_poll_task() -> dict[str, Any]:
     """Poll Oceane for a bounded batch of open tickets' status."""
     ctx = context()

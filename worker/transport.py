@@ -24,7 +24,7 @@ from kombu.connection import Connection
 from kombu.transport import redis as kombu_redis
 from redis import exceptions as redis_errors
 
-from oceane_ticket import connections, keys, locking
+from oceane_ticket import connections, keys, liveness
 from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class QoS(kombu_redis.QoS):
         An owner entry whose message never got recorded is harmless: :func:`restore_orphans`
         drops it once the owner is gone.
         """
-        node = locking.current_node()
+        node = liveness.current_node()
         if node is not None:
             with self.channel.conn_or_acquire() as client:
                 client.hset(keys.UNACKED_OWNERS, delivery_tag, node)

@@ -4,7 +4,7 @@ The job runs after the ticket is committed as created, outside the processing lo
 has nothing to do with Oceane's one-at-a-time rule, and a slow DataMiner must not hold up creates.
 
 - At least once, never lost: the write-back is ``pending`` in the same commit that makes the ticket
-  created (``queries.mark_created``), so a crash before the job was queued, or a job lost with
+  created (``claims.mark_created``), so a crash before the job was queued, or a job lost with
   Redis, is found by :func:`sweep` and sent again. Writing the same properties twice is harmless.
 - A failing write-back never fails the ticket: it spends its own budget
   (``OCEANE_WRITEBACK_RETRY_COUNT``, backoff capped by ``OCEANE_WRITEBACK_BACKOFF_MAX``), then
@@ -16,7 +16,6 @@ has nothing to do with Oceane's one-at-a-time rule, and a slow DataMiner must no
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from sqlmodel import Session
 
-from oceane_ticket import keys, writeback_jobs
+from oceane_ticket import jobs, keys
 from oceane_ticket.alarm_writer import (
     PROPERTY_ID,
     PROPERTY_STATUS,
@@ -40,9 +39,9 @@ from oceane_ticket.alarm_writer import (
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status, WritebackState
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import clock, db, reads, writebacks
 from oceane_ticket.storage.models import Ticket
-from worker.processing import RetryLater, our_outage_delay
+from worker.retries import RetryLater, our_outage_delay, writeback_backoff
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class Context:
     settings: Settings
     session_factory: Callable[[], AbstractContextManager[Session]]
     writer: AlarmWriter | None
-    now: Callable[[], datetime] = queries.utcnow
+    now: Callable[[], datetime] = clock.utcnow
     on_event: Callable[[str, dict[str, Any]], None] = lambda name, data: None
 
 
@@ -74,12 +73,6 @@ def properties_of(row: Ticket) -> dict[str, str]:
     if row.oceane_status:
         properties[PROPERTY_STATUS] = row.oceane_status
     return properties
-
-
-def backoff(settings: Settings, attempts_before: int) -> float:
-    """Seconds before the next write-back attempt: exponential with jitter, capped."""
-    ceiling = min(settings.writeback_backoff_max, 2.0 * (2**attempts_before))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def run(ctx: Context, instance: str) -> Outcome:
@@ -97,13 +90,13 @@ def run(ctx: Context, instance: str) -> Outcome:
 
 
 def _run(ctx: Context, session: Session, instance: str) -> Outcome:
-    row = queries.get(session, instance)
+    row = reads.get(session, instance)
     session.commit()  # no transaction stays open while DataMiner answers
     if row is None or row.status != Status.CREATED or row.writeback_state != WritebackState.PENDING:
         return Outcome.NOTHING_TO_DO
     if ctx.writer is None:
         # OCEANE_ALARM_WRITER was switched to none since this was queued: nobody will write it.
-        queries.writeback_none(session, instance)
+        writebacks.writeback_none(session, instance)
         return Outcome.NOTHING_TO_DO
     assert row.ticket_id is not None
     ticket_id, oceane_status = row.ticket_id, row.oceane_status
@@ -112,7 +105,7 @@ def _run(ctx: Context, session: Session, instance: str) -> Outcome:
         ctx.writer.write(alarm, properties_of(row))
     except WritebackError as error:
         return _failed(ctx, session, row, error)
-    if not queries.writeback_done(session, instance, ticket_id, oceane_status, ctx.now()):
+    if not writebacks.writeback_done(session, instance, ticket_id, oceane_status, ctx.now()):
         log.info("write-back of %s: values changed while writing; the newer job writes them", instance)
         return Outcome.SUPERSEDED
     log.info(
@@ -135,8 +128,8 @@ def _failed(ctx: Context, session: Session, row: Ticket, error: WritebackError) 
     now = ctx.now()
     # DataMiner's Retry-After (a 429 from the User-Defined API's rate limit, a 503 while it starts) is
     # honoured: never sooner than it asked, and never sooner than our own backoff.
-    delay = None if final else max(backoff(ctx.settings, used), error.retry_after or 0.0)
-    written = queries.writeback_failed(
+    delay = None if final else max(writeback_backoff(ctx.settings, used), error.retry_after or 0.0)
+    written = writebacks.writeback_failed(
         session,
         row.instance,
         row.ticket_id,
@@ -174,12 +167,12 @@ def sweep(settings: Settings, redis_client: Any) -> list[str]:
         return []
     try:
         with Session(db.get_engine(settings.database_url)) as session:
-            stale = queries.stale_writebacks(session, queries.utcnow(), settings.stale_after)
+            stale = writebacks.stale_writebacks(session, clock.utcnow(), settings.stale_after)
         sent = []
         for instance in stale:
             if redis_client.exists(keys.writeback_marker(instance)):
                 continue
-            writeback_jobs.enqueue_writeback(redis_client, instance, settings.queue, settings.stale_after)
+            jobs.enqueue_writeback(redis_client, instance, settings.queue, settings.stale_after)
             sent.append(instance)
     except (sqlalchemy.exc.OperationalError, redis.exceptions.RedisError) as exc:
         # The next run tries again: the database still says pending.

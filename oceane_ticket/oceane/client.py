@@ -33,7 +33,7 @@ from oceane_ticket.oceane.errors import (
 )
 from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
 from oceane_ticket.oceane.tokens import DEFAULT_TOKEN_LIFETIME, MemoryTokenStore, Token, TokenStore, token_lifetime
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -215,11 +215,11 @@ class OceaneClient:
                 error.action = Action.FAIL
             raise error
 
-    def create_body(self, request: TicketRequest) -> dict[str, Any]:
+    def create_body(self, request: RequestRecord) -> dict[str, Any]:
         """The dialect's create body for a recorded request."""
         return self.dialect.create_body(request)
 
-    def create_ticket(self, request: TicketRequest | Mapping[str, Any]) -> OceaneTicket:
+    def create_ticket(self, request: RequestRecord | Mapping[str, Any]) -> OceaneTicket:
         """``POST {base}/troubleTicket`` with the dialect's body for ``request`` (or ``request`` itself, a body).
 
         A created ticket whose answer names no external identifier, or another one than ours, is

@@ -6,9 +6,9 @@ from typing import Any
 
 from oceane_ticket.oceane.dialects import Dialect
 from oceane_ticket.oceane.dialects.oceane import OceaneDialect
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 
 
-def ticket_payload(request: TicketRequest, dialect: Dialect | None = None) -> dict[str, Any]:
-    """The create body for a recorded request (``TicketRequest.from_row`` reads one from a row)."""
+def ticket_payload(request: RequestRecord, dialect: Dialect | None = None) -> dict[str, Any]:
+    """The create body for a recorded request (``RequestRecord.from_row`` reads one from a row)."""
     return (dialect or OceaneDialect()).create_body(request)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import http.client
-import ipaddress
 import itertools
 import json
 import logging
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from oceane_ticket.loopback import is_loopback
 from oceane_ticket.sandbox.tickets import now_iso
 
 logger = logging.getLogger("oceane_ticket.sandbox")
@@ -81,13 +81,8 @@ def check_callback(callback: Any) -> str:
         raise CallbackError("callback is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise CallbackError("callback must be an http:// or https:// URL with a host")
-    if host != "localhost":
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise CallbackError("the sandbox pushes only to loopback callbacks (127.0.0.0/8, ::1, localhost)")
+    if not is_loopback(host):
+        raise CallbackError("the sandbox pushes only to loopback callbacks (127.0.0.0/8, ::1, localhost)")
     return callback
 
 

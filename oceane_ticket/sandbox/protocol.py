@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from oceane_ticket.statuses import OCEANE_STATUSES
+
 TOKEN_PATH = "/oauth/v3/token"  # noqa: S105 - a URL path, not a secret
 TICKETS_PATH = "/troubleTicket"
 HUB_PATH = "/hub"
@@ -17,9 +19,9 @@ MERGE_PATCH_TYPE = "application/merge-patch+json"  # RFC 7396
 HTML_TYPE = "text/html; charset=utf-8"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
-# TMF621 statuses; the last four end a ticket's life, so they no longer block a new create.
-STATUSES = ("acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "closed", "resolved")
-FINAL_STATUSES = frozenset({"cancelled", "closed", "resolved", "rejected"})
+# TMF621 statuses (one home: oceane_ticket.statuses); a closed one ends a ticket's life, so it no
+# longer blocks a new create.
+STATUSES = OCEANE_STATUSES
 
 # Orange's generic codes (the "Orange APIs error handling" page and its API specifications).
 MESSAGES: dict[int, str] = {

@@ -15,9 +15,10 @@ from typing import Any
 from oceane_ticket.sandbox.dialects import OCEANE, Dialect
 from oceane_ticket.sandbox.faults import AfterCreate, Decision, Faults
 from oceane_ticket.sandbox.hub import CREATE_EVENT, RESOLVED_EVENT, STATUS_CHANGE_EVENT, Hub
-from oceane_ticket.sandbox.protocol import FINAL_STATUSES, STATUSES, TICKETS_PATH, ApiError
+from oceane_ticket.sandbox.protocol import STATUSES, TICKETS_PATH, ApiError
 from oceane_ticket.sandbox.tickets import FindQuery, now_iso
 from oceane_ticket.sandbox.updates import apply_patch
+from oceane_ticket.statuses import OCEANE_CLOSED_STATUSES
 
 COUNTERS = (
     "tickets_created",
@@ -281,7 +282,7 @@ class SandboxState:
         for external_id in external_ids:
             for ticket_id in self._by_external.get(external_id, ()):
                 ticket = self._tickets[ticket_id]
-                if ticket["status"] not in FINAL_STATUSES:
+                if ticket["status"] not in OCEANE_CLOSED_STATUSES:
                     return ticket
         return None
 

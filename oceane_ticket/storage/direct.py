@@ -1,7 +1,9 @@
 """The producer's database access: plain DB-API (psycopg or sqlite3), no SQLAlchemy.
 
 The producer runs once per operator click, so its cold start is its latency; importing SQLAlchemy
-and SQLModel would triple it. It needs a few statements, kept here next to the models they write;
+and SQLModel would triple it and cost most of its memory (README, Performance: rows 1 and 8), which is
+why this is the one place whose SQL is plain text rather than prebuilt Core statements. It needs a
+few statements, kept here next to the models they write;
 ``tests/integration/test_storage.py`` checks that rows written here read back through SQLModel.
 Statements use ``:name`` placeholders; :func:`_sql` adapts them to psycopg's ``%(name)s``.
 A one-shot command opens a connection with :func:`connect`; long-lived callers (the HTTP intake,
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from oceane_ticket.logs import describe_exception
-from oceane_ticket.request import TicketRequest, column_names
+from oceane_ticket.request import RequestRecord, column_names
 from oceane_ticket.statuses import Status, WritebackState
 from oceane_ticket.storage import schema, urls
 from oceane_ticket.storage.columns import TICKETS_TABLE
@@ -55,7 +57,7 @@ NEW_ROW: dict[str, Any] = {
     "adopted": False,
     "writeback_state": WritebackState.NONE.value,
 }
-_INSERT_COLUMNS = (*column_names(TicketRequest), "updated_at", *NEW_ROW)
+_INSERT_COLUMNS = (*column_names(RequestRecord), "updated_at", *NEW_ROW)
 
 # "user" is a reserved word in PostgreSQL, so every column name is quoted.
 _SELECT = "SELECT " + ", ".join(f'"{c}"' for c in TICKET_COLUMNS) + " FROM tickets"
@@ -366,13 +368,13 @@ def _as_datetime(value: Any) -> Any:
     return value
 
 
-def insert_request(conn: Connection, request: TicketRequest) -> None:
+def insert_request(conn: Connection, request: RequestRecord) -> None:
     """Record a new request, queued (autocommit: it is durable when this returns).
 
     Raises:
         DuplicateOpenRequest: the alarm already has a request that is not failed.
     """
-    values = {f: getattr(request, f) for f in column_names(TicketRequest)}
+    values = {f: getattr(request, f) for f in column_names(RequestRecord)}
     try:
         conn.execute(INSERT_REQUEST, values | {"updated_at": request.created_at} | NEW_ROW)
     except Exception as exc:
@@ -381,12 +383,12 @@ def insert_request(conn: Connection, request: TicketRequest) -> None:
         raise
 
 
-def insert_unless_open(conn: Connection, request: TicketRequest, user_key: str | None) -> bool:
+def insert_unless_open(conn: Connection, request: RequestRecord, user_key: str | None) -> bool:
     """Record a new request unless the alarm has an open one; True if recorded (durable on return).
 
     ``request.oceane_user_id`` is the default; the mapping of ``user_key`` in ``oceane_users`` wins.
     """
-    values = {f: getattr(request, f) for f in column_names(TicketRequest)}
+    values = {f: getattr(request, f) for f in column_names(RequestRecord)}
     params = values | {"updated_at": request.created_at} | NEW_ROW | {"user_key": user_key}
     return bool(conn.execute(INSERT_REQUEST_UNLESS_OPEN, params).rowcount)
 

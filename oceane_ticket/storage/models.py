@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from oceane_ticket.statuses import FINAL_STATUSES, Status, WritebackState, sql_in
+from oceane_ticket.statuses import FINISHED_STATUSES, Status, WritebackState, sql_in
 from oceane_ticket.storage.open_request import OPEN_REQUEST_SQL
 
 __all__ = [
@@ -38,7 +38,7 @@ ONE_OPEN_PER_ALARM = "uq_tickets_open_alarm"
 # Finished tickets by (created_at, instance): retention's boundary, counts and deletes. Partial, so
 # a query must spell the statuses as these literals (not bound parameters) for the planner to use it.
 FINISHED_BY_AGE = "ix_tickets_finished_created_at"
-FINISHED_SQL = ", ".join(f"'{status.value}'" for status in FINAL_STATUSES)
+FINISHED_SQL = ", ".join(f"'{status.value}'" for status in FINISHED_STATUSES)
 
 
 class Ticket(SQLModel, table=True):

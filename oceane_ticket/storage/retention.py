@@ -39,7 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from oceane_ticket.settings import Settings
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import clock, db
 from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def cleanup(settings: Settings, *, dry_run: bool = False, now: datetime | None =
         The counts of what was removed and kept.
     """
     started = time.perf_counter()
-    moment = (now or queries.utcnow()).astimezone(UTC)
+    moment = (now or clock.utcnow()).astimezone(UTC)
     cutoff = moment - timedelta(days=settings.ticket_retention_days)
     engine = db.get_engine(settings.database_url)
     with engine.begin() as conn:
@@ -205,7 +205,7 @@ def _oldest_kept(conn: sa.Connection, max_count: int) -> tuple[datetime, str] | 
     ).first()
     if row is None:
         return None
-    created_at = queries.as_utc(row[0])
+    created_at = clock.as_utc(row[0])
     assert created_at is not None
     # SQLite compares the stored text: bind the boundary in UTC, as it was written.
     return created_at.astimezone(UTC), str(row[1])

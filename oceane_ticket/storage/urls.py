@@ -37,7 +37,7 @@ KEEPALIVES: dict[str, Any] = {
 # (``synchronous_standby_names``), whatever the server's default: a failover must not lose the
 # request row the operator was told is accepted, nor the attempt counted before a create call (lost,
 # the promoted standby says "never sent" and the create is repeated without a lookup: a duplicate).
-# The one commit that opts out is the result (``SET LOCAL synchronous_commit = off`` in queries.py):
+# The one commit that opts out is the result (``SET LOCAL synchronous_commit = off`` in claims.py):
 # losing it is safe, since the attempt is counted and the re-run looks the ticket up. Without a
 # synchronous standby this is the server's local flush, PostgreSQL's default, and costs nothing.
 # A URL that sets ``options`` itself keeps its own (README, "When Redis or PostgreSQL fail over").

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from oceane_ticket import metrics, queue_state
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import db, reads
 from producer import core
 from tests.conftest import settings_env, wait_until
 from tests.rows import failures_for
@@ -35,7 +36,7 @@ def stack(settings_for: Any, real_redis: Any) -> Any:
 
 def status_of(settings: Any, instance: str) -> str | None:
     with db.session(settings.database_url) as s:
-        row = queries.get(s, instance)
+        row = reads.get(s, instance)
         return None if row is None else row.status
 
 
@@ -139,7 +140,7 @@ def test_retry_requeues_a_failed_request_and_it_then_completes_once(
     tickets = [t for t in sandbox.tickets if t.get("externalId") == "12/345/2"]
     assert len(tickets) == 1
     with db.session(s.database_url) as session:
-        row = queries.get(session, request.instance)
+        row = reads.get(session, request.instance)
         assert row is not None and row.ticket_id == tickets[0]["id"]
         assert len(failures_for(session, request.instance)) == 1  # the history stays
     assert run(s, "status", "--json") == 0
@@ -153,9 +154,7 @@ def test_retry_is_refused_by_the_unique_index_when_the_alarm_got_another_request
     s = stack()
     first = core.create_ticket(alarm(3), settings=s, **DETAILS)
     with db.session(s.database_url) as session:  # as a worker would leave it
-        session.execute(
-            queries.sa.text("UPDATE tickets SET status = 'failed' WHERE instance = :i"), {"i": first.instance}
-        )
+        session.execute(sa.text("UPDATE tickets SET status = 'failed' WHERE instance = :i"), {"i": first.instance})
     second = core.create_ticket(alarm(3), settings=s, **DETAILS)
     assert not second.existing
 

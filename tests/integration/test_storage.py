@@ -9,14 +9,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel
 
-from oceane_ticket.request import TicketRequest
-from oceane_ticket.storage import db, direct, queries
+from oceane_ticket.request import RequestRecord
+from oceane_ticket.storage import clock, db, direct
 from oceane_ticket.storage.models import Ticket
 
 
-def request_values(instance: str, alarm_id: int = 3) -> TicketRequest:
+def request_values(instance: str, alarm_id: int = 3) -> RequestRecord:
     now = datetime.now(UTC)
-    return TicketRequest(
+    return RequestRecord(
         instance=instance,
         alarm_id=alarm_id,
         dma_id=1,
@@ -56,7 +56,7 @@ def test_rows_written_by_the_fast_path_read_back_through_sqlmodel(any_db: str) -
         model = s.get(Ticket, "a" * 32)
     assert model is not None and fast is not None
     assert model.element_name == fast["element_name"] == "Enc ;=é"
-    assert queries.as_utc(model.created_at) == fast["created_at"]
+    assert clock.as_utc(model.created_at) == fast["created_at"]
     assert model.status == "queued" and model.adopted is False
 
 

@@ -24,7 +24,7 @@ from oceane_ticket.oceane.dialects import dialect
 from oceane_ticket.oceane.errors import Action, OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket
 from oceane_ticket.request import InputError, build_alarm, build_details
-from oceane_ticket.storage import alarm_events, db, queries
+from oceane_ticket.storage import alarm_events, db, writebacks
 from oceane_ticket.storage.alarm_events import AlarmEvent
 from producer import core
 from tests.unit.test_processing import ALLOWED, World, status
@@ -310,7 +310,7 @@ def test_after_someone_closed_the_ticket_a_new_create_makes_a_new_ticket(life: L
     assert core.submit(life.world.settings, alarm, details).instance == instance  # still open: the same one
     life.world.oceane.tickets[0] = dataclasses.replace(life.world.oceane.tickets[0], status="resolved")
     with Session(life.engine) as s:
-        queries.record_oceane_status(s, instance, "resolved", datetime.now(UTC), writeback=False)
+        writebacks.record_oceane_status(s, instance, "resolved", datetime.now(UTC), writeback=False)
     again = core.submit(life.world.settings, alarm, details)
     assert not again.existing and again.instance != instance
     assert processing.process(life.world.ctx, again.instance) is processing.Outcome.CREATED

@@ -17,7 +17,7 @@ import pytest
 
 from oceane_ticket.oceane.dialects import DIALECT_NAMES, dialect
 from oceane_ticket.oceane.dialects.tmf621_v4 import DETAILS_NOTE_ID
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 
 STRING = {"type": "string"}
 DATE_TIME = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$"}
@@ -110,7 +110,7 @@ V4_HUB = {  # EventSubscriptionInput
 SCHEMAS = {"tmf621-v4": V4_CREATE, "tmf621-v5": V5_CREATE}
 
 
-def request(**changes: Any) -> TicketRequest:
+def request(**changes: Any) -> RequestRecord:
     values: dict[str, Any] = {
         "instance": "a" * 32,
         "dma_id": 12,
@@ -128,7 +128,7 @@ def request(**changes: Any) -> TicketRequest:
         "oceane_user_id": "U123",
         "created_at": datetime(2026, 11, 27, 8, 13, 5, tzinfo=UTC),
     }
-    return TicketRequest(**(values | changes))
+    return RequestRecord(**(values | changes))
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

@@ -17,8 +17,9 @@ from typing import Any
 import fakeredis
 import pytest
 
-from oceane_ticket import keys, locking
-from oceane_ticket.locking import Heartbeat, ProcessingLock, holder_dead
+from oceane_ticket import keys, liveness, locking
+from oceane_ticket.liveness import Heartbeat, holder_dead
+from oceane_ticket.locking import ProcessingLock
 from tests.conftest import make_settings, wait_until
 
 
@@ -30,10 +31,10 @@ def redis() -> Any:
 @pytest.fixture
 def node() -> Iterator[str]:
     """This process as a worker node (as the worker's main process sets it before forking)."""
-    name = locking.new_node()
-    locking.set_node(name)
+    name = liveness.new_node()
+    liveness.set_node(name)
     yield name
-    locking.set_node(None)
+    liveness.set_node(None)
 
 
 def test_a_lock_names_the_worker_node_of_its_holder(redis: Any, node: str) -> None:
@@ -103,12 +104,12 @@ def test_recovery_breaks_a_dead_holders_lock_and_resends_its_request(redis: Any,
 
     settings = make_settings()
     monkeypatch.setattr(transport, "restore_orphans", lambda *a, **k: 0)  # kombu needs a real broker
-    locking.set_node("dead-node")
+    liveness.set_node("dead-node")
     try:
         dead = ProcessingLock(redis, settings.lock_timeout)
         assert dead.try_acquire("req1")
     finally:
-        locking.set_node(None)
+        liveness.set_node(None)
     done = sweep.recover_dead_workers(settings, redis, own_node="live-node")
     assert done.resent == ["req1"]
     assert ProcessingLock(redis, settings.lock_timeout).info() is None
@@ -116,11 +117,11 @@ def test_recovery_breaks_a_dead_holders_lock_and_resends_its_request(redis: Any,
     assert message["headers"]["argsrepr"] == "['req1']"
     # A live holder's lock is left alone.
     Heartbeat(redis, "live-node").beat()
-    locking.set_node("live-node")
+    liveness.set_node("live-node")
     try:
         assert ProcessingLock(redis, settings.lock_timeout).try_acquire("req2")
     finally:
-        locking.set_node(None)
+        liveness.set_node(None)
     assert sweep.recover_dead_workers(settings, redis, own_node="other").resent == []
     assert ProcessingLock(redis, settings.lock_timeout).info() is not None
 
@@ -136,13 +137,13 @@ def test_under_alarm_scope_recovery_breaks_a_dead_holders_alarm_lock(redis: Any,
     dead, live = base.for_key(keys.alarm_lock(12, 345, 1)), base.for_key(keys.alarm_lock(12, 345, 2))
     Heartbeat(redis, "live-node").beat()
     for lock, node, instance in ((dead, "dead-node", "req1"), (live, "live-node", "req2")):
-        locking.set_node(node)
+        liveness.set_node(node)
         try:
             token = lock.try_acquire(instance)
             assert token and lock.release(token)  # leaves the lock's wake-up list, which is no lock
             assert lock.try_acquire(instance)
         finally:
-            locking.set_node(None)
+            liveness.set_node(None)
     assert redis.exists(keys.lock_wakeup(dead.key))
     done = sweep.recover_dead_workers(settings, redis, own_node="other")
     assert done.resent == ["req1"]
@@ -150,11 +151,11 @@ def test_under_alarm_scope_recovery_breaks_a_dead_holders_alarm_lock(redis: Any,
     live_holder = live.info()
     assert live_holder is not None and live_holder.instance == "req2"
     # Under global scope only the global lock is looked at: the alarm locks are nobody's then.
-    locking.set_node("dead-node")
+    liveness.set_node("dead-node")
     try:
         assert dead.try_acquire("req3")
     finally:
-        locking.set_node(None)
+        liveness.set_node(None)
     assert sweep.recover_dead_workers(make_settings(), redis, own_node="other").resent == []
     assert dead.info() is not None
 

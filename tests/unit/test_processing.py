@@ -24,14 +24,15 @@ from oceane_ticket import keys
 from oceane_ticket.locking import ProcessingLock
 from oceane_ticket.oceane.errors import Action, CreateAccepted, OceaneError, classify
 from oceane_ticket.oceane.ticket import OceaneTicket
-from oceane_ticket.request import AllowedValues, TicketRequest, build_alarm, build_details
-from oceane_ticket.storage import db, queries
+from oceane_ticket.request import AllowedValues, RequestRecord, build_alarm, build_details
+from oceane_ticket.storage import claims, clock, db
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer import core
 from tests.conftest import make_settings
 from tests.rows import failures_for
-from worker import processing
-from worker.processing import Context, Outcome, RetryLater
+from worker import processing, retries
+from worker.processing import Context, Outcome
+from worker.retries import RetryLater
 
 ALLOWED = AllowedValues(("1", "2", "3", "4"), *[("Critical", "Major", "Minor", "None")] * 3)
 Step = OceaneError | Callable[[], Any] | None
@@ -63,7 +64,7 @@ class FakeOceane:
         self.tickets.append(ticket)
         return ticket
 
-    def create_ticket(self, request: TicketRequest) -> OceaneTicket:
+    def create_ticket(self, request: RequestRecord) -> OceaneTicket:
         external_id = request.external_id
         self.calls.append("create")
         index, self._creates = self._creates, self._creates + 1
@@ -162,7 +163,7 @@ class World:
         other = lock.try_acquire(instance)
         assert other
         with Session(db.get_engine(self.url), expire_on_commit=False) as s:
-            assert queries.claim(s, instance, other, datetime.now(UTC)) is not None
+            assert claims.claim(s, instance, other, datetime.now(UTC)) is not None
         self.redis.delete(lock.key)  # and it died too, so the test's next run can go
         return other
 
@@ -303,7 +304,7 @@ def test_429_waits_its_retry_after_capped(world: World, retry_after: str, expect
     with pytest.raises(RetryLater) as later:
         processing.process(world.ctx, instance)
     assert later.value.countdown == expected
-    not_before = queries.as_utc(world.row(instance).not_before)
+    not_before = clock.as_utc(world.row(instance).not_before)
     assert not_before is not None
     assert abs((not_before - before).total_seconds() - expected) < 1
 
@@ -348,18 +349,18 @@ def test_database_down_is_our_outage_not_a_failure(world: World, tmp_path: Path)
 
 def test_database_down_after_oceane_answered_ends_in_adoption(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     instance = world.request()
-    real = queries.mark_created
+    real = claims.mark_created
 
     def unreachable(*_: Any, **__: Any) -> bool:
         raise sa.exc.OperationalError("UPDATE tickets", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(queries, "mark_created", unreachable)
+    monkeypatch.setattr(claims, "mark_created", unreachable)
     with pytest.raises(RetryLater):
         processing.process(world.ctx, instance)
     row = world.row(instance)
     assert (row.status, row.attempts, row.retries_used) == ("processing", 1, 0)
     assert world.failures(instance) == []
-    monkeypatch.setattr(queries, "mark_created", real)
+    monkeypatch.setattr(claims, "mark_created", real)
     assert processing.process(world.ctx, instance) is Outcome.ADOPTED
     assert world.oceane.calls == ["create", "find"] and len(world.oceane.tickets) == 1
 
@@ -436,11 +437,11 @@ def test_a_lookup_failure_is_a_counted_retry(world: World) -> None:
 def test_backoff_is_exponential_with_jitter_and_capped(retries_used: int) -> None:
     settings = make_settings(retry_backoff_max=20.0, retry_after_max=60.0)
     ceiling = min(20.0, 2.0 * 2**retries_used)
-    delays = [processing.backoff(settings, retries_used, None) for _ in range(200)]
+    delays = [retries.backoff(settings, retries_used, None) for _ in range(200)]
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
     assert len(set(delays)) > 1, "jitter spreads the retries of many requests"
-    assert processing.backoff(settings, retries_used, 120.0) == 60.0
-    assert processing.backoff(settings, retries_used, 3.0) == 3.0
+    assert retries.backoff(settings, retries_used, 120.0) == 60.0
+    assert retries.backoff(settings, retries_used, 3.0) == 3.0
 
 
 def test_no_transaction_stays_open_across_the_oceane_call(world: World) -> None:
@@ -471,7 +472,7 @@ def test_alarm_scope_takes_the_alarms_lock_not_the_global_one(tmp_path: Path, mo
     row = world.row(second)
     busy = ProcessingLock(world.redis, timeout=120).for_key(keys.alarm_lock(row.dma_id, row.element_id, row.alarm_id))
     assert busy.try_acquire(second)  # held far longer than the worker waits (2 x its 0.2 s timeout)
-    with pytest.raises(processing.RetryLater):
+    with pytest.raises(RetryLater):
         processing.process(world.ctx, second)
     assert world.row(second).status == "queued" and world.oceane.calls == ["create"]
 
@@ -509,7 +510,7 @@ def test_a_busy_lock_gives_a_first_claim_back_untouched(tmp_path: Path, monkeypa
     world = World(tmp_path, monkeypatch)
     instance = world.request()
     assert ProcessingLock(world.redis, timeout=120).try_acquire("someone else")
-    with pytest.raises(processing.RetryLater):
+    with pytest.raises(RetryLater):
         processing.process(world.ctx, instance)
     row = world.row(instance)
     assert (row.status, row.attempts, row.lock_token) == ("queued", 0, None)
@@ -537,6 +538,6 @@ def test_a_202_whose_ticket_shows_later_is_looked_up_again_never_created_twice(w
     with pytest.raises(RetryLater):
         processing.process(world.ctx, instance)
     assert world.oceane.calls == ["create", "find"]
-    world.oceane.store(TicketRequest.from_row(world.row(instance)).external_id)  # the server stored it since
+    world.oceane.store(RequestRecord.from_row(world.row(instance)).external_id)  # the server stored it since
     assert processing.process(world.ctx, instance) is Outcome.ADOPTED
     assert world.oceane.calls == ["create", "find", "find"] and len(world.oceane.tickets) == 1

@@ -226,3 +226,17 @@ def test_as_env_reproduces_the_settings_in_a_child(bare_env: Path, monkeypatch: 
 def test_an_unknown_setting_in_code_is_a_programming_error() -> None:
     with pytest.raises(TypeError, match="retry_cuont"):
         make_settings(retry_cuont=3)
+
+
+def test_a_misspelt_variable_is_reported_once_naming_the_closest_setting(
+    bare_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Silently ignored, the retry count would stay at its default while the operator believes it is 3.
+    monkeypatch.setenv("OCEANE_RETRYCOUNT", "3")
+    monkeypatch.setenv("OCEANE_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")  # the project's own, not a setting
+    assert load_settings().retry_count == 1  # a warning, not an error
+    load_settings()
+    err = capsys.readouterr().err
+    assert err.count("OCEANE_RETRYCOUNT") == 1
+    assert "OCEANE_RETRY_COUNT" in err
+    assert "OCEANE_TEST_REDIS_URL" not in err

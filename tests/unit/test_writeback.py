@@ -18,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from oceane_ticket import writeback_jobs
+from oceane_ticket import jobs, writeback_jobs
 from oceane_ticket.alarm_writer import AlarmRef, WritebackError
 from oceane_ticket.oceane.errors import Action, OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
-from oceane_ticket.storage import db, queries
+from oceane_ticket.storage import db, writebacks
 from oceane_ticket.storage.models import Ticket
 from tests.unit.test_processing import World
 from worker import processing, status_sync, writeback
@@ -152,11 +152,11 @@ def test_a_lost_enqueue_leaves_the_ticket_created_and_the_sweep_sends_it(bench: 
     bench.set(row.instance, writeback_at=datetime.now(UTC) - timedelta(seconds=bench.settings.stale_after + 5))
     assert writeback.sweep(bench.settings, bench.redis) == [row.instance]
     assert writeback.sweep(bench.settings, bench.redis) == []  # the marker: one copy per period
-    queued = bench.redis.lrange(writeback_jobs.queue_for(bench.settings.queue), 0, -1)
+    queued = bench.redis.lrange(jobs.queue_for(bench.settings.queue), 0, -1)
     assert len(queued) == 1
     message = json.loads(queued[0])
-    assert message["headers"]["task"] == writeback_jobs.TASK_WRITEBACK
-    assert message["properties"]["priority"] == writeback_jobs.LOW_PRIORITY
+    assert message["headers"]["task"] == jobs.TASK_WRITEBACK
+    assert message["properties"]["priority"] == jobs.LOW_PRIORITY
     assert json.loads(base64.b64decode(message["body"]))[0] == [row.instance]
 
 
@@ -246,9 +246,9 @@ def test_retry_writeback_gives_a_fresh_budget_and_queues_the_job(bench: Bench) -
     assert [r["result"] for r in results] == ["requeued", "not_created", "not_found"]
     after = bench.row(row.instance)
     assert (after.writeback_state, after.writeback_attempts, after.writeback_error) == ("pending", 0, None)
-    assert bench.redis.llen(writeback_jobs.queue_for(bench.settings.queue)) == 1
+    assert bench.redis.llen(jobs.queue_for(bench.settings.queue)) == 1
     with Session(db.get_engine(bench.url)) as s:
-        assert queries.failed_writebacks(s) == []
+        assert writebacks.failed_writebacks(s) == []
 
 
 def test_retry_writeback_without_a_writer_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from oceane_ticket.oceane.ticket import OceaneTicket, plain_external_id
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 
 # The business type of every ticket we open (v4/v5 TroubleTicket.ticketType: "incident, complain, request").
 TICKET_TYPE = "incident"
@@ -71,7 +71,7 @@ class Dialect:
         """The form's priority as the server expects it (``OCEANE_PRIORITY_MAP``, else unchanged)."""
         return self.priority_map.get(str(value), str(value))
 
-    def create_body(self, request: TicketRequest) -> dict[str, Any]:
+    def create_body(self, request: RequestRecord) -> dict[str, Any]:
         """The create body for a recorded request (the same body on every attempt)."""
         raise NotImplementedError
 
@@ -189,7 +189,7 @@ class Dialect:
         )
 
 
-def characteristics(request: TicketRequest) -> list[tuple[str, str]]:
+def characteristics(request: RequestRecord) -> list[tuple[str, str]]:
     """The form's values no TMF621 attribute holds, as (name, value), in a fixed order."""
     values: list[tuple[str, str]] = [
         ("urgency", request.urgency),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from oceane_ticket.oceane.dialects.base import TICKET_TYPE, Dialect, characteristics
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 
 
 class OceaneDialect(Dialect):
@@ -18,7 +18,7 @@ class OceaneDialect(Dialect):
 
     name: ClassVar[str] = "oceane"
 
-    def create_body(self, request: TicketRequest) -> dict[str, Any]:
+    def create_body(self, request: RequestRecord) -> dict[str, Any]:
         """The create body of docs/oceane-api.md §3."""
         return {
             "externalId": request.external_id,

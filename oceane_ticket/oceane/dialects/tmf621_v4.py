@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from oceane_ticket.oceane.dialects.base import NOTE_AUTHOR, TICKET_TYPE, Dialect, characteristics, iso
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 
 # Labels of the create's note, for the person who opens the ticket.
 _LABELS = {
@@ -35,7 +35,7 @@ _LABELS = {
 DETAILS_NOTE_ID = "dataminer-details"
 
 
-def details_text(request: TicketRequest) -> str:
+def details_text(request: RequestRecord) -> str:
     """The form's values without a v4 attribute, one "Label: value" line each."""
     return "\n".join(f"{_LABELS[name]}: {value}" for name, value in characteristics(request))
 
@@ -47,7 +47,7 @@ class Tmf621V4Dialect(Dialect):
     media_type: ClassVar[str] = "application/json;charset=utf-8"
     patch_media_type: ClassVar[str] = "application/json;charset=utf-8"
 
-    def create_body(self, request: TicketRequest) -> dict[str, Any]:
+    def create_body(self, request: RequestRecord) -> dict[str, Any]:
         """A ``TroubleTicket_Create``."""
         return {
             "externalId": request.external_id,

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from oceane_ticket.oceane.dialects.base import TICKET_TYPE, Dialect, characteristics
-from oceane_ticket.request import TicketRequest
+from oceane_ticket.request import RequestRecord
 
 # Our external identifier's owner and type (CONTRACTS.md): who made the id, and what it names.
 OWNER = "DataMiner"
@@ -47,7 +47,7 @@ class Tmf621V5Dialect(Dialect):
     def _typed(self, body: dict[str, Any], type_name: str) -> dict[str, Any]:
         return {"@type": type_name, **body}
 
-    def create_body(self, request: TicketRequest) -> dict[str, Any]:
+    def create_body(self, request: RequestRecord) -> dict[str, Any]:
         """A ``TroubleTicket_FVO``."""
         return {
             "@type": "TroubleTicket",
