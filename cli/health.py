@@ -113,8 +113,8 @@ def check_worker(settings: Settings, timeout: float) -> str:
 
 def check_oceane(settings: Settings) -> str:
     """The token endpoint grants a token with the configured credentials (the "Authenticate" button)."""
+    from cli.rendering import duration
     from oceane_ticket.oceane.client import OceaneClient
-    from oceane_ticket.rendering import duration
 
     client = OceaneClient(settings)
     try:
@@ -157,7 +157,7 @@ def collect_health(
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """``oceane-ticket health``: exit 0 when every check that ran passed, 1 otherwise."""
-    from oceane_ticket import rendering
+    from cli import rendering
 
     data = collect_health(settings, worker=not args.skip_worker, oceane=not args.skip_oceane, timeout=args.timeout)
     if args.json:

@@ -43,7 +43,7 @@ def register(add: Add) -> None:
 
 def run_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     """``oceane-ticket cleanup [--dry-run] [--json]``."""
-    from oceane_ticket import rendering
+    from cli import rendering
     from oceane_ticket.storage import retention
 
     try:
@@ -75,7 +75,8 @@ def run_retry(args: argparse.Namespace, settings: Settings) -> int:
     """``oceane-ticket retry INSTANCE...`` / ``--all-failed``: 0 when every request was re-queued."""
     import redis as redis_lib
 
-    from oceane_ticket import connections, rendering
+    from cli import rendering
+    from oceane_ticket import connections
     from producer import retry
 
     if args.event and not (args.instances or args.all_failed):

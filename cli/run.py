@@ -289,9 +289,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _main(args: argparse.Namespace, settings: Settings) -> int:
-    from cli import life_demo
+    from cli import life_demo, reports
     from cli.request import describe
-    from oceane_ticket import reports
     from oceane_ticket.settings import mask_url
     from oceane_ticket.statuses import Status
     from oceane_ticket.storage import db

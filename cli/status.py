@@ -29,7 +29,8 @@ def register(add: Add) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """``oceane-ticket status [--json]``: exit 0, or 4 when Redis or the database could not be read."""
-    from oceane_ticket import queue_state, rendering
+    from cli import rendering
+    from oceane_ticket import queue_state
 
     data = queue_state.collect_status(settings)
     code = UNAVAILABLE if data["errors"] else OK
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_lock(console: Console, lock: dict[str, Any]) -> None:
-    from oceane_ticket.rendering import duration, fields
+    from cli.rendering import duration, fields
 
     if lock["state"] == "held":
         rows = [
@@ -77,7 +78,7 @@ def _print_lock(console: Console, lock: dict[str, Any]) -> None:
 
 
 def _print_queue(console: Console, q: dict[str, Any]) -> None:
-    from oceane_ticket.rendering import duration, fields
+    from cli.rendering import duration, fields
 
     oldest = None
     if q.get("oldest_open_instance"):
@@ -99,7 +100,7 @@ def _print_queue(console: Console, q: dict[str, Any]) -> None:
 
 
 def _print_failure(console: Console, failure: dict[str, Any] | None) -> None:
-    from oceane_ticket.rendering import fields
+    from cli.rendering import fields
 
     if failure is None:
         console.print("Latest failure: none")

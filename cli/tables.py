@@ -1,4 +1,4 @@
-"""``oceane-ticket tickets`` and ``failed``: the connector's two tables (see :mod:`oceane_ticket.reports`)."""
+"""``oceane-ticket tickets`` and ``failed``: the connector's two tables (see :mod:`cli.reports`)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_tickets(args: argparse.Namespace, settings: Settings) -> int:
     """``oceane-ticket tickets [--limit N] [--status S] [--wide] [--json]``."""
-    from oceane_ticket import reports
+    from cli import reports
 
     status = Status(args.status) if args.status else None
     return _show(
@@ -49,7 +49,7 @@ def run_tickets(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_failed(args: argparse.Namespace, settings: Settings) -> int:
     """``oceane-ticket failed [--limit N] [--json]``."""
-    from oceane_ticket import reports
+    from cli import reports
 
     return _show(
         args, lambda: reports.failed_rows(settings, args.limit), lambda rows: reports.failed_table(rows, wide=args.wide)
@@ -58,7 +58,7 @@ def run_failed(args: argparse.Namespace, settings: Settings) -> int:
 
 def _show(args: argparse.Namespace, fetch: Callable[[], list[Any]], table: Callable[[list[Any]], Any]) -> int:
     """Read the rows (a database outage is exit 4), then print them as JSON or as a table."""
-    from oceane_ticket import rendering
+    from cli import rendering
 
     try:
         rows = fetch()

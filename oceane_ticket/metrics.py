@@ -37,21 +37,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from oceane_ticket.locking import ProcessingLock
-from oceane_ticket.oceane.client import OceaneClient
-from oceane_ticket.oceane.errors import OceaneError
-from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
-from oceane_ticket.oceane.tokens import Token
-from oceane_ticket.request import RequestRecord
 from oceane_ticket.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -118,69 +110,6 @@ def on_event(name: str, data: dict[str, Any]) -> None:
         counter.inc()
     except Exception:  # a full disk or a removed directory must not fail the task
         log.debug("could not count %s", name, exc_info=True)
-
-
-def _outcome(error: BaseException | None) -> str:
-    if error is None:
-        return "ok"
-    status = getattr(error, "http_status", 0) or 0
-    if status == 0:
-        return "no_answer"
-    return "http_4xx" if status < 500 else "http_5xx"
-
-
-@contextmanager
-def timed_call(operation: str) -> Iterator[None]:
-    """Observe the duration of one Oceane call under ``operation``."""
-    started = time.perf_counter()
-    error: BaseException | None = None
-    try:
-        yield
-    except OceaneError as exc:
-        error = exc
-        raise
-    finally:
-        try:
-            CALL_DURATION.labels(operation, _outcome(error)).observe(time.perf_counter() - started)
-        except Exception:
-            log.debug("could not observe an Oceane call", exc_info=True)
-
-
-class MeteredClient(OceaneClient):
-    """The Oceane client, timing each call into ``oceane_call_duration_seconds``."""
-
-    def fetch_token(self) -> Token:
-        """See :meth:`OceaneClient.fetch_token`."""
-        with timed_call("token"):
-            return super().fetch_token()
-
-    def create_ticket(self, request: RequestRecord | Mapping[str, Any]) -> OceaneTicket:
-        """See :meth:`OceaneClient.create_ticket`."""
-        with timed_call("create"):
-            return super().create_ticket(request)
-
-    def find_tickets(self, external_id: str) -> TicketLookup:
-        """See :meth:`OceaneClient.find_tickets`."""
-        with timed_call("find"):
-            return super().find_tickets(external_id)
-
-
-class MeteredLock(ProcessingLock):
-    """The processing lock, timing each wait into ``oceane_lock_wait_seconds``."""
-
-    def acquire(self, instance: str, wait: float, poll: float = 0.05, token: str | None = None) -> str:
-        """See :meth:`ProcessingLock.acquire`."""
-        started = time.perf_counter()
-        outcome = "timeout"
-        try:
-            token = super().acquire(instance, wait, poll, token)
-            outcome = "acquired"
-            return token
-        finally:
-            try:
-                LOCK_WAIT.labels(outcome).observe(time.perf_counter() - started)
-            except Exception:
-                log.debug("could not observe a lock wait", exc_info=True)
 
 
 class QueueCollector(Collector):

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from oceane_ticket import connections, keys
 from oceane_ticket.logs import describe_exception
-from oceane_ticket.rendering import iso
 from oceane_ticket.statuses import PENDING_STATUSES
+from oceane_ticket.storage.clock import iso
 from oceane_ticket.storage.schema import schema_problem
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from celery import Task
 from oceane_ticket import alarm_writer, connections, jobs, metrics
 from oceane_ticket.oceane.tokens import RedisTokenStore
 from oceane_ticket.storage import db
-from worker import processing, retries, status_sync, sweep, writeback
+from worker import metered, processing, retries, status_sync, sweep, writeback
 from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,8 @@ def context() -> processing.Context:
     return processing.Context(
         settings=settings,
         session_factory=one_connection_session,
-        lock=metrics.MeteredLock(r, settings.lock_timeout),
-        client=metrics.MeteredClient(settings, RedisTokenStore(r)),
+        lock=metered.MeteredLock(r, settings.lock_timeout),
+        client=metered.MeteredClient(settings, RedisTokenStore(r)),
         on_event=metrics.on_event,
         enqueue_writeback=_enqueue_writeback,
     )

@@ -19,11 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from intake.deps import SettingsDep
 from intake.models import AUTH, INVALID, UNAVAILABLE, TablePage
-from oceane_ticket.reports import TICKET_REPORT_COLUMNS
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status
 from oceane_ticket.storage import db
-from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE
+from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE, TICKET_REPORT_COLUMNS
 from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer.core import Unavailable
 

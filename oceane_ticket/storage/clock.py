@@ -1,8 +1,10 @@
-"""The time of stored rows: aware UTC, also for what SQLite hands back naive."""
+"""The time of stored rows: aware UTC, also for what SQLite hands back naive, and as ISO 8601 text."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+from oceane_ticket.request import format_time
 
 
 def utcnow() -> datetime:
@@ -15,3 +17,10 @@ def as_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime | float | None) -> str | None:
+    """ISO 8601 UTC with ``Z`` from a datetime (naive = UTC, as SQLite hands it back) or epoch seconds."""
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return format_time(moment)

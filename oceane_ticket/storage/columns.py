@@ -33,3 +33,7 @@ FAILED_TICKET_REQUESTS_TABLE = (
     "failed_at",
     "attempt",
 )
+
+# The Tickets table as the commands and the intake's GQI tables report it: the connector's columns,
+# then ours (where the ticket's write-back and Oceane status stand).
+TICKET_REPORT_COLUMNS = (*TICKETS_TABLE, "writeback_state", "oceane_status")

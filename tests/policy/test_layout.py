@@ -73,6 +73,20 @@ def test_the_library_never_imports_what_is_built_on_it() -> None:
     assert len([n for n in found if n.startswith(LIBRARY + ".")]) > 20  # the walk did find the library
 
 
+def test_only_commands_import_the_command_line() -> None:
+    # cli/ is the composition root and holds the presentation (tables, consoles): the apps and the
+    # intake are built beneath it and never reach up into it.
+    found = modules()
+    offenders = [
+        f"{name} imports {target}"
+        for name, path in found.items()
+        if name.split(".")[0] in {"producer", "worker", "intake"}
+        for target in imports(name, path, set(found))
+        if target.split(".")[0] == "cli"
+    ]
+    assert offenders == []
+
+
 def test_there_is_no_import_circle_among_our_modules() -> None:
     edges = graph()
     # Tarjan's strongly connected components: a component of two or more modules is a circle.

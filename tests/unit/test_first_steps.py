@@ -14,9 +14,10 @@ import fakeredis
 import pytest
 from rich.console import Console
 
+from cli import reports
 from cli import run as demo
 from cli.main import main
-from oceane_ticket import connections, reports
+from oceane_ticket import connections
 from oceane_ticket.settings import Settings
 from tests.conftest import make_settings
 

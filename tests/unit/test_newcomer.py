@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from cli import reports
 from cli import run as demo
 from cli.common import UNAVAILABLE
 from cli.main import main
 from cli.tables import print_view
-from oceane_ticket import reports
 from tests.conftest import make_settings
 
 

@@ -22,6 +22,7 @@ from oceane_ticket.locking import LockTimeout, ProcessingLock
 from oceane_ticket.oceane.errors import OceaneError
 from tests.conftest import ROOT, make_settings
 from tests.unit.test_operations import CLOSED_REDIS, insert, row, run
+from worker import metered
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -40,6 +41,7 @@ CHILD = textwrap.dedent("""
     import os, sys
     import fakeredis
     from oceane_ticket import metrics
+    from worker import metered
 
     metrics.on_event("created", {})
     pids = []
@@ -49,7 +51,7 @@ CHILD = textwrap.dedent("""
             metrics.on_event("created", {"instance": "x"})
             metrics.on_event("failed", {"instance": "x"})
             metrics.on_event("oceane_call", {"instance": "x"})
-            metrics.MeteredLock(fakeredis.FakeRedis(), 30).acquire("x", wait=1)
+            metered.MeteredLock(fakeredis.FakeRedis(), 30).acquire("x", wait=1)
             os._exit(0)
         pids.append(pid)
     for pid in pids:
@@ -95,7 +97,7 @@ def test_on_event_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_metered_client_times_each_call_by_operation_and_outcome(sandbox: Any) -> None:
     s = make_settings(base_url=sandbox.base_url, ticket_url_template=sandbox.base_url + "/ticket/{id}")
-    client = metrics.MeteredClient(s)
+    client = metered.MeteredClient(s)
     before = {
         k: value("oceane_call_duration_seconds_count", operation=k[0], outcome=k[1])
         for k in (("token", "ok"), ("create", "ok"), ("find", "ok"), ("create", "http_5xx"))
@@ -127,13 +129,13 @@ def test_an_unreachable_oceane_is_timed_as_no_answer() -> None:
     s = make_settings(base_url="http://127.0.0.1:1", http_timeout=1)
     before = value("oceane_call_duration_seconds_count", operation="token", outcome="no_answer")
     with pytest.raises(OceaneError):
-        metrics.MeteredClient(s).fetch_token()
+        metered.MeteredClient(s).fetch_token()
     assert value("oceane_call_duration_seconds_count", operation="token", outcome="no_answer") == before + 1
 
 
 def test_the_metered_lock_times_waits_and_timeouts() -> None:
     redis = fakeredis.FakeRedis()
-    lock = metrics.MeteredLock(redis, 30)
+    lock = metered.MeteredLock(redis, 30)
     before = (
         value("oceane_lock_wait_seconds_count", outcome="timeout"),
         value("oceane_lock_wait_seconds_count", outcome="acquired"),

@@ -1,7 +1,7 @@
 """What people look at: the connector's Tickets and Failed Ticket Requests tables.
 
 The rows come from the database as dicts with the snake_case column names (what ``--json``
-prints); the tables are rich tables drawn by :mod:`oceane_ticket.rendering`. The default Tickets
+prints); the tables are rich tables drawn by :mod:`cli.rendering`. The default Tickets
 view holds what an operator needs to find a ticket (ticket, alarm, element, status, created) and
 keeps it whole at 80 columns; ``wide`` adds every other column.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from oceane_ticket import rendering
+from cli import rendering
 from oceane_ticket.request import external_id
-from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE, TICKETS_TABLE
+from oceane_ticket.storage.clock import iso
+from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE, TICKET_REPORT_COLUMNS
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
     from oceane_ticket.statuses import Status
 
-# The connector's columns, then ours: where the ticket's write-back and Oceane status stand.
-TICKET_REPORT_COLUMNS = (*TICKETS_TABLE, "writeback_state", "oceane_status")
 
 # column -> header. NARROW: what an operator needs; values are short, so none is ever folded but
 # the element name (it may be long: at 80 columns up to 18 characters stay on one line, the rest
@@ -76,7 +75,7 @@ _FOLDED = {"element_name", "root_cause", "error_message", "error_description"}
 
 def _value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return rendering.iso(value)
+        return iso(value)
     return value
 
 

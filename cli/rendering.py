@@ -1,6 +1,6 @@
 """How every table and console of the command line looks: one place for rich's settings.
 
-Used by the Tickets and Failed Ticket Requests tables (:mod:`oceane_ticket.reports`) and the
+Used by the Tickets and Failed Ticket Requests tables (:mod:`cli.reports`) and the
 operator commands (``status``, ``health``, ``cleanup``, ``retry``). ``rich`` is imported inside
 the functions: the command line imports its command modules for every ``create``.
 """
@@ -8,10 +8,7 @@ the functions: the command line imports its command modules for every ``create``
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-from oceane_ticket.request import format_time
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,13 +45,6 @@ def fields(title: str, rows: list[tuple[str, Any]]) -> Table:
     for name, value in rows:
         result.add_row(name, "-" if value is None else str(value))
     return result
-
-
-def iso(moment: datetime | float | None) -> str | None:
-    """ISO 8601 UTC with ``Z`` from a datetime (naive = UTC, as SQLite hands it back) or epoch seconds."""
-    if isinstance(moment, int | float):
-        moment = datetime.fromtimestamp(moment, UTC)
-    return format_time(moment)
 
 
 def duration(value: float | None) -> str:
