@@ -23,8 +23,6 @@ from oceane_ticket.storage.alarm_events import EventAction, EventKind, EventStat
 
 log = logging.getLogger(__name__)
 
-TASK_APPLY_EVENTS = "oceane.apply_events"
-TASK_EVENTS_SWEEP = "oceane.events_sweep"
 
 # The note id is "evt-" + the event id, and tickets' note ids are ours to keep short and plain.
 EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,60}")
@@ -189,7 +187,7 @@ def enqueue(settings: Settings, instance: str, redis: Any = None) -> bool:
             from oceane_ticket import connections
 
             redis = connections.redis_client(settings, purpose="producer")
-        message = jobs.task_message(TASK_APPLY_EVENTS, [instance], settings.queue)
+        message = jobs.task_message(jobs.TASK_APPLY_EVENTS, [instance], settings.queue)
         redis.lpush(settings.queue, json.dumps(message))
     except Exception as exc:  # recorded already: a lost job only delays the update
         log.warning("events job of %s not queued (the events sweep sends it): %s", instance, type(exc).__name__)

@@ -30,6 +30,11 @@ TASK_WRITEBACK = "oceane.writeback"
 TASK_WRITEBACK_SWEEP = "oceane.writeback_sweep"
 TASK_STATUS_POLL = "oceane.status_poll"
 
+# Alarm events (a clear, a change, a note) are applied per ticket, in order, by one job per ticket
+# carrying its instance id; the database holds the events and their state (``alarm_events``).
+TASK_APPLY_EVENTS = "oceane.apply_events"
+TASK_EVENTS_SWEEP = "oceane.events_sweep"
+
 # kombu keeps each priority band in its own list (keys.priority_list), and a worker pops band 0
 # (ticket jobs) before 9: write-backs and the status poll never delay a ticket creation.
 LOW_PRIORITY = 9

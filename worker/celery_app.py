@@ -72,7 +72,7 @@ app.conf.update(
         "cleanup": {"task": jobs.TASK_CLEANUP, "schedule": settings.cleanup_interval},
         # Issue 8: pending alarm write-backs whose job was lost, and Oceane's ticket status. The
         # poll goes at the lowest priority so that waiting ticket jobs are taken first.
-        "events-sweep": {"task": "oceane.events_sweep", "schedule": settings.sweep_interval},  # worker/event_tasks.py
+        "events-sweep": {"task": jobs.TASK_EVENTS_SWEEP, "schedule": settings.sweep_interval},
         "writeback-sweep": {"task": jobs.TASK_WRITEBACK_SWEEP, "schedule": settings.sweep_interval},
         "status-poll": {
             "task": jobs.TASK_STATUS_POLL,

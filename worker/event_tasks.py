@@ -8,6 +8,7 @@ from functools import lru_cache
 from celery import Task
 
 from oceane_ticket import events as event_intake
+from oceane_ticket import jobs
 from oceane_ticket.storage import alarm_events
 from worker import events, retries
 from worker.celery_app import app, settings
@@ -31,7 +32,7 @@ def events_context() -> events.Context:
     )
 
 
-@app.task(bind=True, name=event_intake.TASK_APPLY_EVENTS, max_retries=None)
+@app.task(bind=True, name=jobs.TASK_APPLY_EVENTS, max_retries=None)
 def apply_events(self: Task, instance: str) -> int:
     """Apply one ticket request's pending alarm events in Oceane (the budget lives in the database)."""
     if not _valid_instance(instance):
@@ -43,7 +44,7 @@ def apply_events(self: Task, instance: str) -> int:
         raise self.retry(countdown=later.countdown, max_retries=None) from None
 
 
-@app.task(name=event_intake.TASK_EVENTS_SWEEP)
+@app.task(name=jobs.TASK_EVENTS_SWEEP)
 def events_sweep() -> int:
     """Re-send the job of every ticket with pending events (a job lost with Redis, or never queued)."""
     with context().session_factory() as session:

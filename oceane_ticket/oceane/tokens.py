@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Protocol
 
 import redis
@@ -99,11 +100,8 @@ class MemoryTokenStore:
             self._token = None
 
 
-_DISCARD = """
-local v = redis.call('GET', KEYS[1])
-if v and cjson.decode(v)['access_token'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+# Compare-and-delete of the shared token, read beside this module as dramatiq keeps its Lua.
+_DISCARD = resources.files(__package__).joinpath("token_discard.lua").read_text(encoding="utf-8")
 
 
 class RedisTokenStore:
