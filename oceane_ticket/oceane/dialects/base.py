@@ -202,3 +202,22 @@ def characteristics(request: RequestRecord) -> list[tuple[str, str]]:
     if request.root_time is not None:
         values.append(("rootTime", iso(request.root_time)))
     return values
+
+
+def v4_parties(request: RequestRecord) -> dict[str, Any]:
+    """``relatedParty`` (the reporter) and ``relatedEntity`` (the element) in TMF621 v4's flat shape.
+
+    Our ``oceane`` contract and v4 share it (v4 swagger: ``RelatedParty``, ``RelatedEntity``); v5
+    wraps each in ``partyOrPartyRole`` / ``entity`` and builds its own.
+    """
+    return {
+        "relatedParty": [{"id": request.oceane_user_id, "role": "reporter", "@referredType": "Individual"}],
+        "relatedEntity": [
+            {
+                "id": f"{request.dma_id}/{request.element_id}",
+                "name": request.element_name,
+                "role": "impactedResource",
+                "@referredType": "Resource",
+            }
+        ],
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from oceane_ticket.oceane.dialects.base import TICKET_TYPE, Dialect, characteristics
+from oceane_ticket.oceane.dialects.base import TICKET_TYPE, Dialect, characteristics, v4_parties
 from oceane_ticket.request import RequestRecord
 
 
@@ -28,13 +28,5 @@ class OceaneDialect(Dialect):
             # TMF621 requires a severity; the Technical Impact is the closest field of the form.
             "severity": request.technical_impact,
             "characteristic": [{"name": name, "value": value} for name, value in characteristics(request)],
-            "relatedParty": [{"id": request.oceane_user_id, "role": "reporter", "@referredType": "Individual"}],
-            "relatedEntity": [
-                {
-                    "id": f"{request.dma_id}/{request.element_id}",
-                    "name": request.element_name,
-                    "role": "impactedResource",
-                    "@referredType": "Resource",
-                }
-            ],
+            **v4_parties(request),
         }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from oceane_ticket.oceane.dialects.base import NOTE_AUTHOR, TICKET_TYPE, Dialect, characteristics, iso
+from oceane_ticket.oceane.dialects.base import NOTE_AUTHOR, TICKET_TYPE, Dialect, characteristics, iso, v4_parties
 from oceane_ticket.request import RequestRecord
 
 # Labels of the create's note, for the person who opens the ticket.
@@ -63,13 +63,5 @@ class Tmf621V4Dialect(Dialect):
                     "text": details_text(request),
                 }
             ],
-            "relatedParty": [{"id": request.oceane_user_id, "role": "reporter", "@referredType": "Individual"}],
-            "relatedEntity": [
-                {
-                    "id": f"{request.dma_id}/{request.element_id}",
-                    "name": request.element_name,
-                    "role": "impactedResource",
-                    "@referredType": "Resource",
-                }
-            ],
+            **v4_parties(request),
         }
