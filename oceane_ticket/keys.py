@@ -39,6 +39,16 @@ def alarm_lock(dma_id: int, element_id: int, alarm_id: int) -> str:
 # lock passes on within a round trip. It holds at most one entry and expires with the lock's TTL.
 WAKEUP_SUFFIX = ":wakeup"
 
+# One lock per ticket (+ the request's instance) under which its alarm events are applied: a
+# ticket's events go to Oceane one at a time and in order, while other tickets' events go on in
+# parallel. Same value, TTL and fencing as the processing lock.
+EVENTS_LOCK = PREFIX + "lock:events:"
+
+
+def events_lock(instance: str) -> str:
+    """The per-ticket lock under which its alarm events are applied."""
+    return EVENTS_LOCK + instance
+
 
 def lock_wakeup(lock_key: str) -> str:
     """The wake-up list of the lock at ``lock_key``."""
@@ -118,3 +128,11 @@ UNACKED_OWNERS = PREFIX + "unacked:owners"
 def worker_heartbeat(node: str) -> str:
     """The heartbeat key of one worker node."""
     return WORKER_HEARTBEAT + node
+
+
+# The id of our listener registration at Oceane's hub (TMF621 ``POST /hub`` answers it), so that
+# ``hub unregister`` can delete it and the scheduled check registers only when none is known.
+HUB_REGISTRATION = PREFIX + "hub:registration"
+# Held (SET NX, with a TTL) while a registration is being made: two workers running the scheduled
+# check at once must not register two listeners, which would push every change twice.
+HUB_REGISTERING = PREFIX + "hub:registering"

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_init, worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init, worker_process_init
 
 from oceane_ticket import connections, jobs, liveness, logs
 from oceane_ticket.settings import SettingsError, get_settings
@@ -79,9 +79,23 @@ app.conf.update(
             "schedule": settings.status_poll_interval,
             "options": {"priority": jobs.LOW_PRIORITY},
         },
+        # Only with OCEANE_HUB_ENABLED: the listener registered whenever none is known (oceane_ticket/hub.py).
+        **(
+            {"hub-register": {"task": jobs.TASK_HUB_REGISTER, "schedule": settings.status_poll_interval}}
+            if settings.hub_enabled
+            else {}
+        ),
     },
     timezone="UTC",
 )
+
+
+@beat_init.connect
+def _register_hub_at_start(**_: Any) -> None:
+    # Beat runs an interval entry only once its first interval has passed: without this, pushed
+    # changes would start up to a status-poll interval (5 minutes by default) after a deployment.
+    if settings.hub_enabled:
+        app.send_task(jobs.TASK_HUB_REGISTER, queue=settings.queue)
 
 
 @worker_process_init.connect

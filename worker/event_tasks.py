@@ -1,4 +1,4 @@
-"""The Celery tasks of alarm events: apply one ticket's pending events, and the sweep that re-sends lost jobs."""
+"""The Celery tasks of a ticket's life: its alarm events applied, lost jobs re-sent, the hub listener kept."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from functools import lru_cache
 from celery import Task
 
 from oceane_ticket import events as event_intake
-from oceane_ticket import jobs
+from oceane_ticket import hub, jobs
+from oceane_ticket.logs import describe_exception
+from oceane_ticket.oceane.errors import OceaneError
 from oceane_ticket.storage import alarm_events
 from worker import events, retries
 from worker.celery_app import app, settings
@@ -50,3 +52,19 @@ def events_sweep() -> int:
     with context().session_factory() as session:
         instances = alarm_events.instances_with_pending(session, SWEEP_BATCH)
     return sum(event_intake.enqueue(settings, i, redis_client()) for i in instances)
+
+
+@app.task(name=jobs.TASK_HUB_REGISTER)
+def hub_register() -> str:
+    """Register our listener at Oceane's hub when none is known (OCEANE_HUB_ENABLED); what happened."""
+    if not settings.hub_enabled:
+        return "disabled"
+    try:
+        registration = hub.ensure_registered(settings, context().client, redis_client())
+    except ValueError as problem:  # a setting is missing: say so at every run until it is fixed
+        log.warning("hub listener not registered: %s", problem)
+        return "misconfigured"
+    except OceaneError as error:
+        log.warning("hub listener not registered (the next run tries again): %s", describe_exception(error))
+        return "refused"
+    return "registered" if registration else "busy"

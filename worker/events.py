@@ -27,6 +27,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from sqlmodel import Session
 
+from oceane_ticket import keys
 from oceane_ticket.locking import LockTimeout, ProcessingLock, new_token
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane import updates
@@ -44,14 +45,8 @@ from worker.retries import RetryLater, backoff, our_outage_delay
 
 log = logging.getLogger(__name__)
 
-EVENTS_LOCK_PREFIX = "oceane:lock:events:"
 # How often an event whose ticket is still being created looks again (not counted as a retry).
 WAIT_FOR_CREATE = 3.0
-
-
-def events_lock_key(instance: str) -> str:
-    """The per-ticket lock under which its events are applied."""
-    return f"{EVENTS_LOCK_PREFIX}{instance}"
 
 
 class TicketUpdater(Protocol):
@@ -102,7 +97,7 @@ def apply(ctx: Context, instance: str) -> int:
         RetryLater: the ticket is not created yet, an event waits for its retry, or our own outage.
     """
     try:
-        lock = ctx.lock.for_key(events_lock_key(instance))
+        lock = ctx.lock.for_key(keys.events_lock(instance))
         with lock.held(instance, wait=5.0, token=new_token()) as token, ctx.session_factory() as session:
             return _apply_all(ctx, session, instance, token)
     except LockTimeout:

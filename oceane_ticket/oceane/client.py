@@ -170,7 +170,7 @@ class OceaneClient:
 
     # --- calls ---
 
-    def _request(
+    def send(
         self,
         method: str,
         url: str,
@@ -181,6 +181,14 @@ class OceaneClient:
         media_type: str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> requests.Response:
+        """One authenticated call: the cached token, renewed once on a 401; an error answer raised.
+
+        Every Oceane conversation goes through here (creates, lookups, updates, the hub), so the
+        token rules and the reading of error answers live in one place.
+
+        Raises:
+            OceaneError: no answer (``creates`` says whether it may have reached Oceane) or an error answer.
+        """
         renewals = 0
         reauthenticated = False
         data = None if body is None else json.dumps(body).encode()
@@ -233,7 +241,7 @@ class OceaneClient:
         """
         body = dict(request) if isinstance(request, Mapping) else self.create_body(request)
         sent = self.dialect.sent_external_id(body)
-        response = self._request(
+        response = self.send(
             "POST", self.settings.ticket_endpoint, what="POST troubleTicket", creates=True, body=body
         )
         content = response.content
@@ -275,7 +283,7 @@ class OceaneClient:
         """
         url = f"{self.settings.ticket_endpoint}/{quote(ticket_id, safe='')}"
         try:
-            response = self._request("GET", url, what="GET troubleTicket/{id}")
+            response = self.send("GET", url, what="GET troubleTicket/{id}")
         except OceaneError as error:
             if error.http_status == 404:
                 return None
@@ -311,7 +319,7 @@ class OceaneClient:
                 )
                 break
             params = self.dialect.lookup_params(external_id, offset, PAGE_SIZE)
-            response = self._request("GET", self.settings.ticket_endpoint, what="GET troubleTicket", params=params)
+            response = self.send("GET", self.settings.ticket_endpoint, what="GET troubleTicket", params=params)
             pages += 1
             tickets = self._page(response)
             total = _count_header(response.headers.get("X-Total-Count"))

@@ -40,7 +40,7 @@ def patch_ticket(client: OceaneClient, ticket_id: str, patch: dict[str, Any]) ->
 
     ``creates=True``: an unanswered PATCH may have been applied, which is why every update reads first.
     """
-    response = client._request(
+    response = client.send(
         "PATCH",
         ticket_url(client, ticket_id),
         what="PATCH troubleTicket/{id}",

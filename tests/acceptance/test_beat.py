@@ -37,3 +37,27 @@ def test_beat_runs_the_cleanup_on_its_schedule(
     left = snapshot(url)
     assert set(left) - populated["open"] == populated["keep"]
     assert snapshot(url, retention.TICKETS.c.status.in_(retention.OPEN)) == open_before
+
+
+def test_beat_registers_the_hub_listener_at_its_start(
+    settings_for: Any, start_worker: Any, sandbox: Any, real_redis: Any, tmp_path: Path
+) -> None:
+    from oceane_ticket import keys
+
+    # Every interval an hour: only the registration at beat's start can make it within the test.
+    settings = settings_for(
+        hub_enabled=True,
+        hub_callback_base="http://127.0.0.1:9",
+        hub_callback_secret="b" * 40,
+        status_poll_interval=3600.0,
+        sweep_interval=3600.0,
+        cleanup_interval=3600.0,
+    )
+    start_worker(settings)
+    beat = BeatProcess(settings_env(settings), tmp_path / "beat").start()
+    try:
+        wait_until(lambda: real_redis.get(keys.HUB_REGISTRATION), timeout=60, message=beat.log_text()[-2000:])
+    finally:
+        beat.stop()
+    registration = real_redis.get(keys.HUB_REGISTRATION).decode()
+    assert [s["id"] for s in sandbox.hub()["subscriptions"]] == [registration]

@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from oceane_ticket import events
+from oceane_ticket import events, keys
 from oceane_ticket.storage import db
 from tests.conftest import wait_until
 from tests.faults.kit import PATIENCE, PATIENT, Gate, alarm_params, lapse_lock
-from worker.events import events_lock_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -84,7 +83,7 @@ def test_a_worker_killed_mid_update_gives_one_note(stack: Any, ledger: Any) -> N
     sent = send(stack, 302, "note", text="killed mid-call")
     gate.wait_held()
     first.kill()
-    lapse_lock(stack.lock(302).for_key(events_lock_key(instance)), instance)
+    lapse_lock(stack.lock(302).for_key(keys.events_lock(instance)), instance)
     gate.release()
     stack.worker()  # the events sweep (beat) sends the dead worker's job again
     states = wait_applied(stack, instance, 1)
