@@ -18,6 +18,7 @@ protocol-2 message per request LPUSHed), in one burst, so the worker is what is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -26,6 +27,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from bench import attribution
 from bench.common import (
     REDIS,
     Row,
@@ -176,8 +178,13 @@ def drain(
     duplicate_every: int = 0,
     timeout: float = 600.0,
     name: str = "w",
+    spy: bool = False,
 ) -> dict[str, Any]:
-    """Burst ``n`` requests at a worker of ``procs`` processes; returns rate, checks and memory."""
+    """Burst ``n`` requests at a worker of ``procs`` processes; returns rate, checks and memory.
+
+    ``spy``: sample the worker with py-spy over the drain (bench/attribution.py) and return the shares
+    of its CPU by package as ``cpu_shares``; the rate of such a drain is not a measurement.
+    """
     flush_redis()
     import psycopg
 
@@ -199,8 +206,10 @@ def drain(
         skip = len(sb.tickets)
         instances = insert_requests(url, n)
         cpu_before = worker.cpu_seconds()
-        started = enqueue(instances, duplicate_every)
-        wait_until(lambda: _done(url)[0] >= n, timeout, 0.25, f"{n} tickets through {procs} process(es)")
+        assert worker.proc is not None
+        with attribution.sampled(worker.proc.pid) if spy else contextlib.nullcontext({}) as shares:
+            started = enqueue(instances, duplicate_every)
+            wait_until(lambda: _done(url)[0] >= n, timeout, 0.25, f"{n} tickets through {procs} process(es)")
         finished = _finish_times(url)
         # A copy of a job still in flight is not done: let duplicates drain before counting.
         wait_until(lambda: redis_client().llen(QUEUE) == 0, 60, 0.25, "the queue to empty")
@@ -222,6 +231,7 @@ def drain(
         "worker_cpu_ms_per_ticket": 1000 * cpu / n,
         "load": list(os.getloadavg()),
         "worker_rss_mb": rss,
+        "cpu_shares": shares,
     }
 
 
@@ -385,6 +395,10 @@ def _row4(url: str, full: bool, rss: list[float]) -> list[Row]:
             )
         )
         burst = drain(url, sb, n4, 1, name="e2e")
+        # What the worker's CPU goes to, from a second drain under py-spy (full runs only: the
+        # figures above are never taken while sampling).
+        spied = drain(url, sb, n4, 1, name="e2e-spy", spy=True) if full and attribution.available() else None
+        where = attribution.summary(spied["cpu_shares"] if spied else {}, burst["worker_cpu_ms_per_ticket"])
         per_ticket = 1 / burst["rate"]
         overhead = per_ticket - floor_ticket
         rows.append(
@@ -398,7 +412,7 @@ def _row4(url: str, full: bool, rss: list[float]) -> list[Row]:
                 f"{ms(floor_ticket):.2f} ms ({per_ticket / floor_ticket:.2f}x); "
                 f"lost {burst['check']['lost']}, dup {burst['check']['duplicates']}; "
                 f"worker CPU {burst['worker_cpu_ms_per_ticket']:.1f} ms/ticket, load {burst['load'][0]:.1f}",
-                reason=drain_reason(burst, 1 / floor_ticket),
+                reason=f"{drain_reason(burst, 1 / floor_ticket)}; {where}",
                 extra=burst,
             ).judge()
         )
@@ -412,7 +426,7 @@ def _row4(url: str, full: bool, rss: list[float]) -> list[Row]:
                 "ms",
                 target=4.0,
                 note="/proc/<pid>/stat user + system time of the worker and its children over the drain",
-                reason=drain_reason(burst),
+                reason=f"{drain_reason(burst)}; {where}",
             ).judge()
         )
         if not full:  # the smoke run skips the sequential latency (one more worker start)
