@@ -37,7 +37,7 @@ class Row:
     ratio) or ``"higher"`` (a rate, target is a minimum ratio). ``ratio`` is value / floor.
     """
 
-    row: str  # the issue's row number, "1".."9"
+    row: str  # the row's number in docs/performance.md, "1".."10"
     figure: str
     value: float | None
     unit: str

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from cli.common import Add
+from cli.common import OK, PROBLEM, USAGE, Add
 from oceane_ticket.loopback import is_loopback
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, settings: Any = None) -> int:
     problem = _check_options(args)
     if problem:
         print(f"oceane-ticket sandbox: {problem}", file=sys.stderr)
-        return 2
+        return USAGE
     from oceane_ticket.sandbox.server import Sandbox
 
     if not logging.getLogger().handlers:  # the request log is the sandbox's main output
@@ -111,13 +111,13 @@ def run(args: argparse.Namespace, settings: Any = None) -> int:
         sandbox = Sandbox(args.host, args.port, args.client_id, args.client_secret, _config(args), args.dialect)
     except ValueError as exc:
         print(f"oceane-ticket sandbox: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     with _stop_on_signals() as stop:  # handlers first: a signal right after start must not kill us
         try:
             sandbox.start()
         except OSError as exc:
             print(f"oceane-ticket sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-            return 1
+            return PROBLEM
         try:
             print(
                 f"Oceane sandbox ({args.dialect}) on {sandbox.base_url} (client id {args.client_id!r}; "
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace, settings: Any = None) -> int:
                 pass
         finally:
             sandbox.stop()
-    return 0
+    return OK
 
 
 def _check_options(args: argparse.Namespace) -> str | None:

@@ -6,21 +6,10 @@ subcommand's parser, and ``create`` must not pay for a web framework.
 
 from __future__ import annotations
 
-import ipaddress
-
+from oceane_ticket.loopback import is_loopback
 from oceane_ticket.settings import Settings
 
 MIN_TOKEN_LENGTH = 16  # a bearer token short enough to guess is no credential
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (a name other than ``localhost`` counts as remote)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def token_problem(token: str) -> str | None:

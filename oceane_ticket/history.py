@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from oceane_ticket.request import external_id
-from oceane_ticket.storage import alarm_events, clock
-from oceane_ticket.storage.models import FailedTicketRequest, Ticket
+from oceane_ticket.storage import alarm_events, clock, reads
+from oceane_ticket.storage.models import Ticket
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,6 @@ def _request_entries(row: Ticket) -> list[Entry]:
 
 
 def _failure_entries(session: Session, instance: str) -> list[Entry]:
-    query = select(FailedTicketRequest).where(col(FailedTicketRequest.instance) == instance)
     return [
         Entry(
             _stamp(f.failed_at),
@@ -68,7 +67,7 @@ def _failure_entries(session: Session, instance: str) -> list[Entry]:
             f"{f.error_message}",
             f.event_id,
         )
-        for f in session.exec(query).all()
+        for f in reads.failures_for(session, instance)
     ]
 
 

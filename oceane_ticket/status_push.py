@@ -13,14 +13,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from oceane_ticket import jobs
 from oceane_ticket.oceane.dialects import ListenerEvent
 from oceane_ticket.request import external_id
 from oceane_ticket.settings import Settings
-from oceane_ticket.statuses import Status
-from oceane_ticket.storage import db, writebacks
+from oceane_ticket.storage import db, reads, writebacks
 from oceane_ticket.storage.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -31,8 +30,7 @@ def apply(settings: Settings, event: ListenerEvent, redis: Any, now: datetime | 
     now = now or datetime.now(UTC)
     writer = settings.alarm_writer != "none"
     with Session(db.get_engine(settings.database_url), expire_on_commit=False) as session:
-        query = select(Ticket).where(col(Ticket.ticket_id) == event.ticket_id, col(Ticket.status) == Status.CREATED)
-        rows = [r for r in session.exec(query).all() if _same_alarm(r, event)]
+        rows = [r for r in reads.created_as(session, event.ticket_id) if _same_alarm(r, event)]
         if not rows:
             log.info("hub event %s names ticket %s, not one of ours: ignored", event.event_id, event.ticket_id)
             return "not_ours"

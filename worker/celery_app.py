@@ -70,7 +70,7 @@ app.conf.update(
     beat_schedule={
         "sweep": {"task": jobs.TASK_SWEEP, "schedule": settings.sweep_interval},
         "cleanup": {"task": jobs.TASK_CLEANUP, "schedule": settings.cleanup_interval},
-        # Issue 8: pending alarm write-backs whose job was lost, and Oceane's ticket status. The
+        # Pending alarm write-backs whose job was lost, and Oceane's ticket status. The
         # poll goes at the lowest priority so that waiting ticket jobs are taken first.
         "events-sweep": {"task": jobs.TASK_EVENTS_SWEEP, "schedule": settings.sweep_interval},
         "writeback-sweep": {"task": jobs.TASK_WRITEBACK_SWEEP, "schedule": settings.sweep_interval},

@@ -74,15 +74,20 @@ namespace OceaneTables
 		/// <summary>Rows per request: the intake allows up to 500.</summary>
 		public const int PageSize = 200;
 
+		private readonly string path;
+		private readonly TableColumn[] columns;
 		private int? offset = 0;
 
-		protected abstract string Path { get; }
-
-		protected abstract TableColumn[] Columns { get; }
+		/// <summary>The table at the intake's <paramref name="path"/>, shown as <paramref name="columns"/>.</summary>
+		protected IntakeTable(string path, TableColumn[] columns)
+		{
+			this.path = path;
+			this.columns = columns;
+		}
 
 		public GQIColumn[] GetColumns()
 		{
-			return Columns.Select(c => c.ToGqi()).ToArray();
+			return columns.Select(c => c.ToGqi()).ToArray();
 		}
 
 		public GQIPage GetNextPage(GetNextPageInputArgs args)
@@ -95,7 +100,7 @@ namespace OceaneTables
 			IDictionary<string, object> page;
 			using (var intake = new IntakeClient(IntakeSettings.Load()))
 			{
-				page = intake.GetObject(Path + "?offset=" + offset.Value.ToString(CultureInfo.InvariantCulture)
+				page = intake.GetObject(path + "?offset=" + offset.Value.ToString(CultureInfo.InvariantCulture)
 					+ "&limit=" + PageSize.ToString(CultureInfo.InvariantCulture));
 			}
 
@@ -108,7 +113,7 @@ namespace OceaneTables
 					var row = item as IDictionary<string, object>;
 					if (row != null)
 					{
-						rows.Add(new GQIRow(Columns.Select(c => c.Cell(row)).ToArray()));
+						rows.Add(new GQIRow(columns.Select(c => c.Cell(row)).ToArray()));
 					}
 				}
 			}
@@ -143,14 +148,9 @@ namespace OceaneTables
 			new TableColumn("Write-back", "writebackState", 's'),
 		};
 
-		protected override string Path
+		public TicketsTable()
+			: base("/tables/tickets", TicketColumns)
 		{
-			get { return "/tables/tickets"; }
-		}
-
-		protected override TableColumn[] Columns
-		{
-			get { return TicketColumns; }
 		}
 	}
 
@@ -170,14 +170,9 @@ namespace OceaneTables
 			new TableColumn("Attempt", "attempt", 'i'),
 		};
 
-		protected override string Path
+		public FailedRequestsTable()
+			: base("/tables/failed-requests", FailedColumns)
 		{
-			get { return "/tables/failed-requests"; }
-		}
-
-		protected override TableColumn[] Columns
-		{
-			get { return FailedColumns; }
 		}
 	}
 

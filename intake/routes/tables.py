@@ -14,16 +14,14 @@ import sqlalchemy.exc
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic.alias_generators import to_camel
-from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from intake.deps import SettingsDep
 from intake.models import AUTH, INVALID, UNAVAILABLE, TablePage
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status
-from oceane_ticket.storage import db
+from oceane_ticket.storage import db, reads
 from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE, TICKET_REPORT_COLUMNS
-from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer.core import Unavailable
 
 MAX_PAGE = 500
@@ -36,24 +34,15 @@ def _value(value: Any) -> Any:
 
 
 def _tickets(settings: Settings, offset: int, limit: int, status: Status | None) -> list[dict[str, Any]]:
-    query = select(Ticket).order_by(col(Ticket.created_at).desc(), col(Ticket.instance)).offset(offset).limit(limit)
-    if status is not None:
-        query = query.where(Ticket.status == status)
     with db.session(settings.database_url) as s:
-        return [{to_camel(c): _value(getattr(t, c)) for c in TICKET_REPORT_COLUMNS} for t in s.exec(query).all()]
+        tickets = reads.list_tickets(s, limit, status, offset=offset)
+        return [{to_camel(c): _value(getattr(t, c)) for c in TICKET_REPORT_COLUMNS} for t in tickets]
 
 
 def _failed(settings: Settings, offset: int, limit: int) -> list[dict[str, Any]]:
-    query = (
-        select(FailedTicketRequest, Ticket.ticket_id)
-        .join(Ticket, col(Ticket.instance) == col(FailedTicketRequest.instance))
-        .order_by(col(FailedTicketRequest.failed_at).desc(), col(FailedTicketRequest.id).desc())
-        .offset(offset)
-        .limit(limit)
-    )
     rows = []
     with db.session(settings.database_url) as s:
-        for failure, ticket_id in s.execute(query).all():
+        for failure, ticket_id in reads.list_failed(s, limit, offset=offset):
             row = {to_camel(c): _value(getattr(failure, c)) for c in FAILED_TICKET_REQUESTS_TABLE}
             row["ticketId"] = failure.ticket_id or ticket_id
             rows.append(row)

@@ -21,6 +21,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from oceane_ticket.loopback import is_loopback
 from oceane_ticket.oceane.dialects import Dialect, dialect
 from oceane_ticket.oceane.errors import (
     Action,
@@ -49,7 +50,7 @@ def _warn_plain_http(url: str) -> None:
     # The sandbox (and the compose demo) speak plain HTTP; a real Oceane is https. Say so loudly
     # when a plain-HTTP host is not loopback.
     parts = urlsplit(url)
-    if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         log.warning("Oceane URL %s is plain HTTP: credentials travel unencrypted", f"http://{parts.netloc}")
 
 

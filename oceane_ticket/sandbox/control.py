@@ -70,14 +70,14 @@ def handle(state: SandboxState, request: Request) -> Response:
 def _gates(state: SandboxState, request: Request, action: str) -> Response:
     if action == "gates":
         _allow(request.method, "GET")
-        return json_response(200, state.gates())
+        return json_response(200, state.gates.info())
     parts = action.split("/")
     if len(parts) != 3 or parts[2] not in ("close", "open"):
         raise ApiError(404, 60, f"No control resource {action[:100]!r}; use gates/<point>/close or /open.")
     _allow(request.method, "POST")
     if parts[2] == "close":
-        return json_response(200, state.close_gate(parts[1]))
-    return json_response(200, state.open_gate(parts[1]))
+        return json_response(200, state.gates.close(parts[1]))
+    return json_response(200, state.gates.open(parts[1]))
 
 
 def _allow(method: str, *allowed: str) -> None:

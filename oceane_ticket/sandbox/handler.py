@@ -56,9 +56,18 @@ class LoopbackHTTPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: App, *, max_body_bytes: int, request_timeout: float) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: App,
+        *,
+        max_body_bytes: int,
+        request_timeout: float,
+        server_header: str = "OceaneSandbox/1.0",
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.app = app
+        self.server_header = server_header
         self.max_body_bytes = max_body_bytes
         self.request_timeout = request_timeout
         self._connections: set[socket.socket] = set()
@@ -264,7 +273,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         if response.abort is not None:
             self._abort(response.abort)
             return False
-        headers: list[tuple[str, str]] = [("Server", "OceaneSandbox/1.0")]
+        headers: list[tuple[str, str]] = [("Server", self.server.server_header)]
         headers.extend(response.headers.items())
         if response.status not in (204, 304):  # these carry neither (RFC 9110 §8.6, §15.3.5)
             if response.content_type:  # an empty body (a 202 without one) has no type

@@ -14,6 +14,7 @@ from typing import Any
 
 from oceane_ticket.sandbox.dialects import OCEANE, Dialect
 from oceane_ticket.sandbox.faults import AfterCreate, Decision, Faults
+from oceane_ticket.sandbox.gates import Gates
 from oceane_ticket.sandbox.hub import CREATE_EVENT, RESOLVED_EVENT, STATUS_CHANGE_EVENT, Hub
 from oceane_ticket.sandbox.protocol import STATUSES, TICKETS_PATH, ApiError
 from oceane_ticket.sandbox.tickets import FindQuery, now_iso
@@ -39,21 +40,6 @@ _CALL_COUNTER = {
     "update": "update_calls",
     "hub": "hub_calls",
 }
-# Where a test may hold a call (see close_gate): on arrival of a call of each group, or once a
-# create has stored its ticket and before it answers.
-GATE_POINTS = ("token", "create", "find", "update", "hub", "after_create", "after_update")
-# A held call gives up waiting after this long, so a test that forgot to open a gate cannot
-# leave server threads behind forever.
-GATE_HOLD_MAX = 600.0
-
-
-class _Gate:
-    """A closed gate holds every call reaching its point until it is opened."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self.waiting = 0
-        self.passed = 0
 
 
 class SandboxState:
@@ -83,7 +69,8 @@ class SandboxState:
         self._by_external: dict[str, list[str]] = {}
         self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
         self._counters = dict.fromkeys(COUNTERS, 0)
-        self._gates: dict[str, _Gate] = {}
+        # Where a test holds a call (their own lock: a held call waits outside this one).
+        self.gates = Gates()
 
     # --- counters and faults ---
 
@@ -92,7 +79,7 @@ class SandboxState:
         with self._lock:
             self._counters[_CALL_COUNTER[group]] += 1
             decision = self._faults.decide(group, self._rng)
-        self.pass_gate(group)
+        self.gates.hold(group)
         return decision
 
     def set_faults(self, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,7 +113,7 @@ class SandboxState:
 
     def take_after(self, point: str) -> AfterCreate | None:
         """The fault of this create (``after_create``) or update (``after_update``), if any."""
-        self.pass_gate(point)
+        self.gates.hold(point)
         with self._lock:
             return self._faults.take_after(point)
 
@@ -138,58 +125,8 @@ class SandboxState:
             self._tokens.clear()
             self._counters = dict.fromkeys(COUNTERS, 0)
             self._faults = self._cleared()
-            gates, self._gates = self._gates, {}
         self.hub.reset()
-        for gate in gates.values():
-            gate.opened.set()
-
-    # --- gates: hold a call where a test wants it, until the test lets it go ---
-
-    def close_gate(self, point: str) -> dict[str, int | bool]:
-        """Hold every call reaching ``point`` (one of :data:`GATE_POINTS`) until :meth:`open_gate`.
-
-        A test thus stops a worker's call at a known step (a create received, a ticket stored and
-        not yet answered) and acts there, instead of racing an injected delay.
-        """
-        if point not in GATE_POINTS:
-            raise ApiError(404, 60, f"No gate {point[:50]!r}; gates: {', '.join(GATE_POINTS)}.")
-        with self._lock:
-            gate = self._gates.get(point)
-            if gate is None or gate.opened.is_set():
-                gate = self._gates[point] = _Gate()
-            return self._gate_info(gate)
-
-    def open_gate(self, point: str) -> dict[str, int | bool]:
-        """Let the calls held at ``point`` go on, and hold no more there."""
-        if point not in GATE_POINTS:
-            raise ApiError(404, 60, f"No gate {point[:50]!r}; gates: {', '.join(GATE_POINTS)}.")
-        with self._lock:
-            gate = self._gates.setdefault(point, _Gate())
-            gate.opened.set()
-            return self._gate_info(gate)
-
-    def gates(self) -> dict[str, dict[str, int | bool]]:
-        """Every gate used so far: ``{point: {"closed", "waiting", "passed"}}``."""
-        with self._lock:
-            return {point: self._gate_info(gate) for point, gate in self._gates.items()}
-
-    def pass_gate(self, point: str) -> None:
-        """Wait (outside the lock) while the gate at ``point`` is closed."""
-        with self._lock:
-            gate = self._gates.get(point)
-            if gate is None or gate.opened.is_set():
-                return
-            gate.waiting += 1
-        try:
-            gate.opened.wait(GATE_HOLD_MAX)
-        finally:
-            with self._lock:
-                gate.waiting -= 1
-                gate.passed += 1
-
-    @staticmethod
-    def _gate_info(gate: _Gate) -> dict[str, int | bool]:
-        return {"closed": not gate.opened.is_set(), "waiting": gate.waiting, "passed": gate.passed}
+        self.gates.reset()
 
     # --- tokens ---
 

@@ -141,20 +141,30 @@ def _insert(conn: sa.Connection) -> Any:
     return sqlite_insert(_E)
 
 
+_GET = sa.select(_E).where(_E.c.event_id == sa.bindparam("event_id"))
+_IN_ORDER = (_E.c.event_time, _E.c.id)
+_NEXT_PENDING = (
+    sa.select(_E)
+    .where(_E.c.instance == sa.bindparam("key"), _E.c.state == EventState.PENDING.value)
+    .order_by(*_IN_ORDER)
+    .limit(1)
+)
+_FOR_TICKET = sa.select(_E).where(_E.c.instance == sa.bindparam("key")).order_by(*_IN_ORDER)
+
+
+def _event(row: Any) -> AlarmEvent | None:
+    # A detached AlarmEvent built from the row (the caller only reads it).
+    return None if row is None else AlarmEvent(**row._mapping)
+
+
 def get(session: Session, event_id: str) -> AlarmEvent | None:
     """One event by id."""
-    return session.execute(sa.select(AlarmEvent).where(_E.c.event_id == event_id)).scalars().first()
+    return _event(session.connection().execute(_GET, {"event_id": event_id}).first())
 
 
 def next_pending(session: Session, instance: str) -> AlarmEvent | None:
     """The ticket's earliest pending event (alarm time, then arrival)."""
-    query = (
-        sa.select(AlarmEvent)
-        .where(_E.c.instance == instance, _E.c.state == EventState.PENDING.value)
-        .order_by(_E.c.event_time, _E.c.id)
-        .limit(1)
-    )
-    return session.execute(query).scalars().first()
+    return _event(session.connection().execute(_NEXT_PENDING, {"key": instance}).first())
 
 
 def claim(session: Session, event_id: str, token: str) -> AlarmEvent | None:
@@ -231,8 +241,7 @@ def requeue(session: Session, event_id: str) -> AlarmEvent | None:
 
 def for_ticket(session: Session, instance: str) -> Sequence[AlarmEvent]:
     """Every event of a request, in the order they are applied."""
-    query = sa.select(AlarmEvent).where(_E.c.instance == instance).order_by(_E.c.event_time, _E.c.id)
-    return session.execute(query).scalars().all()
+    return [AlarmEvent(**row._mapping) for row in session.connection().execute(_FOR_TICKET, {"key": instance})]
 
 
 def instances_with_pending(session: Session, limit: int) -> list[str]:

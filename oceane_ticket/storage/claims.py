@@ -12,16 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from oceane_ticket.statuses import PENDING_STATUSES, WritebackState
-from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
+from oceane_ticket.storage.models import FAILURES, TICKETS, Status, Ticket, ticket_from
 
-# The worker's per-ticket statements are built once, as Core statements with bound parameters:
-# building an ORM ``update(Ticket)`` and running it through the ORM's bulk-update machinery cost
-# about 2 ms of CPU per statement, most of the worker's own time per ticket (bench row 4). The
-# compiled form is cached by SQLAlchemy, so each call only binds and sends.
-_T: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
+# The worker's per-ticket statements: prebuilt Core statements (why: storage/__init__.py, bench row 4).
+_T = TICKETS
 _DUE = sa.or_(_T.c.not_before.is_(None), _T.c.not_before <= sa.bindparam("due"))
 
 _CLAIM = (
@@ -64,11 +61,6 @@ _OWNS = sa.select(_T.c.attempts).where(_FENCE)
 _ALARM_OF = sa.select(_T.c.dma_id, _T.c.element_id, _T.c.alarm_id).where(_T.c.instance == sa.bindparam("key"))
 
 
-def _ticket(row: Any) -> Ticket | None:
-    # A detached Ticket built from the returned columns (the caller only reads it).
-    return None if row is None else Ticket(**row._mapping)
-
-
 def _due(now: datetime) -> datetime:
     return now + timedelta(seconds=1)
 
@@ -88,7 +80,7 @@ def claim(session: Session, instance: str, lock_token: str, now: datetime) -> Ti
     # that long holds a lock on the table (blocking TRUNCATE and migrations) and is killed by an
     # idle_in_transaction_session_timeout mid-call.
     session.commit()
-    return _ticket(row)
+    return ticket_from(row)
 
 
 def claim_first_attempt(session: Session, instance: str, lock_token: str, now: datetime) -> Ticket | None:
@@ -109,7 +101,7 @@ def claim_first_attempt(session: Session, instance: str, lock_token: str, now: d
         .first()
     )
     session.commit()
-    return _ticket(row)
+    return ticket_from(row)
 
 
 def unclaim_first_attempt(session: Session, instance: str, lock_token: str, now: datetime) -> bool:
@@ -232,6 +224,18 @@ class FailureRecord:
     error_description: str
 
 
+_FAILED_ATTEMPT: dict[str, Any] = {"updated_at": sa.bindparam("now"), "error": sa.bindparam("summary")}
+_FAIL_FINAL = (
+    sa.update(_T).where(_FENCE).values(**_FAILED_ATTEMPT, status=Status.FAILED.value, lock_token=None, not_before=None)
+)
+_FAIL_AGAIN = (
+    sa.update(_T)
+    .where(_FENCE)
+    .values(**_FAILED_ATTEMPT, retries_used=_T.c.retries_used + 1, not_before=sa.bindparam("retry_at"))
+)
+_LOG_FAILURE = sa.insert(FAILURES)
+
+
 def record_failure(
     session: Session,
     instance: str,
@@ -249,30 +253,46 @@ def record_failure(
     Returns False if fenced out (then nothing is written).
     """
     summary = f"HTTP {failure.http_error_code}/{failure.app_error_code}: {failure.error_message}"
-    values: dict[str, Any] = {"updated_at": now, "error": summary}
-    if final:
-        values.update(status=Status.FAILED.value, lock_token=None, not_before=None)
-    else:
-        values.update(retries_used=_T.c.retries_used + 1, not_before=retry_at)
-    statement = sa.update(_T).where(_FENCE).values(**values)
-    result = session.connection().execute(statement, {"key": instance, "token": lock_token})
+    connection = session.connection()
+    values = {"key": instance, "token": lock_token, "now": now, "summary": summary, "retry_at": retry_at}
+    result = connection.execute(_FAIL_FINAL if final else _FAIL_AGAIN, values)
     if result.rowcount != 1:
         session.rollback()
         return False
-    session.add(
-        FailedTicketRequest(
-            instance=instance,
-            http_error_code=failure.http_error_code,
-            app_error_code=failure.app_error_code,
-            error_message=failure.error_message,
-            error_description=failure.error_description,
-            failed_at=now,
-            attempt=attempt,
-            final=final,
-        )
+    connection.execute(
+        _LOG_FAILURE,
+        {
+            "instance": instance,
+            "http_error_code": failure.http_error_code,
+            "app_error_code": failure.app_error_code,
+            "error_message": failure.error_message,
+            "error_description": failure.error_description,
+            "failed_at": now,
+            "attempt": attempt,
+            "final": final,
+        },
     )
     session.commit()
     return True
+
+
+_OPEN_DUE = sa.func.coalesce(_T.c.not_before, _T.c.updated_at)
+_STALE = (
+    sa.select(_T.c.instance)
+    .where(
+        _T.c.status.in_([s.value for s in PENDING_STATUSES]),
+        _T.c.updated_at < sa.bindparam("cutoff"),
+        sa.bindparam("cutoff") > _OPEN_DUE,
+    )
+    .order_by(_T.c.updated_at)
+    .limit(sa.bindparam("limit"))
+)
+_REQUEUE_FAILED = (
+    sa.update(_T)
+    .where(_T.c.instance == sa.bindparam("key"), _T.c.status == Status.FAILED.value)
+    .values(status=Status.QUEUED.value, retries_used=0, not_before=None, error=None, updated_at=sa.bindparam("now"))
+    .returning(*_T.c)
+)
 
 
 def stale_requests(session: Session, now: datetime, stale_after: float, limit: int = 500) -> list[str]:
@@ -282,14 +302,8 @@ def stale_requests(session: Session, now: datetime, stale_after: float, limit: i
     message); the sweep puts them back on the queue. Oldest first.
     """
     cutoff = now - timedelta(seconds=stale_after)
-    due = sa.func.coalesce(col(Ticket.not_before), col(Ticket.updated_at))
-    query = (
-        select(Ticket.instance)
-        .where(col(Ticket.status).in_(PENDING_STATUSES), col(Ticket.updated_at) < cutoff, due < cutoff)
-        .order_by(col(Ticket.updated_at))
-        .limit(limit)
-    )
-    return list(session.execute(query).scalars())
+    rows = session.connection().execute(_STALE, {"cutoff": cutoff, "limit": limit})
+    return [str(instance) for instance in rows.scalars()]
 
 
 def requeue_failed(session: Session, instance: str, now: datetime) -> Ticket | None:
@@ -298,12 +312,6 @@ def requeue_failed(session: Session, instance: str, now: datetime) -> Ticket | N
     The partial unique index refuses it if the alarm got another open request meanwhile;
     that surfaces as ``IntegrityError`` for the caller to report.
     """
-    result = session.execute(
-        sa.update(Ticket)
-        .where(col(Ticket.instance) == instance, col(Ticket.status) == Status.FAILED)
-        .values(status=Status.QUEUED, retries_used=0, not_before=None, error=None, updated_at=now)
-    )
+    row = session.connection().execute(_REQUEUE_FAILED, {"key": instance, "now": now}).first()
     session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return session.get(Ticket, instance)
+    return ticket_from(row)

@@ -1,9 +1,8 @@
 """The producer's database access: plain DB-API (psycopg or sqlite3), no SQLAlchemy.
 
-The producer runs once per operator click, so its cold start is its latency; importing SQLAlchemy
-and SQLModel would triple it and cost most of its memory (README, Performance: rows 1 and 8), which is
-why this is the one place whose SQL is plain text rather than prebuilt Core statements. It needs a
-few statements, kept here next to the models they write;
+The one place whose SQL is plain text rather than prebuilt Core statements (why: the package's
+docstring, storage/__init__.py). The producer needs a few statements, kept here next to the models
+they write;
 ``tests/integration/test_storage.py`` checks that rows written here read back through SQLModel.
 Statements use ``:name`` placeholders; :func:`_sql` adapts them to psycopg's ``%(name)s``.
 A one-shot command opens a connection with :func:`connect`; long-lived callers (the HTTP intake,

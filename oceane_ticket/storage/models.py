@@ -9,6 +9,7 @@ in ``migrations/``; a test checks that the two agree.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -17,16 +18,20 @@ from oceane_ticket.statuses import FINISHED_STATUSES, Status, WritebackState, sq
 from oceane_ticket.storage.open_request import OPEN_REQUEST_SQL
 
 __all__ = [
+    "FAILURES",
     "FINISHED_BY_AGE",
     "FINISHED_SQL",
     "ONE_OPEN_PER_ALARM",
     "OPEN_REQUEST_SQL",
+    "TICKETS",
     "AlarmEvent",
     "FailedTicketRequest",
     "Status",
     "Ticket",
     "UserMapping",
     "WritebackState",
+    "failure_from",
+    "ticket_from",
 ]
 
 # One alarm, one open request: enforced by this partial unique index, not by a read-then-write.
@@ -155,6 +160,22 @@ class UserMapping(SQLModel, table=True):
     dataminer_user: str = Field(primary_key=True, max_length=255)
     oceane_user_id: str = Field(max_length=255)
     updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+# The tables as SQLAlchemy Core sees them: every statement in storage is a Core statement on these,
+# built once at import where it can be (see storage/__init__.py), and its rows become detached models.
+TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
+FAILURES: sa.Table = FailedTicketRequest.__table__  # type: ignore[attr-defined]
+
+
+def ticket_from(row: Any) -> Ticket | None:
+    """A detached Ticket from a row of TICKETS' columns (None for no row); the caller only reads it."""
+    return None if row is None else Ticket(**row._mapping)
+
+
+def failure_from(row: Any) -> FailedTicketRequest:
+    """A detached FailedTicketRequest from a row holding FAILURES' columns (extra columns are ignored)."""
+    return FailedTicketRequest(**{c.name: row._mapping[c] for c in FAILURES.c})
 
 
 # Registers the alarm events table on the same metadata (the migrations and their check read it).

@@ -40,12 +40,10 @@ import sqlalchemy as sa
 
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import clock, db
-from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
+from oceane_ticket.storage.models import FAILURES, TICKETS, Status
 
 log = logging.getLogger(__name__)
 
-TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
-FAILURES: sa.Table = FailedTicketRequest.__table__  # type: ignore[attr-defined]
 FINISHED = (Status.CREATED.value, Status.FAILED.value)
 OPEN = (Status.QUEUED.value, Status.PROCESSING.value)
 # The statuses as SQL literals, not bound parameters: the partial index's predicate must be provable

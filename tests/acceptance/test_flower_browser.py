@@ -1,4 +1,4 @@
-"""Issue 4 item 8: headless Chromium logs into Flower after a ticket was created and finds the task.
+"""Headless Chromium logs into Flower after a ticket was created and finds the task.
 
 The real Redis, PostgreSQL, sandbox and worker; Flower as ``make run`` starts it
 (:func:`cli.flower.flower_command`) with ``FLOWER_BASIC_AUTH``; Debian's Chromium driven by

@@ -1,4 +1,4 @@
-"""Issue 2's "done when", through the real console script, a real worker, PostgreSQL, Redis and the sandbox."""
+"""Create to ticket, through the real console script, a real worker, PostgreSQL, Redis and the sandbox."""
 
 from __future__ import annotations
 

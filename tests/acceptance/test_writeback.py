@@ -1,4 +1,4 @@
-"""Issue 8 §2 and §5 end to end: a real worker (and beat), PostgreSQL, Redis, the sandbox and the fake DataMiner.
+"""Write-back and status poll: a real worker (and beat), PostgreSQL, Redis, the sandbox and the fake DataMiner.
 
 Every wait is on an observable state (a row's write-back state, a property in the fake DataMiner, a
 check time moving) with a generous deadline; no sleep stands in for an event.

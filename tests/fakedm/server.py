@@ -32,22 +32,20 @@ the password masked, answer status). Test controls: :meth:`FakeDataMiner.expire_
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import secrets
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 
-from oceane_ticket.sandbox.httpio import read_body, split_target
-from oceane_ticket.sandbox.protocol import ApiError
+from oceane_ticket.sandbox.handler import LoopbackHTTPServer
+from oceane_ticket.sandbox.httpio import Request
+from oceane_ticket.sandbox.protocol import ApiError, Response
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +54,7 @@ SCRIPT_NAME = "Oceane Set Alarm Properties"
 PROPERTY_NAMES = ("Oceane Ticket ID", "Oceane Ticket URL", "Oceane Ticket Status")
 MAX_PROPERTY_LENGTH = 2048  # as OceaneNames.MaxPropertyLength in the C# scripts
 MAX_BODY_BYTES = 1024 * 1024
+REQUEST_TIMEOUT = 15.0  # seconds a connection may take to send a request
 WS_PREFIX = "/API/v1/Json.asmx/"
 MASK = "***"
 
@@ -177,7 +176,7 @@ class FakeDataMiner:
         self._host = host
         self._port = port
         self._state = _State(token=token, user=user, password=password, route=route.strip("/"), rate_limit=rate_limit)
-        self._server: _Server | None = None
+        self._server: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -190,7 +189,13 @@ class FakeDataMiner:
         """Bind and serve on a daemon thread."""
         if self._server is not None:
             raise RuntimeError("the fake DataMiner is already started")
-        self._server = _Server((self._host, self._port), self._state)
+        self._server = LoopbackHTTPServer(
+            (self._host, self._port),
+            _App(self._state),
+            max_body_bytes=MAX_BODY_BYTES,
+            request_timeout=REQUEST_TIMEOUT,
+            server_header="FakeDataMiner/1.0",
+        )
         self._port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-dataminer", daemon=True
@@ -280,124 +285,63 @@ class FakeDataMiner:
 # --- the HTTP side ---
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _App:
+    """The fake's endpoints, served on the sandbox's HTTP plumbing (oceane_ticket/sandbox/handler.py)."""
 
-    def __init__(self, address: tuple[str, int], state: _State) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
+    def __init__(self, state: _State) -> None:
         self.state = state
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
 
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections, self._connections = list(self._connections), set()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "FakeDataMiner/1.0"
-    sys_version = ""
-    server: _Server
-
-    def setup(self) -> None:
-        self.request.settimeout(15)
-        with contextlib.suppress(OSError):
-            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("fake DataMiner: " + format, *args)
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
-    def _handle(self) -> None:
-        state = self.server.state
-        path, _query = split_target(self.path)
-        try:
-            raw = read_body(self.rfile, self.headers, MAX_BODY_BYTES, 4 * MAX_BODY_BYTES)
-        except ApiError as exc:
-            self._record(Call(self.command, self.path, None, exc.status))
-            self._write(_Answer(exc.status, {"error": exc.description}, close=True))
-            return
+    def handle(self, request: Request) -> Response:
+        """Answer one request as DataMiner would, and log it."""
+        state = self.state
+        raw = request.body
         with state.lock:
             down = state.down
         if down == "close":
-            self._record(Call(self.command, self.path, _masked(raw), 0))
-            self.close_connection = True
-            return
-        udapi = path.startswith("/api/custom/")
+            self._record(Call(request.method, request.target, _masked(raw), 0))
+            return Response(503, abort="close")
+        udapi = request.path.startswith("/api/custom/")
         if down == "503":
             answer = (
                 endpoint_error(503, MANAGER_NOT_INITIALIZED, "The UserDefinableApiManager has not been initialized.")
                 if udapi
                 else _Answer(503, {"error": "DataMiner is not available"})
             )
-            self._record(Call(self.command, self.path, _masked(raw), 503))
-            self._write(answer)
-            return
+            self._record(Call(request.method, request.target, _masked(raw), 503))
+            return _response(answer)
         authorized: bool | None = None
         if udapi:
-            authorized = secrets.compare_digest(self.headers.get("Authorization", ""), f"Bearer {state.token}")
-            answer = _endpoint(state, self.command, path[len("/api/custom/") :], raw, self.headers)
+            route = request.path[len("/api/custom/") :]
+            sent = request.headers.get("Authorization") or ""
+            authorized = secrets.compare_digest(sent, f"Bearer {state.token}")
+            answer = _endpoint(state, request.method, route, raw, request.headers)
             if answer is None:
-                answer = _udapi(state, self.command, path[len("/api/custom/") :], raw)
-        elif path.startswith(WS_PREFIX):
-            answer = _web_services(state, self.command, path[len(WS_PREFIX) :], raw)
+                answer = _udapi(state, request.method, route, raw)
+        elif request.path.startswith(WS_PREFIX):
+            answer = _web_services(state, request.method, request.path[len(WS_PREFIX) :], raw)
         else:
-            answer = _Answer(404, {"error": f"no such path {path}"})
-        self._record(Call(self.command, self.path, _masked(raw), answer.status, authorized))
-        self._write(answer)
+            answer = _Answer(404, {"error": f"no such path {request.path}"})
+        self._record(Call(request.method, request.target, _masked(raw), answer.status, authorized))
+        return _response(answer)
+
+    def error_response(self, error: ApiError, path: str) -> Response:
+        """A request refused before it could be read whole (malformed, too large, too slow)."""
+        self._record(Call("-", path, None, error.status))
+        return _response(_Answer(error.status, {"error": error.description}, close=True))
 
     def _record(self, call: Call) -> None:
-        with self.server.state.lock:
-            self.server.state.calls.append(call)
+        with self.state.lock:
+            self.state.calls.append(call)
 
-    def _write(self, answer: _Answer) -> None:
-        body = json.dumps(answer.body).encode()
-        close = answer.close or self.close_connection
-        head = [
-            f"{self.protocol_version} {answer.status} {self.responses.get(answer.status, ('',))[0]}",
-            f"Server: {self.server_version}",
-            "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(body)}",
-            *(f"{name}: {value}" for name, value in answer.headers.items()),
-        ]
-        if close:
-            head.append("Connection: close")
-            self.close_connection = True
-        # One write: headers and body in a single segment, so no Nagle/delayed-ACK stall.
-        try:
-            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-        except OSError:
-            self.close_connection = True
+
+def _response(answer: _Answer) -> Response:
+    return Response(
+        answer.status,
+        json.dumps(answer.body).encode(),
+        content_type="application/json; charset=utf-8",
+        headers=dict(answer.headers),
+        close=answer.close,
+    )
 
 
 def _masked(raw: bytes) -> Any:

@@ -6,7 +6,7 @@ the sandbox. Each scenario's ledger writes one JSON row (scenario, requests acce
 tickets created, duplicates, lost, failed as expected); this prints them as one aligned table and
 exits non-zero if any test failed or any row shows a duplicate or a lost request.
 
-Every scenario runs under both lock scopes (OCEANE_LOCK_SCOPE ``global``, then ``alarm``; issue 9:
+Every scenario runs under both lock scopes (OCEANE_LOCK_SCOPE ``global``, then ``alarm``:
 exactly-once must hold for each alarm under either), the scope in the table's ``lock`` column.
 
 Usage: ``python -m tests.faults.matrix [pytest arguments]``, e.g. ``-k crash``, ``-x`` or
@@ -31,24 +31,24 @@ from rich.table import Table
 from tests.faults.kit import REPORT_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
-# In the order of issue 3's items (then issue 11's), each module with the item it covers.
+# Each module with the short id of its row in the table (ids kept stable so tables compare across runs).
 SCENARIOS = {
-    "tests/faults/test_concurrency.py": "1",
-    "tests/faults/test_timeout_safe.py": "2",
-    "tests/faults/test_crashes.py": "3",
-    "tests/faults/test_redis_restart.py": "4",
-    "tests/faults/test_database_outage.py": "5",
-    "tests/faults/test_lock_fencing.py": "6",
-    "tests/faults/test_oceane_answers.py": "7",
-    "tests/faults/test_bad_input_cli.py": "8",
-    "tests/faults/test_garbage.py": "8",
-    "tests/faults/test_secrets.py": "9",
-    "tests/faults/test_shutdown.py": "10",
-    "tests/faults/test_foreign_server.py": "i10",  # issue 10: a server that is not Oceane
-    "tests/faults/test_crash_resume.py": "11.4",
+    "tests/faults/test_concurrency.py": "1",  # many callers for one alarm: one ticket; what the lock lets through
+    "tests/faults/test_timeout_safe.py": "2",  # a create that may have reached Oceane is never blindly repeated
+    "tests/faults/test_crashes.py": "3",  # a worker SIGKILLed at each step completes the request once
+    "tests/faults/test_redis_restart.py": "4",  # Redis restarted empty: every accepted request completes
+    "tests/faults/test_database_outage.py": "5",  # PostgreSQL down: nothing lost, nothing failed for it
+    "tests/faults/test_lock_fencing.py": "6",  # a holder that outlived its lock cannot commit a second ticket
+    "tests/faults/test_oceane_answers.py": "7",  # each Oceane answer, end to end through a real worker
+    "tests/faults/test_bad_input_cli.py": "8",  # bad input through the console script: exit 2, nothing stored
+    "tests/faults/test_garbage.py": "8",  # bad input, the services' side: worker and sandbox survive garbage
+    "tests/faults/test_secrets.py": "9",  # the client secret and tokens appear nowhere they should not
+    "tests/faults/test_shutdown.py": "10",  # SIGTERM: the ticket in flight finishes or is handed back
+    "tests/faults/test_foreign_server.py": "i10",  # a trouble-ticket server that is not Oceane
+    "tests/faults/test_crash_resume.py": "11.4",  # a crashed worker's request resumes within 30 s
     "tests/faults/test_dialects.py": "i16",  # the wire dialects: oceane, TMF621 v4 and v5
-    "tests/faults/test_failover.py": "i19",  # issue 19: Redis (Sentinel) and PostgreSQL failovers
-    "tests/faults/test_lifecycle.py": "i18",  # issue 18: alarm events applied once each (notes, resolves)
+    "tests/faults/test_failover.py": "i19",  # Redis (Sentinel) and PostgreSQL failovers
+    "tests/faults/test_lifecycle.py": "i18",  # alarm events applied once each (notes, resolves)
 }
 UNITS = {
     "tests/unit/test_lock.py": "6",

@@ -1,4 +1,4 @@
-"""Issue 3, item 8, through the real console script against PostgreSQL and Redis.
+"""Bad input to the producer, through the real console script against PostgreSQL and Redis.
 
 A handful of the cases of tests/unit/test_bad_input.py (which runs them all in-process, with
 hypothesis), here as DataMiner's hook runs them: exit 2, the field named on stderr, and neither a

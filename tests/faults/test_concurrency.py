@@ -1,9 +1,9 @@
-"""Issue 3, item 1: many callers for one alarm at once give one Oceane ticket, and all hear of it.
+"""Many callers for one alarm at once give one Oceane ticket, and all hear of it.
 
 The partial unique index decides who records the request; every other caller is told the winner's
 instance, and with ``--wait`` the winner's ticket.
 
-And what the processing lock lets through to Oceane at once, per lock scope (issue 9): ``global``,
+And what the processing lock lets through to Oceane at once, per lock scope: ``global``,
 one ticket in flight across all worker processes; ``alarm``, different alarms together but never
 two jobs for one alarm.
 """

@@ -1,4 +1,4 @@
-"""Issue 11, item 4: a crashed worker's request resumes within 30 s of a worker being up again.
+"""A crashed worker's request resumes within 30 s of a worker being up again.
 
 Before, it waited for the dead holder's processing lock to lapse (OCEANE_LOCK_TIMEOUT, 120 s) and
 for the sweep (OCEANE_STALE_AFTER, 180 s), while kombu kept the dead worker's message unacked for

@@ -1,4 +1,4 @@
-"""Issue 3, item 3: a worker SIGKILLed at each step, then restarted, completes the request exactly once.
+"""A worker SIGKILLed at each step, then restarted, completes the request exactly once.
 
 The kill points are reached deterministically, by holding the worker where we want it rather than
 by timing: the processing lock held by someone else (before the claim), the sandbox's gates (see

@@ -1,4 +1,4 @@
-"""Issue 3, item 5: PostgreSQL down.
+"""PostgreSQL down.
 
 At the producer: exit 4 with a clear message, nothing queued. While a worker processes: the request
 waits, is never marked failed for our own outage, spends no retry, and completes once the database

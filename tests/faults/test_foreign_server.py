@@ -1,4 +1,4 @@
-"""Issue 10: a real worker against a trouble-ticket server that is not Oceane.
+"""A real worker against a trouble-ticket server that is not Oceane.
 
 The sandbox plays a TMF621 server whose list ignores the ``externalId`` filter and the ``offset``,
 and which holds 45 tickets opened by hand (open, without ``externalId``). The worker must never
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 HAND_MADE = 45
 # A lookup against this server is two list requests (the second repeats the first page): far
-# below the issue's bound even with one lookup per retry.
+# below this bound (a runaway pager would reach it) even with one lookup per retry.
 MAX_LIST_REQUESTS = 50
 
 

@@ -1,4 +1,4 @@
-"""Issue 3, item 8 (the services' side): the worker and the sandbox survive garbage.
+"""Bad input, the services' side: the worker and the sandbox survive garbage.
 
 Malformed task messages pushed straight onto the queue must not kill the worker or poison the
 queue: the next good job completes. Malformed HTTP requests to the sandbox get an error answer and

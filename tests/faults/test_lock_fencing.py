@@ -1,4 +1,4 @@
-"""Issue 3, item 6, with real processes: a holder that outlived its lock cannot commit a second ticket.
+"""The lock fence, with real processes: a holder that outlived its lock cannot commit a second ticket.
 
 Worker A is frozen (SIGSTOP, as a GC pause or a suspended VM would) while its create is in flight
 and Oceane has stored the ticket (the sandbox holds the answer at its ``after_create`` gate). Its

@@ -1,4 +1,4 @@
-"""Issue 3, item 7: what Oceane answers, end to end through a real worker.
+"""What Oceane answers, end to end through a real worker.
 
 429 waits its Retry-After; 401 code 42 renews the token without spending a retry; 500, 503 and
 timeouts retry with backoff up to OCEANE_RETRY_COUNT and then fail with the four error columns

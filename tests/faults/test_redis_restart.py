@@ -1,4 +1,4 @@
-"""Issue 3, item 4: Redis restarted empty; every accepted request still completes, once.
+"""Redis restarted empty; every accepted request still completes, once.
 
 Redis here keeps nothing on disk (``--save "" --appendonly no``), so a restart loses the queue,
 the unacked messages, the processing lock and the token cache. The database still holds every

@@ -1,4 +1,4 @@
-"""Issue 3, item 9: the client secret and the access tokens appear nowhere they should not.
+"""The client secret and the access tokens appear nowhere they should not.
 
 The pipeline runs against a sandbox with a recognisable client secret, through the paths that
 touch credentials (first token, expired token renewed, 401 code 41 re-authentication, a rejected

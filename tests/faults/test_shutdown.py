@@ -1,4 +1,4 @@
-"""Issue 3, item 10: SIGTERM lets the ticket in flight finish or hands it back; none is lost.
+"""SIGTERM lets the ticket in flight finish or hands it back; none is lost.
 
 No beat runs here: what the stopped worker does not finish must be back on the queue for the next
 worker, not left for the sweep to rescue.

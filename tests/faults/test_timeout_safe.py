@@ -1,4 +1,4 @@
-"""Issue 3, item 2: a create that may have reached Oceane is never blindly repeated.
+"""A create that may have reached Oceane is never blindly repeated.
 
 Each scenario makes the create land in Oceane while the worker gets no usable answer (a hang past
 its read timeout, a reset or a closed connection after the ticket was stored, an HTML page instead

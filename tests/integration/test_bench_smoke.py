@@ -1,7 +1,7 @@
 """``make bench`` at tiny sizes: it runs against the real services and writes a table with every row.
 
 No timing is asserted (the benchmark's verdicts are for humans reading ``bench/results.json``);
-this only keeps the benchmark from rotting: every row of issue 9 is there, each with a verdict.
+this only keeps the benchmark from rotting: every row of docs/performance.md is there, each with a verdict.
 """
 
 from __future__ import annotations

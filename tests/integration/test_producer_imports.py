@@ -10,7 +10,7 @@ from pathlib import Path
 
 HEAVY = ("celery", "kombu", "sqlalchemy", "sqlmodel", "alembic", "requests", "requests_oauthlib", "oauthlib",
          "urllib3", "worker", "rich", "prometheus_client", "flower",
-         # The settings are read without a validation framework (issue 9 rows 1 and 8: a third of
+         # The settings are read without a validation framework (bench rows 1 and 8: a third of
          # the process and most of its memory); the intake's FastAPI is another process.
          "pydantic", "pydantic_core", "pydantic_settings", "fastapi", "starlette", "dotenv")  # fmt: skip
 

@@ -3,10 +3,10 @@
 Every command a service or healthcheck runs must exist in the package (``oceane-ticket``
 subcommands parse; ``celery -A worker ...`` subcommands exist and their options parse), every
 variable the stack sets or references must be a real setting or a known compose/Flower/PostgreSQL
-one, and the stack's shape (one beat, profiles, Redis persistence, healthchecks) is as issue 4 says.
-Issue 11 adds: nothing published on every interface by default, no compose-only variable that
-Flower would take for one of its options, one build of the image, and the image installed from
-the pinned constraints. ``make stack-test`` runs the stack itself.
+one, and the stack's shape (one beat, profiles, Redis persistence, healthchecks) is as the README's
+"Running the stack with Docker Compose" says; nothing is published on every interface by default,
+no compose-only variable is one Flower would take for one of its options, the image is built once
+and installed from the pinned constraints. ``make stack-test`` runs the stack itself.
 """
 
 from __future__ import annotations

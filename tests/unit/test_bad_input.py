@@ -1,4 +1,4 @@
-"""Issue 3, item 8: bad input to the producer gives exit 2, names the field, stores and queues nothing.
+"""Bad input to the producer gives exit 2, names the field, stores and queues nothing.
 
 The producer runs in-process through the real command line (``cli.main.main`` and
 ``cli.request.run_create``) against a migrated SQLite file and a fakeredis standing in for the

@@ -1,4 +1,4 @@
-"""Issue 10: the Oceane client against a server that is not ours (responses mocks).
+"""The Oceane client against a server that is not ours (responses mocks).
 
 Only a ticket carrying our exact externalId is ours; paging stops at the announced total, at a
 repeated page, at a short page or at the page cap, and says whether it saw everything; the other

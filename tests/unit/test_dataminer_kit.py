@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from oceane_ticket.statuses import OCEANE_CLOSED_STATUSES
 from tests.conftest import ROOT, service_missing
 
 KIT = ROOT / "dataminer"
@@ -254,7 +255,7 @@ def _filter(link: ET.Element) -> Callable[[dict[str, str]], bool]:
     return matches
 
 
-FINAL = ("resolved", "closed", "cancelled", "rejected")
+FINAL = tuple(sorted(OCEANE_CLOSED_STATUSES))  # the kit's filter must agree with ours
 ALARM_STATES = [
     {},
     {"Oceane Ticket ID": ""},

@@ -1,4 +1,4 @@
-"""Who may break a dead holder's processing lock (issue 11, item 4), on fakeredis.
+"""Who may break a dead holder's processing lock, so that a crashed worker's request resumes, on fakeredis.
 
 The real processes (a worker SIGKILLed mid-create, another taking over within seconds) are in
 tests/faults/test_crash_resume.py; here are the rules: a holder is judged dead only by its own

@@ -1,4 +1,4 @@
-"""Issue 3, item 6: the processing lock (fakeredis with its Lua extra runs the real scripts).
+"""The processing lock (fakeredis with its Lua extra runs the real scripts).
 
 Released only by its holder (token-checked), a dead holder's lock expires, waiting is bounded,
 and its timeout must exceed the worst-case call. That waiting spends no retry and that a holder

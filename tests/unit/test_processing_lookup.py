@@ -1,4 +1,4 @@
-"""Issue 10: what a lookup that could not see everything means for the create that follows.
+"""What a lookup that could not see everything means for the create that follows.
 
 It is trusted only when every earlier create was refused (nothing of ours can exist); after a
 create that may have reached Oceane it is retried and in the end fails readably, never a second

@@ -25,12 +25,6 @@ def server() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def sb(server: Sandbox) -> Sandbox:
-    server.reset()
-    return server
-
-
-@pytest.fixture
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session

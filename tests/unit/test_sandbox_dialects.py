@@ -81,19 +81,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def sb(server: Sandbox) -> Sandbox:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def api(sb: Sandbox) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.headers.update({"Authorization": f"Bearer {sb.issue_token()}", "Accept": "application/json"})
-        yield session
-
-
 def name(sb: Sandbox) -> str:
     return sb.dialect.name
 

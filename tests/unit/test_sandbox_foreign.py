@@ -1,4 +1,4 @@
-"""Issue 10: the sandbox plays a trouble-ticket server that is not Oceane.
+"""The sandbox plays a trouble-ticket server that is not Oceane.
 
 Its list can ignore the externalId filter, ignore the offset, or list newest first, and it can hold
 tickets opened by hand, without externalId; the real client then sees what it would see there.

@@ -53,25 +53,6 @@ class Listener:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sb(server: Sandbox) -> Sandbox:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def api(sb: Sandbox) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.headers.update({"Authorization": f"Bearer {sb.issue_token()}", "Accept": "application/json"})
-        yield session
-
-
 @pytest.fixture
 def listener() -> Iterator[Listener]:
     made = Listener()
