@@ -34,6 +34,8 @@ TASK_STATUS_POLL = "oceane.status_poll"
 # carrying its instance id; the database holds the events and their state (``alarm_events``).
 TASK_APPLY_EVENTS = "oceane.apply_events"
 TASK_EVENTS_SWEEP = "oceane.events_sweep"
+# Beat's reconcile with DataMiner (oceane_ticket/reconcile.py): open tickets whose alarm is gone.
+TASK_RECONCILE = "oceane.reconcile"
 
 # kombu keeps each priority band in its own list (keys.priority_list), and a worker pops band 0
 # (ticket jobs) before 9: write-backs and the status poll never delay a ticket creation.

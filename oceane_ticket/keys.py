@@ -118,3 +118,10 @@ UNACKED_OWNERS = PREFIX + "unacked:owners"
 def worker_heartbeat(node: str) -> str:
     """The heartbeat key of one worker node."""
     return WORKER_HEARTBEAT + node
+
+
+# The reconcile's last run (oceane_ticket/reconcile.py), JSON {at, checked, active, gone, unknown,
+# reasons, cursor}: what `status` and the metrics show of it, and where the next run goes on (the
+# instance after ``cursor``), so that a batch smaller than the open tickets still reaches every one in
+# turn. No TTL: it is one small value, and losing it (Redis restarted empty) only restarts the rotation.
+RECONCILE_LAST = PREFIX + "reconcile:last"

@@ -1,14 +1,16 @@
-"""The Celery tasks of alarm events: apply one ticket's pending events, and the sweep that re-sends lost jobs."""
+"""The Celery tasks of alarm events: apply a ticket's pending events, re-send lost jobs, the reconcile."""
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import Any
 
 from celery import Task
 
 from oceane_ticket import events as event_intake
-from oceane_ticket import jobs
+from oceane_ticket import jobs, reconcile
+from oceane_ticket.alarm_state import AlarmStateReader, make_reader, unavailable_reason
 from oceane_ticket.storage import alarm_events
 from worker import events, retries
 from worker.celery_app import app, settings
@@ -50,3 +52,19 @@ def events_sweep() -> int:
     with context().session_factory() as session:
         instances = alarm_events.instances_with_pending(session, SWEEP_BATCH)
     return sum(event_intake.enqueue(settings, i, redis_client()) for i in instances)
+
+
+@lru_cache(maxsize=1)
+def alarm_state_reader() -> AlarmStateReader | None:
+    """DataMiner's alarm state over its own Web Services connection, one per worker process."""
+    return make_reader(settings)
+
+
+@app.task(name=jobs.TASK_RECONCILE)
+def reconcile_alarms() -> dict[str, Any]:
+    """Ask DataMiner which open tickets' alarms are still active; a gone one becomes a cleared event."""
+    reader = alarm_state_reader()
+    if reader is None:  # a beat started with other settings than this worker's
+        log.warning("reconcile skipped: %s", unavailable_reason(settings))
+        return {}
+    return reconcile.run(settings, reader, redis_client()).as_dict()
