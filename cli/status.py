@@ -2,7 +2,8 @@
 
 The Ticket Queue Processing Lock (holder, request, since, time left) and the Pending Ticket
 Creation Queue (Redis messages, unacked, queued/processing requests, the oldest), requests per
-status and per write-back state, and the latest failure. The reading itself is
+status and per write-back state, alarm events per state, the latest failure, and the tickets
+"alarm gone, ticket open" with the reconcile's state and last run. The reading itself is
 :mod:`oceane_ticket.queue_state`, shared with the metrics gauges.
 """
 
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             table.add_row("total", str(sum(counts.values())), style="bold")
             console.print(table)
         _print_failure(console, data["latest_failure"])
+    _print_reconcile(console, data.get("events") or {})
     for error in data["errors"]:
         console.print(f"[bold red]{error}[/]")
     return code
@@ -97,6 +99,33 @@ def _print_queue(console: Console, q: dict[str, Any]) -> None:
             ],
         )
     )
+
+
+def _print_reconcile(console: Console, events: dict[str, Any]) -> None:
+    from cli.rendering import duration, fields
+
+    block = events.get("reconcile") or {}
+    every = duration(block.get("interval_s"))
+    state = f"on, every {every}" if block.get("enabled") else f"off: {block.get('off_reason')}"
+    rows: list[tuple[str, Any]] = [
+        ("Alarm gone, ticket open", events.get("alarm_gone_ticket_open")),
+        ("Reconcile", state),
+    ]
+    last = block.get("last_run")
+    if last:
+        rows.append(("Last run", last.get("at")))
+        rows.append(
+            (
+                "Asked about",
+                f"{last.get('checked', 0)}: {last.get('active', 0)} active, {last.get('gone', 0)} gone, "
+                f"{last.get('unknown', 0)} unknown",
+            )
+        )
+        for reason in last.get("reasons") or []:
+            rows.append(("Unknown because", reason))
+    elif block.get("enabled"):
+        rows.append(("Last run", block.get("error", "none yet")))
+    console.print(fields("Alarms and tickets (reconcile with DataMiner)", rows))
 
 
 def _print_failure(console: Console, failure: dict[str, Any] | None) -> None:

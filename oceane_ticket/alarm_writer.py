@@ -260,6 +260,30 @@ class WebServicesWriter(_HttpWriter):
             self._check_result(_unwrap(response))
             return
 
+    def call(self, method: str, parameters: Mapping[str, Any]) -> Any:
+        """One Web Services v1 method with the kept connection (renewed once if it lapsed); its ``d``.
+
+        For reads beside the write-back (the reconcile's ``GetElement`` and ``GetActiveAlarmsForElement``,
+        oceane_ticket/alarm_state.py). Raises :class:`WritebackError` on any failure, the text safe to show.
+        """
+        path = "/API/v1/Json.asmx/" + method
+        for attempt in (1, 2):
+            connection = self._current()
+            response = self._post(path, {"connection": connection, **parameters}, method)
+            if response.status_code != 200 and NO_CONNECTION in response.text.lower():
+                self._drop(connection)
+                if attempt == 1:
+                    continue
+                raise WritebackError(
+                    "DataMiner refused a fresh connection (No connection available)",
+                    transient=True,
+                    http_status=response.status_code,
+                )
+            if response.status_code != 200:
+                raise self._http_error(response, method)
+            return _unwrap(response)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
     def _check_result(self, result: Any) -> None:
         # The script's result: {"HadErrors": bool, "ErrorMessages": [...], "ScriptOutput": [...]}
         # (older Agents spell them HadError / Errors). A script that refused its input (a bad

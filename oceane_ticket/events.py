@@ -30,6 +30,9 @@ MAX_TEXT = 4000
 MAX_SEVERITY = 64
 MAX_USER = 255
 KINDS = tuple(k.value for k in EventKind)
+# The event ids of the clears the reconcile records (oceane_ticket/reconcile.py): "reconcile:<instance>",
+# so every run finds the one it recorded before. Reserved: a caller's eventId may not start with it.
+RECONCILE_PREFIX = "reconcile:"
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ def validate(raw: Mapping[str, Any]) -> AlarmEventIn:
     given = _opt(raw, "event_id")
     if given is not None and not EVENT_ID.fullmatch(given):
         raise InputError("event_id", "must be 1 to 60 characters of letters, digits and . _ : -")
+    if given is not None and given.lower().startswith(RECONCILE_PREFIX):
+        raise InputError("event_id", f"must not start with {RECONCILE_PREFIX!r} (the reconcile's own events)")
     return AlarmEventIn(
         alarm.dma_id, alarm.element_id, alarm.alarm_id, EventKind(kind), time, severity, value, text, user, given
     )
@@ -138,8 +143,17 @@ def action_for(settings: Settings, kind: EventKind) -> EventAction:
     return EventAction(settings.on_alarm_updated)
 
 
-def record(settings: Settings, event: AlarmEventIn, redis: Any = None, now: datetime | None = None) -> Recorded:
+def record(
+    settings: Settings,
+    event: AlarmEventIn,
+    redis: Any = None,
+    now: datetime | None = None,
+    *,
+    instance: str | None = None,
+) -> Recorded:
     """Record ``event`` for its alarm's ticket (committed on return), then queue its job.
+
+    ``instance``: the ticket request it is for, when the caller knows (the reconcile); else the alarm's.
 
     Raises:
         sqlalchemy.exc.OperationalError: the database is down; nothing was recorded.
@@ -150,7 +164,8 @@ def record(settings: Settings, event: AlarmEventIn, redis: Any = None, now: date
     action = action_for(settings, event.kind)
     state = EventState.SKIPPED if action is EventAction.NONE else EventState.PENDING
     with db.get_engine(settings.database_url).begin() as conn:
-        instance = alarm_events.ticket_for_alarm(conn, event.dma_id, event.element_id, event.alarm_id)
+        if instance is None:
+            instance = alarm_events.ticket_for_alarm(conn, event.dma_id, event.element_id, event.alarm_id)
         if instance is None:
             return Recorded("no_ticket", event.event_id)
         event_id = event_id_for(event, instance)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from oceane_ticket.events import RECONCILE_PREFIX
 from oceane_ticket.request import external_id
 from oceane_ticket.storage import alarm_events, clock, reads
 from oceane_ticket.storage.models import Ticket
@@ -74,7 +75,9 @@ def _failure_entries(session: Session, instance: str) -> list[Entry]:
 def _event_entries(session: Session, instance: str) -> list[Entry]:
     entries = []
     for e in alarm_events.for_ticket(session, instance):
-        source = f"{e.kind} from {e.user or 'DataMiner'} at {_stamp(e.event_time).isoformat()}"  # type: ignore[union-attr]
+        # A clear the reconcile found (DataMiner no longer lists the alarm) says so: nobody sent it.
+        sender = "the reconcile" if e.event_id.startswith(RECONCILE_PREFIX) else (e.user or "DataMiner")
+        source = f"{e.kind} from {sender} at {_stamp(e.event_time).isoformat()}"  # type: ignore[union-attr]
         entries.append(Entry(_stamp(e.received_at), f"event_{e.kind}", f"{source}, action {e.action}", e.event_id))
         if e.state != alarm_events.EventState.PENDING.value:
             result = e.outcome or e.error or ""

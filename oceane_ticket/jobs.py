@@ -36,6 +36,8 @@ TASK_APPLY_EVENTS = "oceane.apply_events"
 TASK_EVENTS_SWEEP = "oceane.events_sweep"
 # Registers our listener at Oceane's hub when none is known (OCEANE_HUB_ENABLED), from the scheduler.
 TASK_HUB_REGISTER = "oceane.hub_register"
+# Beat's reconcile with DataMiner (oceane_ticket/reconcile.py): open tickets whose alarm is gone.
+TASK_RECONCILE = "oceane.reconcile"
 
 # kombu keeps each priority band in its own list (keys.priority_list), and a worker pops band 0
 # (ticket jobs) before 9: write-backs and the status poll never delay a ticket creation.

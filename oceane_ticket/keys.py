@@ -136,3 +136,9 @@ HUB_REGISTRATION = PREFIX + "hub:registration"
 # Held (SET NX, with a TTL) while a registration is being made: two workers running the scheduled
 # check at once must not register two listeners, which would push every change twice.
 HUB_REGISTERING = PREFIX + "hub:registering"
+
+# The reconcile's last run (oceane_ticket/reconcile.py), JSON {at, checked, active, gone, unknown,
+# reasons, cursor}: what `status` and the metrics show of it, and where the next run goes on (the
+# instance after ``cursor``), so that a batch smaller than the open tickets still reaches every one in
+# turn. No TTL: it is one small value, and losing it (Redis restarted empty) only restarts the rotation.
+RECONCILE_LAST = PREFIX + "reconcile:last"

@@ -160,6 +160,10 @@ class Settings:
     # The status poll: at most this many tickets per run (0 turns it off), every this many seconds.
     status_poll_batch: int = setting(20, ge=0, le=1000)
     status_poll_interval: float = setting(300.0, gt=0)
+    # Beat asks DataMiner (Web Services, the webservices writer's account) every this many seconds which
+    # open tickets' alarms are still active; one gone becomes a cleared event (oceane_ticket/reconcile.py).
+    # 0: off. Off as well under OCEANE_ALARM_WRITER=none or udapi, which have no way to ask.
+    reconcile_interval: float = setting(900.0, ge=0)
     # --- HTTP intake (`oceane-ticket serve`) and per-user Oceane User IDs ---
     # Bearer token of every intake route but /health; required to listen beyond loopback. Empty: none.
     intake_token: Secret = setting(Secret(""))

@@ -12,6 +12,7 @@ from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init, worker_process_init
 
 from oceane_ticket import connections, jobs, liveness, logs
+from oceane_ticket.alarm_state import unavailable_reason
 from oceane_ticket.settings import SettingsError, get_settings
 from worker import transport
 
@@ -83,6 +84,18 @@ app.conf.update(
         **(
             {"hub-register": {"task": jobs.TASK_HUB_REGISTER, "schedule": settings.status_poll_interval}}
             if settings.hub_enabled
+            else {}
+        ),
+        # A clear that never reached us (oceane_ticket/reconcile.py); only where DataMiner can be asked.
+        **(
+            {
+                "reconcile": {
+                    "task": jobs.TASK_RECONCILE,
+                    "schedule": settings.reconcile_interval,
+                    "options": {"priority": jobs.LOW_PRIORITY},
+                }
+            }
+            if unavailable_reason(settings) is None
             else {}
         ),
     },

@@ -1,14 +1,16 @@
-"""The Celery tasks of a ticket's life: its alarm events applied, lost jobs re-sent, the hub listener kept."""
+"""The Celery tasks of a ticket's life: its alarm events applied, lost jobs re-sent, the reconcile, the hub listener."""
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import Any
 
 from celery import Task
 
 from oceane_ticket import events as event_intake
-from oceane_ticket import hub, jobs
+from oceane_ticket import hub, jobs, reconcile
+from oceane_ticket.alarm_state import AlarmStateReader, make_reader, unavailable_reason
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.errors import OceaneError
 from oceane_ticket.storage import alarm_events
@@ -68,3 +70,19 @@ def hub_register() -> str:
         log.warning("hub listener not registered (the next run tries again): %s", describe_exception(error))
         return "refused"
     return "registered" if registration else "busy"
+
+
+@lru_cache(maxsize=1)
+def alarm_state_reader() -> AlarmStateReader | None:
+    """DataMiner's alarm state over its own Web Services connection, one per worker process."""
+    return make_reader(settings)
+
+
+@app.task(name=jobs.TASK_RECONCILE)
+def reconcile_alarms() -> dict[str, Any]:
+    """Ask DataMiner which open tickets' alarms are still active; a gone one becomes a cleared event."""
+    reader = alarm_state_reader()
+    if reader is None:  # a beat started with other settings than this worker's
+        log.warning("reconcile skipped: %s", unavailable_reason(settings))
+        return {}
+    return reconcile.run(settings, reader, redis_client()).as_dict()

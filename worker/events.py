@@ -28,6 +28,7 @@ import sqlalchemy.exc
 from sqlmodel import Session
 
 from oceane_ticket import keys
+from oceane_ticket.events import RECONCILE_PREFIX
 from oceane_ticket.locking import LockTimeout, ProcessingLock, new_token
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane import updates
@@ -135,6 +136,10 @@ def _apply_all(ctx: Context, session: Session, instance: str, token: str) -> int
 def _apply_one(ctx: Context, session: Session, ticket: Ticket, event: AlarmEvent, token: str) -> bool:
     """One claimed event; True if it ended (False: fenced out). RetryLater on a transient failure."""
     assert ticket.ticket_id is not None
+    if event.kind == EventKind.CLEARED and alarm_events.clear_applied_beside(session, event, RECONCILE_PREFIX):
+        # The reconcile's clear and the real one are one clear of one alarm tree: the ticket changes once.
+        done = Done(EventState.APPLIED, "already_cleared")
+        return alarm_events.finish(session, event.event_id, token, done, ctx.now())
     try:
         current = ctx.oceane.get_ticket(ticket.ticket_id)  # read first: a repeat is recognised here
         outcome = _update(ctx, ticket.ticket_id, event, current)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel
 
 from oceane_ticket.statuses import Status, sql_in
+from oceane_ticket.storage.open_request import OPEN_REQUEST_SQL
 
 
 class EventKind(StrEnum):
@@ -80,7 +81,8 @@ class AlarmEvent(SQLModel, table=True):
     # The events lock's token of the worker applying it: a worker that outlived its lock writes nothing.
     lock_token: str | None = Field(default=None, max_length=64)
     done_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    # What applying did: noted, resolved, already_noted, already_closed (a repeat recognised).
+    # What applying did: noted, resolved, already_noted, already_closed (a repeat recognised),
+    # already_cleared (the reconcile's clear beside the real one: one clear of one alarm tree).
     outcome: str | None = Field(default=None, max_length=32)
     error: str | None = Field(default=None, sa_type=sa.Text)
 
@@ -254,3 +256,76 @@ def pending_count(conn: sa.Connection) -> int:
     """Events recorded and not yet applied (the status page and the metrics)."""
     query = sa.select(sa.func.count()).select_from(_E).where(_E.c.state == EventState.PENDING.value)
     return int(conn.execute(query).scalar_one())
+
+
+# --- the reconcile with DataMiner (oceane_ticket/reconcile.py) and "alarm gone, ticket open" ---
+
+_TICKET_ROWS = sa.table(
+    "tickets",
+    sa.column("instance"),
+    sa.column("dma_id"),
+    sa.column("element_id"),
+    sa.column("alarm_id"),
+    sa.column("status"),
+    sa.column("oceane_status"),
+)
+
+
+def _known_cleared() -> Any:
+    """A cleared event of the ticket exists (pending, applied, skipped or refused): the alarm is known gone."""
+    return sa.exists().where(
+        _E.c.instance == _TICKET_ROWS.c.instance,
+        _E.c.kind == EventKind.CLEARED.value,
+        _E.c.state != EventState.NOT_APPLICABLE.value,
+    )
+
+
+def _ticket_open() -> Any:
+    """Created, and Oceane has not reported it final (open_request.py's predicate, on the created ones)."""
+    return sa.and_(_TICKET_ROWS.c.status == Status.CREATED.value, sa.text(OPEN_REQUEST_SQL))
+
+
+@dataclass(frozen=True)
+class OpenAlarm:
+    """An open ticket whose alarm has no known clear: what the reconcile asks DataMiner about."""
+
+    instance: str
+    dma_id: int
+    element_id: int
+    alarm_id: int
+
+
+def reconcile_candidates(conn: sa.Connection, after: str, limit: int) -> list[OpenAlarm]:
+    """Up to ``limit`` open tickets without a known clear, by instance after ``after`` (a rotation)."""
+    c = _TICKET_ROWS.c
+    query = (
+        sa.select(c.instance, c.dma_id, c.element_id, c.alarm_id)
+        .select_from(_TICKET_ROWS)
+        .where(_ticket_open(), ~_known_cleared(), c.instance > after)
+        .order_by(c.instance)
+        .limit(limit)
+    )
+    return [OpenAlarm(str(i), int(d), int(e), int(a)) for i, d, e, a in conn.execute(query)]
+
+
+def alarm_gone_ticket_open(conn: sa.Connection) -> int:
+    """Tickets whose alarm is known cleared (an event, real or the reconcile's) while Oceane's status is not final."""
+    query = sa.select(sa.func.count()).select_from(_TICKET_ROWS).where(_ticket_open(), _known_cleared())
+    return int(conn.execute(query).scalar_one())
+
+
+def clear_applied_beside(session: Session, event: AlarmEvent, synthetic_prefix: str) -> bool:
+    """Whether another clear of ``event``'s ticket was applied, one of the two being the reconcile's.
+
+    A clear found by the reconcile and the real one arriving too (or the other way round) are one
+    clear in DataMiner: an alarm tree clears once. Two real clears keep their own notes, as before.
+    """
+    others = sa.select(_E.c.event_id).where(
+        _E.c.instance == event.instance,
+        _E.c.kind == EventKind.CLEARED.value,
+        _E.c.state == EventState.APPLIED.value,
+        _E.c.event_id != event.event_id,
+    )
+    if not event.event_id.startswith(synthetic_prefix):
+        others = others.where(_E.c.event_id.startswith(synthetic_prefix, autoescape=True))
+    return session.execute(others.limit(1)).first() is not None

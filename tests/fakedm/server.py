@@ -25,6 +25,10 @@ the way the kit's C# scripts do (``dataminer/scripts``):
   parameter for a bad one). Faults are ASP.NET's JSON fault: HTTP 500 ``{"Message", "ExceptionType",
   "StackTrace"}``; an unknown or expired connection's message contains "No connection available".
 
+``GetElement`` and ``GetActiveAlarmsForElement`` answer from the elements and active alarms the test
+set (:meth:`FakeDataMiner.raise_alarm`, :meth:`FakeDataMiner.clear_alarm`, :meth:`FakeDataMiner.add_element`),
+as documented: ``tests/fakedm/alarm_answers.py``.
+
 Alarm properties are stored per (dmaId, elementId, rootAlarmId). Every call is logged (method, path, body with
 the password masked, answer status). Test controls: :meth:`FakeDataMiner.expire_connections`,
 :meth:`FakeDataMiner.set_down` (503 or a closed connection), :meth:`FakeDataMiner.throttle`.
@@ -46,6 +50,7 @@ from typing import Any, Literal
 from oceane_ticket.sandbox.handler import LoopbackHTTPServer
 from oceane_ticket.sandbox.httpio import Request
 from oceane_ticket.sandbox.protocol import ApiError, Response
+from tests.fakedm import alarm_answers
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +105,10 @@ class _State:
     recent: deque[float] = field(default_factory=deque)  # monotonic times of this minute's UDAPI requests
     throttled: int = 0  # the next UDAPI calls answered 429
     retry_after: int | None = 1  # seconds sent in Retry-After with a 429, None for no header
+    # The reconcile's reads (GetElement, GetActiveAlarmsForElement): elements DataMiner knows, with
+    # their State, and each element's active alarms by root alarm ID (see alarm_answers below).
+    elements: dict[tuple[int, int], str] = field(default_factory=dict)
+    active_alarms: dict[AlarmKey, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -273,6 +282,34 @@ class FakeDataMiner:
             raise ValueError("mode must be '503' or 'close'")
         with self._state.lock:
             self._state.down = mode if down else None
+
+    def add_element(self, dma_id: int, element_id: int, state: str = "Active") -> None:
+        """Make an element known to GetElement (``State``: Active, Stopped, Paused...)."""
+        with self._state.lock:
+            self._state.elements[(dma_id, element_id)] = state
+
+    def remove_element(self, dma_id: int, element_id: int) -> None:
+        """Forget an element (deleted, or on an Agent this one does not know) and its alarms."""
+        with self._state.lock:
+            self._state.elements.pop((dma_id, element_id), None)
+            for key in [k for k in self._state.active_alarms if k[:2] == (dma_id, element_id)]:
+                del self._state.active_alarms[key]
+
+    def raise_alarm(
+        self, dma_id: int, element_id: int, root_alarm_id: int, alarm_id: int | None = None, cleared: bool = False
+    ) -> None:
+        """An active alarm (its element made known); ``alarm_id``: the tree's latest ID (default the root's)."""
+        with self._state.lock:
+            self._state.elements.setdefault((dma_id, element_id), "Active")
+            self._state.active_alarms[(dma_id, element_id, root_alarm_id)] = {
+                "ID": alarm_id if alarm_id is not None else root_alarm_id,
+                "IsCleared": cleared,
+            }
+
+    def clear_alarm(self, dma_id: int, element_id: int, root_alarm_id: int) -> None:
+        """The alarm leaves the active alarms (cleared and gone from the Alarm Console)."""
+        with self._state.lock:
+            self._state.active_alarms.pop((dma_id, element_id, root_alarm_id), None)
 
     def reset(self) -> None:
         """Forget properties, connections and calls."""
@@ -478,6 +515,8 @@ def _web_services(state: _State, method: str, name: str, raw: bytes) -> _Answer:
         return _connect(state, data)
     if name == "ExecuteAutomationScriptWithOutput":
         return _execute(state, data)
+    if name in alarm_answers.METHODS:
+        return _Answer(*alarm_answers.answer(state, name, data))
     return _fault(f"Unknown web method {name}.", "System.ArgumentException")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from oceane_ticket import events, keys
+from oceane_ticket import events, keys, reconcile
 from oceane_ticket.storage import db
 from tests.conftest import wait_until
 from tests.faults.kit import PATIENCE, PATIENT, Gate, alarm_params, lapse_lock
@@ -136,3 +136,42 @@ def test_a_clear_before_the_create_finished_resolves_it_once_after(stack: Any, l
         outcome = conn.execute(sa.text("SELECT outcome FROM alarm_events WHERE instance = :i"), {"i": instance})
         assert outcome.scalar_one() == "resolved"  # sent once, not found resolved by a repeat
     assert stack.row(instance)["oceane_status"] == "resolved"
+
+
+class _ClearArrivesMidRun:
+    """A DataMiner that says the alarm is gone, while the real clear reaches the intake in the same moment.
+
+    The real clear is recorded after the reconcile chose its tickets and before it records its own:
+    the race the event id alone cannot close (the two clears have different ids).
+    """
+
+    def __init__(self, stack: Any, alarm: int) -> None:
+        self.stack = stack
+        self.alarm = alarm
+        self.sent: list[events.Recorded] = []
+
+    def active_alarm_ids(self, dma_id: int, element_id: int) -> frozenset[int]:
+        self.sent.append(send(self.stack, self.alarm, "cleared", value="Link up", time="2026-12-02T10:00:00Z"))
+        return frozenset()
+
+    def close(self) -> None:
+        """Nothing pooled."""
+
+
+def test_the_reconcile_and_a_real_clear_at_once_change_the_ticket_once(stack: Any, ledger: Any) -> None:
+    book = ledger("update: the reconcile finds the alarm gone while its real clear arrives -> one note")
+    stack.configure(on_alarm_cleared="note")
+    stack.worker(concurrency=2)
+    instance, ticket_id = created(stack, book, 306)
+    dm = _ClearArrivesMidRun(stack, 306)
+    summary = reconcile.run(stack.settings, dm, stack.redis)
+    assert (summary.gone, summary.recorded) == (1, 1)
+    assert [r.result for r in dm.sent] == ["recorded"]
+    states = wait_applied(stack, instance, 2)
+    assert sorted(states.values()) == ["applied", "applied"]
+    assert len(notes(stack, ticket_id)) == 1, notes(stack, ticket_id)
+    with db.get_engine(stack.pg_url).connect() as conn:
+        outcomes = conn.execute(sa.text("SELECT outcome FROM alarm_events WHERE instance = :i"), {"i": instance})
+        assert sorted(str(o) for o in outcomes.scalars()) == ["already_cleared", "noted"]
+    again = reconcile.run(stack.settings, dm, stack.redis)  # the next run: a known clear, nothing asked
+    assert (again.checked, again.recorded) == (0, 0)

@@ -163,6 +163,8 @@ def test_an_alarm_without_a_ticket_changes_nothing(life: Life) -> None:
         ({"dma_id": 1, "element_id": 2, "alarm_id": 3, "event": "note"}, "text"),
         ({"dma_id": 1, "element_id": 2, "alarm_id": 3, "event": "cleared", "time": "yesterday"}, "time"),
         ({"dma_id": 1, "element_id": 2, "alarm_id": 3, "event": "cleared", "event_id": "a b"}, "event_id"),
+        # The reconcile's own ids: a caller's event may not take the place of the clear it records.
+        ({"dma_id": 1, "element_id": 2, "alarm_id": 3, "event": "cleared", "event_id": "Reconcile:x"}, "event_id"),
     ],
 )
 def test_bad_input_names_the_field(raw: dict[str, Any], field: str) -> None:
