@@ -28,6 +28,9 @@ the way the kit's C# scripts do (``dataminer/scripts``):
 Alarm properties are stored per (dmaId, elementId, rootAlarmId). Every call is logged (method, path, body with
 the password masked, answer status). Test controls: :meth:`FakeDataMiner.expire_connections`,
 :meth:`FakeDataMiner.set_down` (503 or a closed connection), :meth:`FakeDataMiner.throttle`.
+
+Over 400 lines on purpose: one fake of one system (DataMiner's UDAPI endpoint and Web Services), whose
+answers are checked together against the pages cited above.
 """
 
 from __future__ import annotations
