@@ -11,29 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily
 
 from oceane_ticket import reconcile
 from oceane_ticket.settings import Settings
-from oceane_ticket.storage import alarm_events
-from oceane_ticket.storage.alarm_events import AlarmEvent, EventState
 
 
 def event_counts(settings: Settings) -> dict[str, int]:
     """Alarm events per state (every state present, 0 when none)."""
-    from oceane_ticket.storage import db
+    from oceane_ticket.storage import alarm_events, db
 
-    table: sa.Table = AlarmEvent.__table__  # type: ignore[attr-defined]
-    query = sa.select(table.c.state, sa.func.count()).group_by(table.c.state)
     with db.get_engine(settings.database_url).connect() as conn:
-        found = {str(state): int(count) for state, count in conn.execute(query)}
-    return {state.value: found.get(state.value, 0) for state in EventState}
+        return alarm_events.count_by_state(conn)
 
 
 def alarm_gone_ticket_open(settings: Settings) -> int:
     """Tickets whose alarm is known cleared while Oceane's status is not final."""
-    from oceane_ticket.storage import db
+    from oceane_ticket.storage import alarm_events, db
 
     with db.get_engine(settings.database_url).connect() as conn:
         return alarm_events.alarm_gone_ticket_open(conn)

@@ -17,6 +17,9 @@ through the containers' own ``oceane-ticket``:
 One line per step with its time; the first failure stops the run with a non-zero exit. The logs of
 every service are left in ``artifacts/stack-test/`` either way. Needs Docker with Compose v2 and only
 the standard library (run it with any Python 3.11+). ``--keep`` leaves the stack up for a look.
+
+Over 400 lines on purpose: one script a developer runs by hand (make stack-test), its steps in the order
+they break the stack.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from typing import Any
 
 from oceane_ticket import processes
 from tests.conftest import service_missing, wait_until
-from tests.faults.kit import free_port
+from tests.faults.services import free_port
 
 MASTER_NAME = "oceane"
 

@@ -4,6 +4,9 @@ No Celery and no retries with delays here: the client makes one attempt, transpa
 expired token (401 code 42, or a TMF 401 without Orange's codes), and reports every failure as an
 :class:`OceaneError` saying what to do next. The worker decides when to try again. What goes on the
 wire is the dialect's (``OCEANE_API_DIALECT``, :mod:`oceane_ticket.oceane.dialects`).
+
+Over 400 lines on purpose: the token, the create, the paged lookup and the update share one session and one
+failure mapping; the wire forms are already in dialects/.
 """
 
 from __future__ import annotations

@@ -252,6 +252,15 @@ def instances_with_pending(session: Session, limit: int) -> list[str]:
     return [str(row) for row in session.execute(query).scalars().all()]
 
 
+_BY_STATE = sa.select(_E.c.state, sa.func.count()).group_by(_E.c.state)
+
+
+def count_by_state(conn: sa.Connection) -> dict[str, int]:
+    """Events per state, every state present (0 when none): ``status`` and the metrics."""
+    found = {str(state): int(count) for state, count in conn.execute(_BY_STATE)}
+    return {state.value: found.get(state.value, 0) for state in EventState}
+
+
 def pending_count(conn: sa.Connection) -> int:
     """Events recorded and not yet applied (the status page and the metrics)."""
     query = sa.select(sa.func.count()).select_from(_E).where(_E.c.state == EventState.PENDING.value)

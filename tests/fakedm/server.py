@@ -32,6 +32,9 @@ as documented: ``tests/fakedm/alarm_answers.py``.
 Alarm properties are stored per (dmaId, elementId, rootAlarmId). Every call is logged (method, path, body with
 the password masked, answer status). Test controls: :meth:`FakeDataMiner.expire_connections`,
 :meth:`FakeDataMiner.set_down` (503 or a closed connection), :meth:`FakeDataMiner.throttle`.
+
+Over 400 lines on purpose: one fake of one system (DataMiner's UDAPI endpoint and Web Services), whose
+answers are checked together against the pages cited above.
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ import pytest
 from oceane_ticket import keys
 from oceane_ticket.locking import ProcessingLock
 from tests.conftest import lock_scopes, settings_env
-from tests.faults.kit import REPORT_ENV, BeatProcess, DebugWorker, Ledger, RedisServer, TcpProxy
+from tests.faults.kit import BeatProcess, DebugWorker
+from tests.faults.ledger import REPORT_ENV, Ledger
+from tests.faults.services import RedisServer, TcpProxy
 
 # Small timings keep each scenario to seconds. The HTTP timeout is the exception: the sandbox
 # answers from a thread of the test process, which on a loaded machine competes with everything

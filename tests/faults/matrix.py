@@ -28,7 +28,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from tests.faults.kit import REPORT_ENV
+from tests.faults.ledger import REPORT_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each module with the short id of its row in the table (ids kept stable so tables compare across runs).

@@ -16,7 +16,8 @@ import pytest
 
 from oceane_ticket.oceane.dialects import DIALECT_NAMES
 from tests.conftest import make_settings, wait_until
-from tests.faults.kit import PATIENCE, alarm_params, ticket_external_id
+from tests.faults.kit import PATIENCE, alarm_params
+from tests.faults.ledger import ticket_external_id
 
 pytestmark = pytest.mark.integration
 

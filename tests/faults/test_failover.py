@@ -27,7 +27,9 @@ from oceane_ticket.storage import db
 from tests.conftest import wait_until
 from tests.failover_bed import PostgresPair, RedisSentinelSet
 from tests.faults.conftest import Stack
-from tests.faults.kit import PATIENCE, REPORT_ENV, Gate, Ledger, RedisServer, alarm_params
+from tests.faults.kit import PATIENCE, Gate, alarm_params
+from tests.faults.ledger import REPORT_ENV, Ledger
+from tests.faults.services import RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

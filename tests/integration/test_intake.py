@@ -6,7 +6,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import requests
 
 from oceane_ticket.storage.direct import postgres_dsn
 from tests.conftest import ROOT, settings_env, wait_until
+from tests.faults.services import free_port
 
 TOKEN = "integration-intake-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -40,12 +40,6 @@ def body(alarm_id: int, **changes: Any) -> dict[str, Any]:
         "user": "operator",
         **changes,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class IntakeServer:

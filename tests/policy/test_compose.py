@@ -7,6 +7,9 @@ one, and the stack's shape (one beat, profiles, Redis persistence, healthchecks)
 "Running the stack with Docker Compose" says; nothing is published on every interface by default,
 no compose-only variable is one Flower would take for one of its options, the image is built once
 and installed from the pinned constraints. ``make stack-test`` runs the stack itself.
+
+Over 400 lines on purpose: one parse of the compose file, the env example and the Dockerfile, checked from
+every side the stack depends on.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ The producer runs in-process through the real command line (``cli.main.main`` an
 queue, so each case checks the database and the queue afterwards. Table-driven cases cover what
 the issue lists; hypothesis covers what nobody thought to list. The same through the real console
 script, against PostgreSQL and Redis, is in tests/faults/test_bad_input_cli.py.
+
+Over 400 lines on purpose: mostly the table of bad inputs, one row each, beside the property-based tests
+that share its harness.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def _assert_rejected(producer: Producer, code: int, out: str, err: str, field: s
     assert producer.queued() == 0, "nothing may be queued"
 
 
-# --- table-driven: what the issue lists ---
+# --- table-driven: each field the producer refuses, and why ---
 
 REJECTED: list[tuple[str, list[str], str]] = [
     # malformed parameter strings

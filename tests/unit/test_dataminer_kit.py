@@ -4,6 +4,9 @@ Compiling needs Mono's ``mcs`` and the System.Net.Http / System.Web.Extensions a
 them): the tests skip on a laptop without them and fail in CI. Running the scripts uses
 ``tests/dataminer_stub/Harness.cs``: a recording engine stands in for DataMiner, a small HTTP server on
 loopback for the intake, and the fake DataMiner checks that it answers exactly as the real script does.
+
+Over 400 lines on purpose: one test bed (Mono's compiler, the harness, the stand-in intake) serves every
+test of the kit, and the developers' guide names this file as the kit's tests.
 """
 
 from __future__ import annotations

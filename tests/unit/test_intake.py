@@ -1,4 +1,8 @@
-"""The HTTP intake in-process: Starlette's TestClient, a migrated SQLite file and fakeredis (no services)."""
+"""The HTTP intake in-process: Starlette's TestClient, a migrated SQLite file and fakeredis (no services).
+
+Over 400 lines on purpose: one app fixture (SQLite, fakeredis) for every route of the intake; split by
+route, each module would rebuild it.
+"""
 
 from __future__ import annotations
 

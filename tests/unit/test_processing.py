@@ -4,6 +4,9 @@ One request, one ticket: adopt instead of re-create whenever a create may have r
 retries counted in the database, our own outages never counted or failed, and a holder that
 outlived its lock fenced out of every write. Every case that takes the ``world`` fixture runs under
 both lock scopes (OCEANE_LOCK_SCOPE global, then alarm: the request's alarm's lock).
+
+Over 400 lines on purpose: one scripted world (fake Oceane, SQLite, fakeredis) for every path of one
+function, worker.processing.process.
 """
 
 from __future__ import annotations
