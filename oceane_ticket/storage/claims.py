@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from oceane_ticket.statuses import PENDING_STATUSES, WritebackState
+from oceane_ticket.storage.holds import NOT_HELD
 from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
 
 # The worker's per-ticket statements are built once, as Core statements with bound parameters:
@@ -24,16 +25,17 @@ from oceane_ticket.storage.models import FailedTicketRequest, Status, Ticket
 _T: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
 _DUE = sa.or_(_T.c.not_before.is_(None), _T.c.not_before <= sa.bindparam("due"))
 
+# NOT_HELD: a rule request the cap holds is never claimed, whatever job arrives for it (storage/holds.py).
 _CLAIM = (
     sa.update(_T)
-    .where(_T.c.instance == sa.bindparam("key"), _T.c.status.in_([s.value for s in PENDING_STATUSES]), _DUE)
+    .where(_T.c.instance == sa.bindparam("key"), _T.c.status.in_([s.value for s in PENDING_STATUSES]), _DUE, NOT_HELD)
     .values(status=Status.PROCESSING.value, lock_token=sa.bindparam("token"), updated_at=sa.bindparam("now"))
     .returning(*_T.c)
 )
 
 _CLAIM_FIRST = (
     sa.update(_T)
-    .where(_T.c.instance == sa.bindparam("key"), _T.c.status == Status.QUEUED.value, _T.c.attempts == 0, _DUE)
+    .where(_T.c.instance == sa.bindparam("key"), _T.c.status == Status.QUEUED.value, _T.c.attempts == 0, _DUE, NOT_HELD)
     .values(
         status=Status.PROCESSING.value, lock_token=sa.bindparam("token"), attempts=1, updated_at=sa.bindparam("now")
     )
@@ -279,13 +281,15 @@ def stale_requests(session: Session, now: datetime, stale_after: float, limit: i
     """Open requests nobody has touched for ``stale_after`` seconds past when they were due.
 
     These are the ones whose job may have been lost (Redis restarted empty, a worker died with the
-    message); the sweep puts them back on the queue. Oldest first.
+    message, the rule cap's release died between marking a request released and sending it); the sweep
+    puts them back on the queue. Oldest first. A rule request the cap still holds never had a job to
+    lose: it is the release's, and left out, so that the sweep never sends past the cap.
     """
     cutoff = now - timedelta(seconds=stale_after)
     due = sa.func.coalesce(col(Ticket.not_before), col(Ticket.updated_at))
     query = (
         select(Ticket.instance)
-        .where(col(Ticket.status).in_(PENDING_STATUSES), col(Ticket.updated_at) < cutoff, due < cutoff)
+        .where(col(Ticket.status).in_(PENDING_STATUSES), col(Ticket.updated_at) < cutoff, due < cutoff, NOT_HELD)
         .order_by(col(Ticket.updated_at))
         .limit(limit)
     )
