@@ -59,6 +59,8 @@ def release(session: Session, now: datetime, cap: int, batch: int) -> list[str]:
     if budget <= 0:
         session.commit()
         return []
+    # Picked first, then updated by key: PostgreSQL re-runs a LIMIT ... FOR UPDATE subquery inside
+    # UPDATE ... WHERE IN (...) per row, which released every held row at once (seen on the test bed).
     oldest = (
         sa.select(_T.c.instance)
         .where(_WAITING)
@@ -66,15 +68,11 @@ def release(session: Session, now: datetime, cap: int, batch: int) -> list[str]:
         .limit(budget)
         .with_for_update(skip_locked=True)
     )
-    statement = (
-        sa.update(_T)
-        .where(_T.c.instance.in_(oldest.scalar_subquery()), _WAITING)
-        .values(released_at=now, updated_at=now)
-        .returning(_T.c.instance, _T.c.created_at)
-    )
-    rows = conn.execute(statement).all()
+    picked = list(conn.execute(oldest).scalars())
+    if picked:
+        conn.execute(sa.update(_T).where(_T.c.instance.in_(picked), _WAITING).values(released_at=now, updated_at=now))
     session.commit()
-    return [row.instance for row in sorted(rows, key=lambda row: (row.created_at, row.instance))]
+    return picked
 
 
 def waiting(session: Session) -> int:

@@ -168,6 +168,8 @@ def test_ids_may_come_as_strings_of_digits(world: World) -> None:
         ({"description": "x" * 4001}, "description"),
         ({"user": "bell\x07"}, "user"),
         ({"technicalimpact": "Major"}, "technicalimpact"),  # a misspelt key is named, not ignored
+        ({"origin": "robot"}, "origin"),  # operator or rule only
+        ({"origin": 1}, "origin"),
     ],
 )
 def test_invalid_input_is_422_naming_the_field_and_stores_nothing(
