@@ -162,3 +162,40 @@ def test_release_died_after_marking_the_sweep_sends_the_job_once(world: Any, red
     assert sorted(sweep.sweep(settings, redis, now=stale)) == sorted(instances)
     assert sweep.sweep(settings, redis, now=stale) == []
     assert sorted(jobs_sent(redis, settings.queue)) == sorted(instances)
+
+
+def test_the_metrics_show_how_many_rule_requests_wait(world: Any, redis: Any) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from oceane_ticket import metrics
+
+    settings = world(1)
+    for n in (1, 2, 3):
+        ask(settings, n, "rule")
+    release.release(settings, redis, now=clock.utcnow())
+    scraped = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(metrics.render(settings).decode())
+        for sample in family.samples
+    }
+    assert scraped["oceane_rule_requests_waiting"] == 2
+    assert scraped["oceane_rule_requests_released_last_minute"] == 1
+    assert scraped["oceane_auto_tickets_per_minute"] == 1
+
+
+def test_with_redis_down_a_held_rule_request_is_still_recorded_and_a_click_is_refused(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A held request needs no Redis until its release; a click needs it now, and leaves nothing behind.
+    import redis as redis_lib
+
+    down = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    monkeypatch.setattr(core, "_redis", lambda _settings: down)
+    settings = make_settings(database_url=sqlite_url, queue="oceane.unit", auto_tickets_per_minute=5)
+    held = ask(settings, 1, "rule")
+    with pytest.raises(core.Unavailable):
+        ask(settings, 2, None)
+    with db.session(settings.database_url) as s:
+        assert holds.waiting(s) == 1
+        assert reads.get(s, held) is not None
+        assert len(reads.list_tickets(s)) == 1
