@@ -69,6 +69,8 @@ def _row_values(instance: str, alarm: int, now: datetime) -> dict[str, Any]:
         "retries_used": 0,
         "adopted": False,
         "writeback_state": "none",
+        "origin": "operator",  # an operator's request, sent at once (the rule cap holds only "rule")
+        "released_at": now,
     }
 
 

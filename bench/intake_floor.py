@@ -49,6 +49,7 @@ def record(body: dict[str, Any]) -> str:
             "client_impact": None, "root_cause": "bench", "status": "queued", "user": None,
             "oceane_user_id": "sandbox-user", "alarm_value": None, "root_time": None, "updated_at": now,
             "attempts": 0, "retries_used": 0, "adopted": False, "writeback_state": "none",
+            "origin": "operator", "released_at": now,
         }  # fmt: skip
         conn.execute(INSERT, values)
         R.lpush(QUEUE, json.dumps(jobs.task_message(jobs.TASK_CREATE, [instance], QUEUE)))

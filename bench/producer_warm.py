@@ -60,6 +60,7 @@ def run(size: str) -> list[Row]:
                 "client_impact": None, "root_cause": "bench", "status": "queued", "user": None,
                 "oceane_user_id": "sandbox-user", "alarm_value": None, "root_time": None, "updated_at": now,
                 "attempts": 0, "retries_used": 0, "adopted": False, "writeback_state": "none",
+                "origin": "operator", "released_at": now,
             }  # fmt: skip
             start = time.perf_counter()
             conn.execute(insert, values)

@@ -71,6 +71,13 @@ def configure_create(parser: argparse.ArgumentParser) -> None:
     details.add_argument("--client-impact")
     details.add_argument("--description")
     details.add_argument("--user", help="the DataMiner user (mapped to an Oceane User ID)")
+    # Checked by the producer like every field (exit 2 naming it), not by argparse's choices, so that
+    # --json prints the same error object as for any other field.
+    details.add_argument(
+        "--origin",
+        metavar="operator|rule",
+        help="who asks: operator (default) or rule (a Correlation rule; held by OCEANE_AUTO_TICKETS_PER_MINUTE)",
+    )
     parser.add_argument(
         "--wait", type=float, metavar="SECONDS", default=0.0, help="wait until the ticket is created or failed"
     )
@@ -198,7 +205,7 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
         raw_alarm = alarm_fields(args)
         details = {
             name: getattr(args, name)
-            for name in ("priority", "urgency", "technical_impact", "client_impact", "description", "user")
+            for name in ("priority", "urgency", "technical_impact", "client_impact", "description", "user", "origin")
         }
         _prompt_missing(details, settings)
         status = core.create_ticket(raw_alarm, wait=args.wait, settings=settings, **details)

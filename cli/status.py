@@ -95,6 +95,8 @@ def _print_queue(console: Console, q: dict[str, Any]) -> None:
                 ("Delivered, not acknowledged", q["redis_unacked"]),
                 ("Requests queued (database)", q.get(Status.QUEUED)),
                 ("Requests processing (database)", q.get(Status.PROCESSING)),
+                ("Rule requests waiting for the cap", q.get("rule_requests_waiting")),
+                ("Rule requests released, last minute", _released(q)),
                 ("Oldest open request", oldest or ("none" if Status.QUEUED in q else None)),
             ],
         )
@@ -126,6 +128,15 @@ def _print_reconcile(console: Console, events: dict[str, Any]) -> None:
     elif block.get("enabled"):
         rows.append(("Last run", block.get("error", "none yet")))
     console.print(fields("Alarms and tickets (reconcile with DataMiner)", rows))
+
+
+def _released(q: dict[str, Any]) -> str | None:
+    """``N of CAP`` (the rule cap, OCEANE_AUTO_TICKETS_PER_MINUTE), ``N (no cap)``; None when unread."""
+    released = q.get("rule_requests_released_last_minute")
+    if released is None:
+        return None
+    cap = q.get("auto_tickets_per_minute") or 0
+    return f"{released} of {cap}" if cap > 0 else f"{released} (no cap)"
 
 
 def _print_failure(console: Console, failure: dict[str, Any] | None) -> None:

@@ -102,6 +102,14 @@ SCRIPTS: tuple[ScriptSpec, ...] = (
         "Sends the alarm's clear or escalation to its Oceane ticket, for Correlation rules (no dialog).",
         ("DMA ID", "Element ID", "Alarm ID", "Event", "Severity", "Alarm Value", "Alarm Event ID"),
     ),
+    # Tickets from Correlation rules: the triggering alarm from the rule (parameter 65006), origin "rule" (held by
+    # OCEANE_AUTO_TICKETS_PER_MINUTE), the details as parameters or the script's defaults.
+    ScriptSpec(
+        "Oceane Rule Ticket",
+        "OceaneRuleTicket.cs",
+        "Correlation rule action: asks for the Oceane ticket of the alarm that triggered the rule (origin rule).",
+        DETAIL_PARAMS,
+    ),
     ScriptSpec(
         "Oceane Add Note",
         "OceaneAddNote.cs",

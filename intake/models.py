@@ -59,6 +59,11 @@ class TicketIn(Camel):
     client_impact: StrictStr | None = Field(default=None, description="one of GET /form's clientImpact values")
     description: StrictStr | None = Field(default=None, description="empty: a summary of the alarm is sent")
     user: StrictStr | None = Field(default=None, description="the DataMiner user (mapped to an Oceane User ID)")
+    origin: StrictStr | None = Field(
+        default=None,
+        description="operator (default: a person's click, never held) or rule (a Correlation rule's: "
+        "held by OCEANE_AUTO_TICKETS_PER_MINUTE when set)",
+    )
 
 
 class TicketOut(Camel):

@@ -21,6 +21,8 @@ from oceane_ticket import keys
 TASK_CREATE = "oceane.create_ticket"
 TASK_SWEEP = "oceane.sweep"
 TASK_CLEANUP = "oceane.cleanup"
+# The rule cap's release (worker/release.py): sends the jobs of held Correlation-rule requests.
+TASK_RELEASE = "oceane.release_rules"
 
 # Alarm write-back jobs carry only the request's instance id, like a ticket job; the database holds
 # the values to write and the state (``tickets.writeback_state``). They go on the ticket queue at
@@ -97,6 +99,17 @@ def enqueue_create(redis: Any, instance: str, queue: str, marker_ttl: float) -> 
     pipe.set(keys.enqueued_marker(instance), "1", ex=max(1, int(marker_ttl)))
     pipe.execute()
     return str(message["headers"]["id"])
+
+
+def enqueue_creates(redis: Any, instances: list[str], queue: str, marker_ttl: float) -> None:
+    """:func:`enqueue_create` for many requests in one MULTI (one round trip for a release's batch)."""
+    if not instances:
+        return
+    pipe = redis.pipeline(transaction=True)
+    for instance in instances:  # oldest first: the worker pops from the other end, so oldest is taken first
+        pipe.lpush(queue, json.dumps(task_message(TASK_CREATE, [instance], queue)))
+        pipe.set(keys.enqueued_marker(instance), "1", ex=max(1, int(marker_ttl)))
+    pipe.execute()
 
 
 def queue_for(queue: str, priority: int = LOW_PRIORITY) -> str:

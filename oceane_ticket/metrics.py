@@ -29,7 +29,10 @@ Metrics (all prefixed ``oceane_``):
 * gauges: ``queue_messages`` (waiting in the Redis list), ``queue_unacked_messages`` (delivered to
   a worker and not acknowledged: running, or held for a retry's countdown), ``requests{status}``,
   ``requests_writeback{writeback_state}``,
-  ``oldest_open_request_age_seconds``, ``processing_lock_held``, ``scrape_source_up{source}``.
+  ``oldest_open_request_age_seconds``, ``processing_lock_held``, ``scrape_source_up{source}``;
+* the rule cap (``OCEANE_AUTO_TICKETS_PER_MINUTE``): gauges ``rule_requests_waiting`` (held, job not
+  sent), ``rule_requests_released_last_minute``, ``auto_tickets_per_minute`` (the cap, 0: none), and the
+  counter ``rule_requests_released_total`` (the release's sends).
 """
 
 from __future__ import annotations
@@ -76,6 +79,11 @@ TICKETS_RETRIED = Counter("oceane_tickets_retried", "Transient failures that sch
 # request: how a crashed worker's ticket resumes within seconds instead of the lock's TTL.
 DEAD_HOLDER_LOCKS_BROKEN = Counter(
     "oceane_dead_holder_locks_broken", "Processing locks of dead workers broken, their request re-sent"
+)
+
+# The rule cap's release sent these held Correlation-rule requests' jobs (worker/release.py).
+RULE_REQUESTS_RELEASED = Counter(
+    "oceane_rule_requests_released", "Held Correlation-rule requests whose job the rule cap's release sent"
 )
 
 # Oceane answers in tens of milliseconds to seconds; the top buckets show calls near the timeout.
@@ -162,6 +170,21 @@ class QueueCollector(Collector):
             for state, count in db_view["writeback_counts"].items():
                 writeback.add_metric([state], count)
             yield writeback
+            yield GaugeMetricFamily(
+                "oceane_rule_requests_waiting",
+                "Correlation-rule requests held by the rule cap, their job not sent yet",
+                value=db_view["rule_waiting"],
+            )
+            yield GaugeMetricFamily(
+                "oceane_rule_requests_released_last_minute",
+                "Correlation-rule requests whose job was sent within the last 60 s (the rule cap compares this)",
+                value=db_view["rule_released_last_minute"],
+            )
+            yield GaugeMetricFamily(
+                "oceane_auto_tickets_per_minute",
+                "The rule cap, OCEANE_AUTO_TICKETS_PER_MINUTE (0: none)",
+                value=self.settings.auto_tickets_per_minute,
+            )
             yield GaugeMetricFamily(
                 "oceane_oldest_open_request_age_seconds",
                 "Age of the oldest queued or processing request (0 when none)",

@@ -71,11 +71,14 @@ def database_view(settings: Settings) -> dict[str, Any]:
     Raises:
         Exception: the database's error when it cannot be read.
     """
-    from oceane_ticket.storage import clock, db, reads
+    from oceane_ticket.storage import clock, db, holds, reads
 
     now = clock.utcnow()
     with db.session(settings.database_url) as s:
         counts = reads.count_by_status(s)
+        # The rule cap: held rule requests (queued, job not sent) and what it released this minute.
+        rule_waiting = holds.waiting(s)
+        rule_released = holds.released_within_window(s, now)
         writeback = reads.count_by_writeback_state(s)
         oldest = reads.oldest_open(s)
         latest = reads.list_failed(s, 1)
@@ -106,6 +109,8 @@ def database_view(settings: Settings) -> dict[str, Any]:
         "oldest_open_since": iso(oldest_at),
         "oldest_open_age_s": round((now - oldest_at).total_seconds(), 3) if oldest_at else None,
         "latest_failure": failure,
+        "rule_waiting": rule_waiting,
+        "rule_released_last_minute": rule_released,
     }
 
 
@@ -153,6 +158,10 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             oldest_open_instance=dbv["oldest_open_instance"],
             oldest_open_since=dbv["oldest_open_since"],
             oldest_open_age_s=dbv["oldest_open_age_s"],
+            # Among the queued: Correlation rules' requests the cap holds (OCEANE_AUTO_TICKETS_PER_MINUTE).
+            rule_requests_waiting=dbv["rule_waiting"],
+            rule_requests_released_last_minute=dbv["rule_released_last_minute"],
+            auto_tickets_per_minute=settings.auto_tickets_per_minute,
         )
     return {
         "lock": lock,

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from oceane_ticket.statuses import Origin
+
 # The hyperlink's parameter names, in the order DataMiner's hyperlink puts them.
 PARAM_NAMES: dict[str, str] = {
     "DMA ID": "dma_id",
@@ -31,6 +33,8 @@ MAX_ELEMENT_NAME = 500
 MAX_ALARM_VALUE = 2000
 MAX_USER = 255
 MAX_ID = 2**31 - 1
+# Who may ask for a ticket; the first is the default.
+ORIGINS = tuple(origin.value for origin in Origin)
 
 
 def external_id(dma_id: object, element_id: object, alarm_id: object) -> str:
@@ -78,6 +82,8 @@ class TicketDetails:
     client_impact: str | None = None
     description: str | None = None
     user: str | None = None
+    # Who asked: an operator (the default) or a Correlation rule (held by the rule cap).
+    origin: str = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,8 @@ class RequestRecord:
     user: str | None
     oceane_user_id: str
     created_at: datetime
+    # "operator" or "rule" (statuses.Origin); last, with a default, so older callers still build one.
+    origin: str = "operator"
 
     @classmethod
     def new(
@@ -140,6 +148,7 @@ class RequestRecord:
             user=details.user,
             oceane_user_id=oceane_user_id,
             created_at=now,
+            origin=details.origin,
         )
 
     @classmethod
@@ -292,6 +301,7 @@ def build_details(raw: Mapping[str, Any], allowed: AllowedValues) -> TicketDetai
             multiline=True,
         ),
         user=clean_text("user", _opt_str(raw.get("user")), max_len=MAX_USER),
+        origin=choose("origin", _opt_str(raw.get("origin")), ORIGINS, required=False) or ORIGINS[0],
     )
 
 

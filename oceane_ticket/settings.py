@@ -175,6 +175,8 @@ class Settings:
     # What an alarm's change (severity, value) does: nothing, or a note.
     on_alarm_updated: Literal["none", "note"] = setting("none")
     # Tickets created by Correlation rules per minute (0: no cap); operator clicks never wait behind it.
+    # Requests of origin "rule" beyond it wait in the database, held, until beat's release sends them
+    # (worker/release.py, storage/holds.py): a sliding 60 s, global across workers.
     auto_tickets_per_minute: int = setting(0, ge=0, le=100_000)
     # Register a listener at Oceane's hub (TMF621 notifications), where Oceane offers one.
     hub_enabled: bool = setting(False)

@@ -40,6 +40,17 @@ class WritebackState(StrEnum):
     FAILED = "failed"
 
 
+class Origin(StrEnum):
+    """Who asked for a ticket: an operator's click (never held) or a Correlation rule.
+
+    A rule's requests are held by ``OCEANE_AUTO_TICKETS_PER_MINUTE`` (worker/release.py): rules can ask
+    by the thousand in a storm, and an operator's click must never wait behind them.
+    """
+
+    OPERATOR = "operator"
+    RULE = "rule"
+
+
 def sql_in(enum: type[StrEnum]) -> str:
     """``'a', 'b', ...`` for a CHECK constraint built from an enum (our own constants, never input)."""
     return ", ".join(f"'{member.value}'" for member in enum)

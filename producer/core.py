@@ -4,6 +4,9 @@ Imports stay light on purpose (no Celery, SQLAlchemy, requests-oauthlib or HTTP 
 once per click and its start-up is its latency. Connections stay open per process (:class:`Producer`,
 :func:`shared_connections`), so repeated calls and the HTTP intake pay one round trip per statement,
 not a connect and a handshake.
+
+A little over 400 lines on purpose: the click's whole path (validate, record, hold or queue, wait)
+stays in one module, and splitting it would make each click import one more.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from oceane_ticket.request import (
     format_time,
 )
 from oceane_ticket.settings import Settings
-from oceane_ticket.statuses import FINISHED_STATUSES, Status
+from oceane_ticket.statuses import FINISHED_STATUSES, Origin, Status
 from oceane_ticket.storage import direct
 from producer import users
 
@@ -111,6 +114,15 @@ def allowed_values(settings: Settings) -> AllowedValues:
         client_impacts=settings.client_impacts,
         description_max_length=settings.description_max_length,
     )
+
+
+def held_by_cap(settings: Settings, origin: str) -> bool:
+    """Whether a request of this origin waits for the rule cap's release instead of being sent now.
+
+    Only a Correlation rule's, and only while ``OCEANE_AUTO_TICKETS_PER_MINUTE`` is set: an operator's
+    click is never held, and with no cap (0) every request is sent at once, as before the cap existed.
+    """
+    return origin == Origin.RULE and settings.auto_tickets_per_minute > 0
 
 
 def validate(settings: Settings, alarm: Mapping[str, Any], details: Mapping[str, Any]) -> tuple[Alarm, TicketDetails]:
@@ -254,7 +266,10 @@ class Producer:
         """Record the request durably, then queue its job; or report the alarm's open request.
 
         Round trips on the warm path: one INSERT (which also resolves the user's Oceane ID and
-        yields to an open request) and one Redis transaction.
+        yields to an open request) and one Redis transaction. A Correlation rule's request under
+        ``OCEANE_AUTO_TICKETS_PER_MINUTE`` is only recorded, held: the release task (worker side)
+        sends its job within the cap, so a storm waits in the database, durable, and never in
+        front of an operator's click. It needs no Redis here, so it costs the INSERT alone.
 
         Raises:
             InputError: the user has no Oceane User ID and ``OCEANE_REQUIRE_USER_MAPPING`` is true.
@@ -266,37 +281,49 @@ class Producer:
         request = RequestRecord.new(
             uuid.uuid4().hex, alarm, details, oceane_user_id=settings.user_id, now=datetime.now(UTC)
         )
-        instance = request.instance
-        user_key = users.user_key(details.user)
+        held = held_by_cap(settings, details.origin)
         try:
             with self.connections.db.connection() as conn:
                 if settings.require_user_mapping:
                     users.resolve(conn, settings, details.user)  # refuses an unmapped user
-                try:
-                    redis = self._redis_for_write()  # before recording: a down Redis leaves nothing behind
-                except Unavailable:
-                    # The connector's first step stands even then: an open request is reported.
-                    row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
-                    if row is not None:
-                        return TicketStatus.from_row(row, existing=True)
-                    raise
-                # The unique index decides, not a read before: concurrent callers for one alarm all
-                # get the one request that won.
-                if not direct.insert_unless_open(conn, request, user_key):
-                    row = direct.find_open(conn, alarm.dma_id, alarm.element_id, alarm.alarm_id)
-                    if row is None:  # the open one failed in between: the operator may try again
-                        raise Unavailable("database", "the alarm's request changed meanwhile; try again")
-                    return TicketStatus.from_row(row, existing=True)
-                try:
-                    jobs.enqueue_create(redis, instance, settings.queue, settings.stale_after)
-                except Exception as exc:
-                    self.connections.redis_answered_at = 0.0
-                    direct.delete_unstarted(conn, instance)
-                    raise Unavailable("redis", f"{type(exc).__name__} while queueing") from None
-                self.connections.redis_answered_at = time.monotonic()
+                found = self._record(conn, request, users.user_key(details.user), held)
         except direct.DatabaseUnavailable as exc:
             raise Unavailable("database", str(exc)) from None
-        return TicketStatus(instance, Status.QUEUED, None, None, existing=False, alarm=alarm_dict(alarm))
+        if found is not None:
+            return found
+        return TicketStatus(request.instance, Status.QUEUED, None, None, existing=False, alarm=alarm_dict(alarm))
+
+    def _record(
+        self, conn: direct.Connection, request: RequestRecord, user_key: str | None, held: bool
+    ) -> TicketStatus | None:
+        """Insert and (unless held) queue the request; the alarm's open request instead, if it has one."""
+        redis = None
+        if not held:
+            try:
+                redis = self._redis_for_write()  # before recording: a down Redis leaves nothing behind
+            except Unavailable:
+                # The connector's first step stands even then: an open request is reported.
+                row = direct.find_open(conn, request.dma_id, request.element_id, request.alarm_id)
+                if row is not None:
+                    return TicketStatus.from_row(row, existing=True)
+                raise
+        # The unique index decides, not a read before: concurrent callers for one alarm all
+        # get the one request that won.
+        if not direct.insert_unless_open(conn, request, user_key, held=held):
+            row = direct.find_open(conn, request.dma_id, request.element_id, request.alarm_id)
+            if row is None:  # the open one failed in between: the operator may try again
+                raise Unavailable("database", "the alarm's request changed meanwhile; try again")
+            return TicketStatus.from_row(row, existing=True)
+        if redis is None:
+            return None  # held: the release sends its job within the cap
+        try:
+            jobs.enqueue_create(redis, request.instance, self.settings.queue, self.settings.stale_after)
+        except Exception as exc:
+            self.connections.redis_answered_at = 0.0
+            direct.delete_unstarted(conn, request.instance)
+            raise Unavailable("redis", f"{type(exc).__name__} while queueing") from None
+        self.connections.redis_answered_at = time.monotonic()
+        return None
 
     def lookup(self, dma_id: int, element_id: int, alarm_id: int) -> TicketStatus | None:
         """The alarm's open request, else its newest one, else None."""
@@ -368,12 +395,14 @@ def create_ticket(
     client_impact: str | None = None,
     description: str | None = None,
     user: str | None = None,
+    origin: str | None = None,
     wait: float = 0.0,
     settings: Settings | None = None,
 ) -> TicketStatus:
     """The producer as a function (the CLI wraps it): validate, record, enqueue, optionally wait.
 
-    ``alarm`` is the hyperlink's parameter string or a mapping of the alarm fields.
+    ``alarm`` is the hyperlink's parameter string or a mapping of the alarm fields; ``origin`` is
+    ``operator`` (the default) or ``rule`` (a Correlation rule's: held by the rule cap, if one is set).
 
     Raises:
         InputError: invalid input, naming the field; nothing recorded or queued.
@@ -391,5 +420,6 @@ def create_ticket(
         "client_impact": client_impact,
         "description": description,
         "user": user,
+        "origin": origin,
     }
     return Producer(settings, shared_connections(settings)).create_ticket(raw_alarm, details, wait=wait)

@@ -15,6 +15,7 @@ from oceane_ticket import connections, jobs, liveness, logs
 from oceane_ticket.alarm_state import unavailable_reason
 from oceane_ticket.settings import SettingsError, get_settings
 from worker import transport
+from worker.release import RELEASE_INTERVAL
 
 try:
     settings = get_settings()
@@ -71,6 +72,9 @@ app.conf.update(
     beat_schedule={
         "sweep": {"task": jobs.TASK_SWEEP, "schedule": settings.sweep_interval},
         "cleanup": {"task": jobs.TASK_CLEANUP, "schedule": settings.cleanup_interval},
+        # The rule cap (worker/release.py): every few seconds, also with no cap, so that requests held
+        # while a cap was set are sent once it is lifted. A cheap indexed read when nothing is held.
+        "release-rules": {"task": jobs.TASK_RELEASE, "schedule": RELEASE_INTERVAL},
         # Pending alarm write-backs whose job was lost, and Oceane's ticket status. The
         # poll goes at the lowest priority so that waiting ticket jobs are taken first.
         "events-sweep": {"task": jobs.TASK_EVENTS_SWEEP, "schedule": settings.sweep_interval},

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -31,10 +32,13 @@ from oceane_ticket.storage import claims, clock, db
 log = logging.getLogger(__name__)
 
 
-def sweep(settings: Settings, redis: Any) -> list[str]:
-    """Re-enqueue stale open requests; returns the instances sent."""
+def sweep(settings: Settings, redis: Any, now: datetime | None = None) -> list[str]:
+    """Re-enqueue stale open requests (as of ``now``, default the clock); returns the instances sent.
+
+    A rule request the cap still holds is not stale, however old: only its release sends it.
+    """
     with Session(db.get_engine(settings.database_url)) as session:
-        stale = claims.stale_requests(session, clock.utcnow(), settings.stale_after)
+        stale = claims.stale_requests(session, now or clock.utcnow(), settings.stale_after)
     if not stale:
         return []
     # Every lock of the scope: under OCEANE_LOCK_SCOPE=alarm a request is held by its alarm's.

@@ -14,7 +14,7 @@ from celery import Task
 from oceane_ticket import alarm_writer, connections, jobs, metrics
 from oceane_ticket.oceane.tokens import RedisTokenStore
 from oceane_ticket.storage import db
-from worker import metered, processing, retries, status_sync, sweep, writeback
+from worker import metered, processing, release, retries, status_sync, sweep, writeback
 from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,12 @@ def create_ticket(self: Task, instance: str) -> str:
 def sweep_task() -> int:
     """Re-enqueue requests the database says are open but whose job may be lost."""
     return len(sweep.sweep(settings, redis_client()))
+
+
+@app.task(name=jobs.TASK_RELEASE)
+def release_task() -> int:
+    """Send the jobs of held rule requests the cap allows now (OCEANE_AUTO_TICKETS_PER_MINUTE)."""
+    return len(release.release(settings, redis_client()))
 
 
 @app.task(name=jobs.TASK_CLEANUP)

@@ -43,6 +43,7 @@ def _check_all(settings: Settings, raw: dict[str, Any]) -> None:
         "client_impact": None,
         "description": None,
         "user": None,
+        "origin": None,
     }
     problems = all_problems(build_alarm, raw, alarm_stand_ins | {"root_time": None})
     problems += all_problems(lambda data: build_details(data, allowed), raw, detail_stand_ins)

@@ -15,22 +15,24 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from oceane_ticket.statuses import PENDING_STATUSES, WritebackState
+from oceane_ticket.storage.holds import NOT_HELD
 from oceane_ticket.storage.models import FAILURES, TICKETS, Status, Ticket, ticket_from
 
 # The worker's per-ticket statements: prebuilt Core statements (why: storage/__init__.py, bench row 4).
 _T = TICKETS
 _DUE = sa.or_(_T.c.not_before.is_(None), _T.c.not_before <= sa.bindparam("due"))
 
+# NOT_HELD: a rule request the cap holds is never claimed, whatever job arrives for it (storage/holds.py).
 _CLAIM = (
     sa.update(_T)
-    .where(_T.c.instance == sa.bindparam("key"), _T.c.status.in_([s.value for s in PENDING_STATUSES]), _DUE)
+    .where(_T.c.instance == sa.bindparam("key"), _T.c.status.in_([s.value for s in PENDING_STATUSES]), _DUE, NOT_HELD)
     .values(status=Status.PROCESSING.value, lock_token=sa.bindparam("token"), updated_at=sa.bindparam("now"))
     .returning(*_T.c)
 )
 
 _CLAIM_FIRST = (
     sa.update(_T)
-    .where(_T.c.instance == sa.bindparam("key"), _T.c.status == Status.QUEUED.value, _T.c.attempts == 0, _DUE)
+    .where(_T.c.instance == sa.bindparam("key"), _T.c.status == Status.QUEUED.value, _T.c.attempts == 0, _DUE, NOT_HELD)
     .values(
         status=Status.PROCESSING.value, lock_token=sa.bindparam("token"), attempts=1, updated_at=sa.bindparam("now")
     )
@@ -283,6 +285,7 @@ _STALE = (
         _T.c.status.in_([s.value for s in PENDING_STATUSES]),
         _T.c.updated_at < sa.bindparam("cutoff"),
         sa.bindparam("cutoff") > _OPEN_DUE,
+        NOT_HELD,  # a rule request the cap holds is sent by the release, never by the sweep
     )
     .order_by(_T.c.updated_at)
     .limit(sa.bindparam("limit"))
@@ -299,7 +302,9 @@ def stale_requests(session: Session, now: datetime, stale_after: float, limit: i
     """Open requests nobody has touched for ``stale_after`` seconds past when they were due.
 
     These are the ones whose job may have been lost (Redis restarted empty, a worker died with the
-    message); the sweep puts them back on the queue. Oldest first.
+    message, the rule cap's release died between marking a request released and sending it); the sweep
+    puts them back on the queue. Oldest first. A rule request the cap still holds never had a job to
+    lose: it is the release's, and left out, so that the sweep never sends past the cap.
     """
     cutoff = now - timedelta(seconds=stale_after)
     rows = session.connection().execute(_STALE, {"cutoff": cutoff, "limit": limit})

@@ -49,6 +49,8 @@ TICKET_COLUMNS = (
     "lock_token",
     "adopted",
     "error",
+    "origin",
+    "released_at",
 )
 # What a new request sets: the request itself, and the bookkeeping of a row nobody worked on yet
 # (NEW_ROW). The rest stays at its default until the worker gets to it.
@@ -59,7 +61,9 @@ NEW_ROW: dict[str, Any] = {
     "adopted": False,
     "writeback_state": WritebackState.NONE.value,
 }
-_INSERT_COLUMNS = (*column_names(RequestRecord), "updated_at", *NEW_ROW)
+# released_at: when the job is sent, which for a request the producer sends at once is the insert's
+# time; a rule request the cap holds gets NULL (see :func:`insert_unless_open`).
+_INSERT_COLUMNS = (*column_names(RequestRecord), "updated_at", "released_at", *NEW_ROW)
 
 # "user" is a reserved word in PostgreSQL, so every column name is quoted.
 _SELECT = "SELECT " + ", ".join(f'"{c}"' for c in TICKET_COLUMNS) + " FROM tickets"
@@ -355,7 +359,7 @@ def _row(row: Any) -> dict[str, Any] | None:
     if row is None:
         return None
     data = dict(row)
-    for key in ("created_at", "updated_at", "root_time", "ticket_created_at", "not_before"):
+    for key in ("created_at", "updated_at", "root_time", "ticket_created_at", "not_before", "released_at"):
         data[key] = _as_datetime(data.get(key))
     data["adopted"] = bool(data.get("adopted"))
     return data
@@ -370,28 +374,36 @@ def _as_datetime(value: Any) -> Any:
     return value
 
 
-def insert_request(conn: Connection, request: RequestRecord) -> None:
+def _new_row(request: RequestRecord, held: bool) -> dict[str, Any]:
+    values = {f: getattr(request, f) for f in column_names(RequestRecord)}
+    released = None if held else request.created_at
+    return values | {"updated_at": request.created_at, "released_at": released} | NEW_ROW
+
+
+def insert_request(conn: Connection, request: RequestRecord, *, held: bool = False) -> None:
     """Record a new request, queued (autocommit: it is durable when this returns).
+
+    ``held``: a rule request the cap keeps until the release sends its job (``released_at`` NULL).
 
     Raises:
         DuplicateOpenRequest: the alarm already has a request that is not failed.
     """
-    values = {f: getattr(request, f) for f in column_names(RequestRecord)}
     try:
-        conn.execute(INSERT_REQUEST, values | {"updated_at": request.created_at} | NEW_ROW)
+        conn.execute(INSERT_REQUEST, _new_row(request, held))
     except Exception as exc:
         if _is_unique_violation(exc):
             raise DuplicateOpenRequest() from None
         raise
 
 
-def insert_unless_open(conn: Connection, request: RequestRecord, user_key: str | None) -> bool:
+def insert_unless_open(conn: Connection, request: RequestRecord, user_key: str | None, *, held: bool = False) -> bool:
     """Record a new request unless the alarm has an open one; True if recorded (durable on return).
 
     ``request.oceane_user_id`` is the default; the mapping of ``user_key`` in ``oceane_users`` wins.
+    ``held``: a rule request the cap keeps (its ``released_at`` stays NULL until the release sends it);
+    otherwise ``released_at`` is the insert's time, the job being sent right after. Same one statement.
     """
-    values = {f: getattr(request, f) for f in column_names(RequestRecord)}
-    params = values | {"updated_at": request.created_at} | NEW_ROW | {"user_key": user_key}
+    params = _new_row(request, held) | {"user_key": user_key}
     return bool(conn.execute(INSERT_REQUEST_UNLESS_OPEN, params).rowcount)
 
 

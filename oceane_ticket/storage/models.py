@@ -14,15 +14,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from oceane_ticket.statuses import FINISHED_STATUSES, Status, WritebackState, sql_in
+from oceane_ticket.statuses import FINISHED_STATUSES, Origin, Status, WritebackState, sql_in
 from oceane_ticket.storage.open_request import OPEN_REQUEST_SQL
 
 __all__ = [
     "FAILURES",
     "FINISHED_BY_AGE",
     "FINISHED_SQL",
+    "HELD_SQL",
     "ONE_OPEN_PER_ALARM",
     "OPEN_REQUEST_SQL",
+    "RULE_SQL",
     "TICKETS",
     "AlarmEvent",
     "FailedTicketRequest",
@@ -44,6 +46,10 @@ ONE_OPEN_PER_ALARM = "uq_tickets_open_alarm"
 # a query must spell the statuses as these literals (not bound parameters) for the planner to use it.
 FINISHED_BY_AGE = "ix_tickets_finished_created_at"
 FINISHED_SQL = ", ".join(f"'{status.value}'" for status in FINISHED_STATUSES)
+# A Correlation rule's request whose job the rule cap has not sent yet (OCEANE_AUTO_TICKETS_PER_MINUTE,
+# worker/release.py): the release takes them oldest first; the sweep and the claim leave them alone.
+HELD_SQL = f"origin = '{Origin.RULE.value}' AND released_at IS NULL"
+RULE_SQL = f"origin = '{Origin.RULE.value}'"
 
 
 class Ticket(SQLModel, table=True):
@@ -74,6 +80,22 @@ class Ticket(SQLModel, table=True):
         sa.CheckConstraint(f"writeback_state IN ({sql_in(WritebackState)})", name="ck_tickets_writeback_state"),
         # The status poll picks created tickets whose Oceane status is not closed, oldest check first.
         sa.Index("ix_tickets_status_checked", "status", "oceane_status_checked_at"),
+        sa.CheckConstraint(f"origin IN ({sql_in(Origin)})", name="ck_tickets_origin"),
+        # The release's two reads (migration 0007): the held rule requests oldest first, and the rule
+        # requests released within the cap's minute.
+        sa.Index(
+            "ix_tickets_held",
+            "created_at",
+            "instance",
+            postgresql_where=sa.text(HELD_SQL),
+            sqlite_where=sa.text(HELD_SQL),
+        ),
+        sa.Index(
+            "ix_tickets_rule_released",
+            "released_at",
+            postgresql_where=sa.text(RULE_SQL),
+            sqlite_where=sa.text(RULE_SQL),
+        ),
     )
 
     instance: str = Field(primary_key=True, max_length=32)
@@ -120,6 +142,14 @@ class Ticket(SQLModel, table=True):
     # --- the ticket's status in Oceane, polled by beat (None until first polled) ---
     oceane_status: str | None = Field(default=None, max_length=64)
     oceane_status_checked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # --- who asked, and the rule cap (OCEANE_AUTO_TICKETS_PER_MINUTE, migration 0007) ---
+    # "operator" (a click, a shell) or "rule" (a Correlation rule's script); only rule requests are held.
+    origin: Origin = Field(
+        default=Origin.OPERATOR, sa_column=sa.Column(sa.String(16), nullable=False, server_default="operator")
+    )
+    # When the request's job was first sent: at the insert for what the producer sends at once; for a
+    # held rule request NULL until the release sends it (its count per minute is the cap).
+    released_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class FailedTicketRequest(SQLModel, table=True):

@@ -61,3 +61,39 @@ def test_beat_registers_the_hub_listener_at_its_start(
         beat.stop()
     registration = real_redis.get(keys.HUB_REGISTRATION).decode()
     assert [s["id"] for s in sandbox.hub()["subscriptions"]] == [registration]
+
+
+def test_beat_releases_held_rule_requests_within_the_cap(
+    settings_for: Any, start_worker: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    # The whole path with nothing called by hand: the producer holds the rule requests, beat's
+    # release-rules sends them (every few seconds), the worker creates the tickets.
+    import uuid
+
+    from producer import core
+
+    settings = settings_for(
+        queue=f"oceane.tests.{uuid.uuid4().hex[:8]}", auto_tickets_per_minute=2, sweep_interval=3600.0
+    )
+    form = {"priority": "2", "urgency": "Major", "technical_impact": "Major"}
+    held = [
+        core.create_ticket(
+            f"DMA ID=1;Element ID=2;Alarm ID={n};Element Name=E", settings=settings, origin="rule", **form
+        )
+        for n in (1, 2)
+    ]
+    assert sandbox.state()["tickets_created"] == 0
+    start_worker(settings)
+    beat = BeatProcess(settings_env(settings), tmp_path / "beat").start()
+    try:
+
+        def created() -> bool:
+            with db.get_engine(settings.database_url).connect() as conn:
+                query = sa.select(sa.func.count()).select_from(retention.TICKETS)
+                done = query.where(retention.TICKETS.c.status == "created")
+                return conn.execute(done).scalar_one() == len(held)
+
+        wait_until(created, timeout=60, message=beat.log_text()[-2000:])
+    finally:
+        beat.stop()
+    assert sandbox.state()["tickets_created"] == len(held)

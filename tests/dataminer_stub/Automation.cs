@@ -18,6 +18,16 @@ namespace Skyline.DataMiner.Automation
 		/// <summary>Retrieves a script parameter by name.</summary>
 		ScriptParam GetScriptParam(string name);
 
+		/// <summary>
+		/// Retrieves a script parameter by ID, or null when there is none: also the special parameters a Correlation
+		/// rule passes, 65002 (Correlation State) and 65006 (Correlation Alarm Info) (IEngine.cs; user-guide
+		/// Special_parameters_available_in_DMS_Automation_scripts.md).
+		/// </summary>
+		ScriptParam GetScriptParam(int id);
+
+		/// <summary>Retrieves the element with this DataMiner Agent ID and element ID, or null when none (IEngine.cs).</summary>
+		Element FindElement(int dmaID, int elementID);
+
 		/// <summary>Sets an alarm property (the overload with the element ID, required with Swarming).</summary>
 		void SetAlarmProperty(int dataMinerID, int elementID, int alarmID, string propertyName, string propertyValue);
 
@@ -53,6 +63,24 @@ namespace Skyline.DataMiner.Automation
 
 		/// <summary>Gets the value.</summary>
 		public string Value { get; private set; }
+	}
+
+	/// <summary>A DataMiner element (Element.cs: only the member the scripts read).</summary>
+	public class Element
+	{
+		private readonly string elementName;
+
+		/// <summary>Initializes a new instance of the <see cref="Element"/> class (for the test harness; DataMiner builds these).</summary>
+		internal Element(string elementName)
+		{
+			this.elementName = elementName;
+		}
+
+		/// <summary>Gets the name of the element.</summary>
+		public virtual string ElementName
+		{
+			get { return elementName; }
+		}
 	}
 
 	/// <summary>Thrown by ExitFail to stop the script.</summary>

@@ -1,6 +1,7 @@
 // Runs one Oceane Automation script under Mono against a recording engine, for tests/unit/test_dataminer_kit.py.
 // Usage: mono harness.exe scenario.json   (compiled together with Automation.cs, the script and OceaneCommon.cs)
 // scenario: {"entry": "run" | "api" | "gqi", "user": "...", "params": {name: value}, "ui": [{"values": {...}, "press": "create"}],
+//            "paramsById": {"65006": "..."} (the special parameters a Correlation rule passes), "elements": {"12/345": "name"},
 //            "api": {"method": "Post", "body": "..."}, "source": "<GQIMetaData name>"}
 // The intake's settings come from the file OCEANE_KIT_CONFIG names, as on an Agent.
 // Prints one JSON object: properties set, script outputs, logs, dialogs shown, how the script ended, the API answer.
@@ -22,6 +23,8 @@ namespace OceaneHarness
 	{
 		private readonly Dictionary<string, string> parameters;
 		private readonly Queue<Dictionary<string, object>> uiAnswers;
+		private readonly Dictionary<string, string> parametersById = new Dictionary<string, string>();
+		private readonly Dictionary<string, string> elements = new Dictionary<string, string>();
 
 		public RecordingEngine(string user, Dictionary<string, string> parameters, IEnumerable<Dictionary<string, object>> uiAnswers)
 		{
@@ -54,6 +57,40 @@ namespace OceaneHarness
 			}
 
 			return new ScriptParam(0, name, value);
+		}
+
+		/// <summary>The scenario's paramsById entry, or null as DataMiner answers for an ID it does not have.</summary>
+		public ScriptParam GetScriptParam(int id)
+		{
+			string value;
+			return parametersById.TryGetValue(id.ToString(), out value) ? new ScriptParam(id, "<" + id + ">", value) : null;
+		}
+
+		/// <summary>The scenario's element of that key, or null as DataMiner answers for an unknown one.</summary>
+		public Element FindElement(int dmaID, int elementID)
+		{
+			string name;
+			return elements.TryGetValue(dmaID + "/" + elementID, out name) ? new Element(name) : null;
+		}
+
+		public void Load(Dictionary<string, object> scenario)
+		{
+			object raw;
+			if (scenario.TryGetValue("paramsById", out raw))
+			{
+				foreach (KeyValuePair<string, object> pair in (Dictionary<string, object>)raw)
+				{
+					parametersById[pair.Key] = Convert.ToString(pair.Value);
+				}
+			}
+
+			if (scenario.TryGetValue("elements", out raw))
+			{
+				foreach (KeyValuePair<string, object> pair in (Dictionary<string, object>)raw)
+				{
+					elements[pair.Key] = Convert.ToString(pair.Value);
+				}
+			}
 		}
 
 		public void SetAlarmProperty(int dataMinerID, int elementID, int alarmID, string propertyName, string propertyValue)
@@ -146,6 +183,7 @@ namespace OceaneHarness
 
 			string user = scenario.ContainsKey("user") ? Convert.ToString(scenario["user"]) : "operator";
 			var engine = new RecordingEngine(user, parameters, ui);
+			engine.Load(scenario);
 			var result = new Dictionary<string, object>();
 			if (Convert.ToString(scenario["entry"]) == "gqi")
 			{

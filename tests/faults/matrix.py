@@ -49,6 +49,7 @@ SCENARIOS = {
     "tests/faults/test_dialects.py": "i16",  # the wire dialects: oceane, TMF621 v4 and v5
     "tests/faults/test_failover.py": "i19",  # Redis (Sentinel) and PostgreSQL failovers
     "tests/faults/test_lifecycle.py": "i18",  # alarm events applied once each (notes, resolves)
+    "tests/faults/test_rule_cap.py": "i18",  # the rule cap's release killed between marking and sending
 }
 UNITS = {
     "tests/unit/test_lock.py": "6",

@@ -259,6 +259,9 @@ REJECTED: list[tuple[str, list[str], str]] = [
         "root_time",
     ),
     ("negative wait", ["--alarm", GOOD.format(alarm=1), *DETAILS, "--wait", "-1"], "wait"),
+    # who asks: an operator or a Correlation rule, nothing else
+    ("unknown origin", ["--alarm", GOOD.format(alarm=1), *DETAILS, "--origin", "robot"], "origin"),
+    ("blank-padded unknown origin", ["--alarm", GOOD.format(alarm=1), *DETAILS, "--origin", " rules "], "origin"),
 ]
 
 

@@ -962,6 +962,116 @@ def test_the_failed_requests_and_debug_values_data_sources(harness: Any, intake:
     ]
 
 
+# --- Oceane Rule Ticket: a Correlation rule's ticket, the alarm from parameter 65006 ---
+
+
+# <Correlation Alarm Info> as DataMiner documents it (Special_parameters_available_in_DMS_Automation_scripts.md):
+# alarmId|agentId|elementId|parameterId|parameterIdx|rootAlarmId|previousAlarmId|severity|type|status|alarmvalue|
+# alarmTime|serviceRca|elementRca|parameterRca|severityRange|sourceId|userStatus|owner|impactedServices|
+# propertyCount|...
+def _alarm_info(
+    alarm_id: int = 67895, root: int = 67890, value: str = "Link down", time: str = "2026-11-29T08:00:00Z"
+) -> str:
+    fields = [str(alarm_id), "12", "345", "1000", "", str(root), "67894", "3", "4", "1", value, time]
+    return "|".join([*fields, "0", "0", "0", "0", "0", "0", "", "", "0"])
+
+
+def _rule(intake: FakeIntake, params: dict[str, str], **scenario: Any) -> dict[str, Any]:
+    intake.answer("GET", "/form", 200, {**FORM, "alarmWriter": "udapi"})
+    return {"entry": "run", "params": params, "config": _config(intake), **scenario}
+
+
+RULE_PARAMS = {"Priority": "", "Urgency": "", "Technical Impact": "", "Client Impact": "", "Description": ""}
+
+
+def test_rule_script_asks_for_the_triggering_alarms_ticket_as_a_rule(harness: Any, intake: FakeIntake) -> None:
+    intake.answer("POST", "/tickets", 201, _answer("queued"))
+    scenario = _rule(
+        intake,
+        RULE_PARAMS,
+        user="corr-engine",
+        paramsById={"65002": "up", "65006": _alarm_info()},
+        elements={"12/345": "Router; core=1"},
+    )
+
+    outcome = harness("OceaneRuleTicket.cs", scenario)
+
+    assert outcome["exit"] == "completed", outcome["reason"]
+    (post,) = _posts(intake)
+    assert post["authorization"] == f"Bearer {TOKEN}"
+    assert post["query"] == {"wait": "0"}, "the Correlation engine is not held while the request waits its turn"
+    assert post["json"] == {
+        "dmaId": 12,
+        "elementId": 345,
+        "alarmId": 67890,  # the root alarm: one alarm tree, one ticket
+        "elementName": "Router; core=1",
+        "alarmValue": "Link down",
+        "rootTime": "2026-11-29T08:00:00Z",
+        "priority": "3",  # the script's defaults for the parameters the rule left empty
+        "urgency": "Major",
+        "technicalImpact": "Major",
+        "clientImpact": "",
+        "description": "",
+        "user": "corr-engine",
+        "origin": "rule",
+    }
+    assert outcome["outputs"]["status"] == "queued"
+    assert outcome["properties"] == []
+
+
+def test_rule_script_takes_the_rules_details_and_names_an_unknown_element_by_its_ids(
+    harness: Any, intake: FakeIntake
+) -> None:
+    intake.answer("POST", "/tickets", 201, _answer("queued"))
+    params = {
+        **RULE_PARAMS,
+        "Priority": "1",
+        "Urgency": "Critical",
+        "Technical Impact": "Minor",
+        "Description": "Site down",
+    }
+    outcome = harness("OceaneRuleTicket.cs", _rule(intake, params, paramsById={"65006": _alarm_info(root=0, time="")}))
+
+    assert outcome["exit"] == "completed", outcome["reason"]
+    (post,) = _posts(intake)
+    body = post["json"]
+    assert (body["priority"], body["urgency"], body["technicalImpact"]) == ("1", "Critical", "Minor")
+    assert body["description"] == "Site down" and body["origin"] == "rule"
+    assert body["alarmId"] == 67895  # no root alarm ID: the alarm is its own root
+    assert body["elementName"] == "element 12/345" and body["rootTime"] is None
+
+
+def test_rule_script_does_nothing_when_the_rule_no_longer_matches(harness: Any, intake: FakeIntake) -> None:
+    scenario = _rule(intake, RULE_PARAMS, paramsById={"65002": "down", "65006": _alarm_info()})
+    outcome = harness("OceaneRuleTicket.cs", scenario)
+
+    assert outcome["exit"] == "completed"
+    assert _posts(intake) == []
+
+
+@pytest.mark.parametrize("info", [None, "", "12|345"])
+def test_rule_script_outside_a_rule_fails_naming_the_parameter_without_calling_the_intake(
+    harness: Any, intake: FakeIntake, info: str | None
+) -> None:
+    by_id = {} if info is None else {"65006": info}
+    outcome = harness("OceaneRuleTicket.cs", _rule(intake, RULE_PARAMS, paramsById=by_id))
+
+    assert outcome["exit"] == "fail"
+    assert outcome["reason"].startswith("Correlation Alarm Info (parameter 65006)")
+    assert intake.requests == []
+
+
+def test_rule_script_fails_with_the_intakes_reason(harness: Any, intake: FakeIntake) -> None:
+    intake.answer(
+        "POST", "/tickets", 422, {"error": "origin: 'x' is not allowed", "field": "origin", "fields": ["origin"]}
+    )
+    outcome = harness("OceaneRuleTicket.cs", _rule(intake, RULE_PARAMS, paramsById={"65006": _alarm_info()}))
+
+    assert outcome["exit"] == "fail"
+    assert "origin" in outcome["reason"]
+    assert TOKEN not in json.dumps(outcome)
+
+
 # --- what the administrator reads ---
 
 

@@ -147,6 +147,21 @@ def test_a_new_request_is_201_with_camel_case_keys_then_200_existing(world: Worl
     assert len(world.rows()) == 1 and world.queued() == 1
 
 
+@pytest.mark.parametrize(("cap", "queued"), [(0, 1), (10, 0)])
+def test_a_rule_request_is_recorded_as_one_and_held_only_under_a_cap(make_world: Any, cap: int, queued: int) -> None:
+    world = make_world(auto_tickets_per_minute=cap)
+    response = world.client().post("/tickets", json={**BODY, "origin": "Rule"})
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "queued"
+    (row,) = world.rows()
+    assert row["origin"] == "rule"  # stored in its one spelling
+    assert (row["released_at"] is None) == (cap > 0)
+    assert world.queued() == queued
+    click = world.client().post("/tickets", json={**BODY, "alarmId": 2})
+    assert click.status_code == 201
+    assert world.queued() == queued + 1, "an operator's click is sent at once, cap or not"
+
+
 def test_ids_may_come_as_strings_of_digits(world: World) -> None:
     response = world.client().post("/tickets", json={**BODY, "dmaId": "12", "elementId": "345", "alarmId": "7"})
     assert response.status_code == 201, response.text
@@ -172,6 +187,8 @@ def test_ids_may_come_as_strings_of_digits(world: World) -> None:
         ({"description": "x" * 4001}, "description"),
         ({"user": "bell\x07"}, "user"),
         ({"technicalimpact": "Major"}, "technicalimpact"),  # a misspelt key is named, not ignored
+        ({"origin": "robot"}, "origin"),  # operator or rule only
+        ({"origin": 1}, "origin"),
     ],
 )
 def test_invalid_input_is_422_naming_the_field_and_stores_nothing(

@@ -136,6 +136,9 @@ namespace Oceane.DataMiner
 
 		public string User { get; set; }
 
+		/// <summary>Gets or sets who asks: empty (an operator, the intake's default) or "rule" (a Correlation rule's, held by the rule cap).</summary>
+		public string Origin { get; set; }
+
 		/// <summary>The first problem a person can fix in the dialog, or null. The intake validates again.</summary>
 		public string Check(FormSpec form)
 		{
@@ -181,6 +184,11 @@ namespace Oceane.DataMiner
 				{ "description", Description ?? string.Empty },
 				{ "user", User ?? string.Empty },
 			};
+			if (!string.IsNullOrEmpty(Origin))
+			{
+				body["origin"] = Origin;
+			}
+
 			return Json.Serialize(body);
 		}
 	}
