@@ -10,21 +10,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy.exc
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic.alias_generators import to_camel
-from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from intake.deps import SettingsDep
 from intake.models import AUTH, INVALID, UNAVAILABLE, TablePage
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status
-from oceane_ticket.storage import db
 from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE, TICKET_REPORT_COLUMNS
-from oceane_ticket.storage.models import FailedTicketRequest, Ticket
 from producer.core import Unavailable
+
+# SQLAlchemy, SQLModel and the models are imported by the reads below, at the first page asked for:
+# they are most of the intake's memory, and POST /tickets never needs them (docs/performance.md, row 8).
 
 MAX_PAGE = 500
 
@@ -36,6 +35,11 @@ def _value(value: Any) -> Any:
 
 
 def _tickets(settings: Settings, offset: int, limit: int, status: Status | None) -> list[dict[str, Any]]:
+    from sqlmodel import col, select
+
+    from oceane_ticket.storage import db
+    from oceane_ticket.storage.models import Ticket
+
     query = select(Ticket).order_by(col(Ticket.created_at).desc(), col(Ticket.instance)).offset(offset).limit(limit)
     if status is not None:
         query = query.where(Ticket.status == status)
@@ -44,6 +48,11 @@ def _tickets(settings: Settings, offset: int, limit: int, status: Status | None)
 
 
 def _failed(settings: Settings, offset: int, limit: int) -> list[dict[str, Any]]:
+    from sqlmodel import col, select
+
+    from oceane_ticket.storage import db
+    from oceane_ticket.storage.models import FailedTicketRequest, Ticket
+
     query = (
         select(FailedTicketRequest, Ticket.ticket_id)
         .join(Ticket, col(Ticket.instance) == col(FailedTicketRequest.instance))
@@ -61,6 +70,8 @@ def _failed(settings: Settings, offset: int, limit: int) -> list[dict[str, Any]]
 
 
 async def _page(read: Any, offset: int, limit: int) -> JSONResponse:
+    import sqlalchemy.exc
+
     try:
         # One row more than asked: whether a next page exists, without a COUNT.
         rows = await run_in_threadpool(read, offset, limit + 1)
