@@ -35,8 +35,12 @@ def test_serving_tickets_imports_nothing_heavy(
     redis_url: str, real_redis: object, sqlite_url: str, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCEANE_")}
-    env |= {"OCEANE_REDIS_URL": redis_url, "OCEANE_DATABASE_URL": sqlite_url, "OCEANE_QUEUE": "oceane.imports-test",
-            "OCEANE_INTAKE_TOKEN": "t" * 32}
+    env |= {
+        "OCEANE_REDIS_URL": redis_url,
+        "OCEANE_DATABASE_URL": sqlite_url,
+        "OCEANE_QUEUE": "oceane.imports-test",
+        "OCEANE_INTAKE_TOKEN": "t" * 32,
+    }
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         env=env,
