@@ -1,8 +1,8 @@
 """The HTTP intake: DataMiner's C# Automation scripts create and look up tickets over HTTP.
 
 ``create_app`` assembles the parts: the guard (``intake.guard``: token, body size), the error answers
-(``intake.errors``), and one router per concern (``intake.routes``). A new router is a module and one
-``include_router`` line here; its routes take the settings and the producer from ``intake.deps``.
+(``intake.errors``), and one router per concern (``intake.routes``). A new router is a module and its
+entry in ``ROUTERS``; its routes take the settings and the producer from ``intake.deps``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from intake import errors, events, listener
@@ -70,12 +71,25 @@ def create_app(settings: Settings, producer: Producer | None = None) -> FastAPI:
     app.add_middleware(Guard, tokens=parse_tokens(settings.intake_token.get_secret_value()))
     errors.install(app)
     for router in ROUTERS:
-        app.include_router(router)
+        _add_routes(app, router)
     # The ticket's life after the click: routers built with the settings and the producer they need.
     app.include_router(events.router(settings, own))  # POST /alarms/events
     app.include_router(listener.router(settings, own))  # POST /hub/{secret}/listener/{event}
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _add_routes(app: FastAPI, router: APIRouter) -> None:
+    """``router``'s routes straight on the app, in order (their prefix and tags are already in them).
+
+    Not ``include_router``: since FastAPI 0.137 it keeps a node per included router that every request
+    walks through, matching the router's routes twice (fastapi/fastapi#15745). On POST /tickets that was
+    about 2 % of the intake's instructions, which the floor (a route on the app) does not pay
+    (docs/performance.md, "The run of 2026-12-02"). A router with more than plain routes is refused.
+    """
+    if router.dependencies or not all(isinstance(route, APIRoute) for route in router.routes):
+        raise TypeError(f"{router!r}: only plain routes, without router dependencies, can be added flat")
+    app.router.routes.extend(router.routes)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -8,19 +8,20 @@ database is down (nothing recorded).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlalchemy.exc
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 
-from oceane_ticket import events
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.settings import Settings
 from producer.core import Producer, Unavailable
+
+if TYPE_CHECKING:
+    from oceane_ticket import events
 
 EXAMPLE_EVENT: dict[str, Any] = {
     "dmaId": 12,
@@ -75,6 +76,12 @@ def router(settings: Settings, producer: Producer) -> APIRouter:
     routes = APIRouter()
 
     def _record(raw: dict[str, Any]) -> events.Recorded:
+        # Loaded at the first event, not at start: the events' storage is SQLAlchemy's ORM, most of
+        # the intake's memory, which POST /tickets never needs (docs/performance.md, row 8).
+        import sqlalchemy.exc
+
+        from oceane_ticket import events
+
         event = events.validate(raw)
         try:
             return events.record(settings, event, redis=producer.connections.redis())

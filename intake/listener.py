@@ -18,7 +18,6 @@ import hmac
 import logging
 from typing import Any
 
-import sqlalchemy.exc
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -77,6 +76,10 @@ def router(settings: Settings, producer: Producer) -> APIRouter:
     install_redaction()
 
     def _apply(event: ListenerEvent) -> str:
+        # Loaded at the first listener call, not at start: SQLAlchemy and the ORM models are most of
+        # the intake's memory, and POST /tickets never needs them (docs/performance.md, row 8).
+        import sqlalchemy.exc
+
         from oceane_ticket import status_push
 
         try:

@@ -14,13 +14,17 @@ the safety net, and ``hub unregister`` then ``hub register`` renews it by hand.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from oceane_ticket import keys
-from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import OceaneError, parse_json
 from oceane_ticket.settings import Settings
+
+if TYPE_CHECKING:
+    # A type only: the intake's guard reads LISTENER_PREFIX from here on every start, and the client
+    # would load requests and oauthlib into the intake (docs/performance.md, row 8).
+    from oceane_ticket.oceane.client import OceaneClient
 
 MIN_SECRET = 32
 # The intake's listener routes live under this path (intake/listener.py), then the secret segment.

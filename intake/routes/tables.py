@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy.exc
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic.alias_generators import to_camel
@@ -20,9 +19,11 @@ from intake.deps import SettingsDep
 from intake.models import AUTH, INVALID, UNAVAILABLE, TablePage
 from oceane_ticket.settings import Settings
 from oceane_ticket.statuses import Status
-from oceane_ticket.storage import db, reads
 from oceane_ticket.storage.columns import FAILED_TICKET_REQUESTS_TABLE, TICKET_REPORT_COLUMNS
 from producer.core import Unavailable
+
+# SQLAlchemy, SQLModel and the models are imported by the reads below, at the first page asked for:
+# they are most of the intake's memory, and POST /tickets never needs them (docs/performance.md, row 8).
 
 MAX_PAGE = 500
 
@@ -34,12 +35,16 @@ def _value(value: Any) -> Any:
 
 
 def _tickets(settings: Settings, offset: int, limit: int, status: Status | None) -> list[dict[str, Any]]:
+    from oceane_ticket.storage import db, reads
+
     with db.session(settings.database_url) as s:
         tickets = reads.list_tickets(s, limit, status, offset=offset)
         return [{to_camel(c): _value(getattr(t, c)) for c in TICKET_REPORT_COLUMNS} for t in tickets]
 
 
 def _failed(settings: Settings, offset: int, limit: int) -> list[dict[str, Any]]:
+    from oceane_ticket.storage import db, reads
+
     rows = []
     with db.session(settings.database_url) as s:
         for failure, ticket_id in reads.list_failed(s, limit, offset=offset):
@@ -50,6 +55,8 @@ def _failed(settings: Settings, offset: int, limit: int) -> list[dict[str, Any]]
 
 
 async def _page(read: Any, offset: int, limit: int) -> JSONResponse:
+    import sqlalchemy.exc
+
     try:
         # One row more than asked: whether a next page exists, without a COUNT.
         rows = await run_in_threadpool(read, offset, limit + 1)
