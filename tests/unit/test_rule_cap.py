@@ -95,6 +95,14 @@ def test_an_operator_click_is_never_held_nor_counted_against_the_cap(world: Any,
     assert release.release(settings, redis, now=clock.utcnow()) == [rule]
 
 
+def test_a_held_request_is_not_the_oldest_open_request(world: Any, redis: Any) -> None:
+    settings = world(1)
+    ask(settings, 1, "rule")  # held, and older than the click
+    click = ask(settings, 2, None)
+    view = queue_state.database_view(settings)
+    assert (view["oldest_open_instance"], view["rule_waiting"]) == (click, 1)
+
+
 def test_without_a_cap_a_rule_request_is_sent_at_once_as_before(world: Any, redis: Any) -> None:
     settings = world(0)
     instance = ask(settings, 1, "rule")
