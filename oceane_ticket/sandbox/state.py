@@ -82,6 +82,7 @@ class SandboxState:
         # does not scan every ticket (it was most of the sandbox's own time per call).
         self._by_external: dict[str, list[str]] = {}
         self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
+        self._born: dict[str, float] = {}  # ticket id -> monotonic time stored (the lookup_lag fault)
         self._counters = dict.fromkeys(COUNTERS, 0)
         self._gates: dict[str, _Gate] = {}
 
@@ -135,6 +136,7 @@ class SandboxState:
         with self._lock:
             self._tickets.clear()
             self._by_external.clear()
+            self._born.clear()
             self._tokens.clear()
             self._counters = dict.fromkeys(COUNTERS, 0)
             self._faults = self._cleared()
@@ -266,6 +268,7 @@ class SandboxState:
 
     def _store(self, ticket: dict[str, Any]) -> None:
         self._tickets[ticket["id"]] = ticket
+        self._born[ticket["id"]] = time.monotonic()
         for external_id in self.dialect.external_ids(ticket):
             self._by_external.setdefault(external_id, []).append(ticket["id"])
 
@@ -333,7 +336,8 @@ class SandboxState:
 
         The list faults change that: ``find_ignores_filter`` matches every ticket (the total
         counts them all), ``find_ignores_offset`` starts every page at the first one, and
-        ``find_newest_first`` reverses the order.
+        ``find_newest_first`` reverses the order; ``lookup_lag`` leaves out the tickets stored in
+        its last seconds, from the page and the total alike (the lag is invisible to the client).
         """
         with self._lock:
             faults = self._faults
@@ -341,6 +345,9 @@ class SandboxState:
                 query = query.unfiltered()
             offset = 0 if faults.find_ignores_offset else query.offset
             tickets = list(self._tickets.values())
+            if faults.lookup_lag:
+                seen_before = time.monotonic() - faults.lookup_lag
+                tickets = [t for t in tickets if self._born.get(t["id"], 0.0) <= seen_before]
             if faults.find_newest_first:
                 tickets.reverse()
             matches = [t for t in tickets if query.matches(t)]
