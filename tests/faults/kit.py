@@ -133,6 +133,8 @@ class TcpProxy:
     * stall: connections stay open and new ones are accepted, but nothing is forwarded in either
       direction; bytes a client sends meanwhile are counted in :attr:`stalled_bytes`, which tells
       a test that a client is now blocked waiting for the database.
+    * hold: as stall, but what a client sends is kept and forwarded once :meth:`restore` is
+      called, so the held statement then runs (a slow database rather than a lost one).
     """
 
     def __init__(self, target: tuple[str, int]) -> None:
@@ -142,6 +144,7 @@ class TcpProxy:
         self.rejected = 0
         self._mode = "open"
         self._lock = threading.Lock()
+        self._resumed = threading.Condition(self._lock)
         self._pairs: list[tuple[socket.socket, socket.socket | None]] = []
         self._listener: socket.socket | None = None
         self._closing = False
@@ -209,6 +212,11 @@ class TcpProxy:
                 if not data:
                     break
                 with self._lock:
+                    if from_client and self._mode == "hold":
+                        self.stalled_bytes += len(data)
+                        self._resumed.wait_for(lambda: self._mode != "hold")
+                        if self._mode == "cut":
+                            break
                     stalled = self._mode == "stall"
                     if stalled and from_client:
                         self.stalled_bytes += len(data)
@@ -244,10 +252,17 @@ class TcpProxy:
             self._mode = "stall"
             self.stalled_bytes = 0
 
+    def hold(self) -> None:
+        """Keep connections open and hold what clients send until :meth:`restore` forwards it."""
+        with self._lock:
+            self._mode = "hold"
+            self.stalled_bytes = 0
+
     def restore(self) -> None:
-        """Forward again; stalled connections are reset (their clients were killed or gave up)."""
+        """Forward again; stalled connections are reset (their clients were killed or gave up), held bytes go on."""
         with self._lock:
             previous, self._mode = self._mode, "open"
+            self._resumed.notify_all()
         if previous == "stall":
             self._drop_all()
 
@@ -255,6 +270,7 @@ class TcpProxy:
         """Stop listening and drop everything."""
         with self._lock:
             self._mode = "cut"
+            self._resumed.notify_all()
             listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):
@@ -618,6 +634,11 @@ def unacked_creates(redis: Any, retries: bool = False) -> list[str]:
     """
     jobs = [job for job in map(_create_job, redis.hvals("unacked")) if job is not None]
     return [instance for instance, sent_again in jobs if sent_again or not retries]
+
+
+def lock_waiters(redis: Any) -> int:
+    """Clients blocked waiting for a processing lock, on its wake-up list (``BLPOP``; kombu's wait is ``BRPOP``)."""
+    return sum(1 for c in redis.client_list() if c.get("cmd") == "blpop" and "b" in str(c.get("flags", "")))
 
 
 def signal_delivered(pid: int, sig: int) -> bool:

@@ -49,6 +49,7 @@ SCENARIOS = {
     "tests/faults/test_dialects.py": "i16",  # the wire dialects: oceane, TMF621 v4 and v5
     "tests/faults/test_failover.py": "i19",  # issue 19: Redis (Sentinel) and PostgreSQL failovers
     "tests/faults/test_lifecycle.py": "i18",  # issue 18: alarm events applied once each (notes, resolves)
+    "tests/faults/test_two_locks.py": "i20",  # issue 20: the record outside the global lock, inside the alarm's
 }
 UNITS = {
     "tests/unit/test_lock.py": "6",
