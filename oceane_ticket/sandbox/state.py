@@ -1,4 +1,8 @@
-"""The sandbox's memory: tickets, tokens, call counters and faults, behind one lock."""
+"""The sandbox's memory: tickets, tokens, call counters and faults, behind one lock.
+
+Over 400 lines on purpose: everything that lock guards is here, so that no state is read or
+changed outside it; split, each part would need the lock from the other.
+"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ or flushing it never disturbs the shared Redis other tests use), the session's P
 (through :class:`TcpProxy` when a scenario cuts it), ``celery -A worker`` processes and the sandbox.
 Their command lines are :mod:`oceane_ticket.processes`'s, as everywhere else.
 
-Longer than our other modules (about 640 lines) on purpose: it is one test bed, whose pieces are
+Longer than our other modules (about 670 lines) on purpose: it is one test bed, whose pieces are
 each small and used together by every scenario; split, each scenario would import five modules.
 """
 

@@ -4,6 +4,9 @@ One request, one ticket: adopt instead of re-create whenever a create may have r
 retries counted in the database, our own outages never counted or failed, and a holder that
 outlived its lock fenced out of every write. Every case that takes the ``world`` fixture runs under
 both lock scopes (OCEANE_LOCK_SCOPE global, then alarm: the request's alarm's lock).
+
+About 700 lines on purpose: one fake Oceane and one world serve every case of the one module they
+test; the two-lock cases (global lock around the call, alarm's lock to the record) are at the end.
 """
 
 from __future__ import annotations
