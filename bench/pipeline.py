@@ -9,7 +9,9 @@ protocol-2 message per request LPUSHed), in one burst, so the worker is what is 
   (per-ticket time = 1 / rate); latency accepted -> created from sequential requests. Floor: a plain
   loop doing the same HTTP POST on a reused session and the same row update, no Celery, no lock.
 * Row 5, serial throughput: sandbox at 50 ms, the global lock, 4 worker processes (and 1 for
-  context). Ceiling 1 / 50 ms = 20 tickets/s.
+  context). Ceiling 1 / 50 ms = 20 tickets/s. Since issue 20 the global lock covers the Oceane call
+  only (each alarm's lock covers claim to record), so the serial part per ticket is the call plus
+  the lock's hand-off; the record of one ticket overlaps the next one's call.
 * Row 6, storm: N requests in one burst, drained by 4 processes with the sandbox at 5 ms; the
   ceiling is 1 / 5 ms. Also the sweep's time on N open rows, and 0 lost / 0 duplicates.
 * Row 9, beyond the lock: ``OCEANE_LOCK_SCOPE=alarm``, sandbox at 50 ms, 1/2/4/8 processes; every

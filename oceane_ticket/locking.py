@@ -1,8 +1,13 @@
-"""The Ticket Queue Processing Lock: one ticket in flight against Oceane, across all workers.
+"""The processing locks: one ticket in flight against Oceane, and one worker at a time per alarm.
 
-A Redis key with a TTL (a dead holder's lock expires) whose value names its holder. Release and
-ownership checks compare the holder's random token inside Lua, so only the holder can free it.
-The token is also stored on the claimed request row: the database fence (see storage.claims).
+A lock is a Redis key with a TTL (a dead holder's lock expires) whose value names its holder.
+Release and ownership checks compare the holder's random token inside Lua, so only the holder can
+free it. Two keys are used (worker.processing): the alarm's lock (``keys.alarm_lock``), held from
+the claim to the record and carrying the token stored on the claimed request row (the database
+fence, see storage.claims); and, under OCEANE_LOCK_SCOPE=global, the global lock
+(``keys.PROCESSING_LOCK``), the connector's "Ticket Queue Processing Lock", taken inside the
+alarm's and held only while Oceane is being talked to. Always in that order, never the reverse, so
+two workers can never wait for each other.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ log = logging.getLogger(__name__)
 # Release also leaves one wake-up in the lock's wake-up list (see keys.lock_wakeup): a waiter
 # blocked on it takes the lock within a round trip instead of sleeping out a poll interval.
 _RELEASE = resources.files(__package__).joinpath("lock_release.lua").read_text(encoding="utf-8")
+# A lock taken inside another one (the global lock inside the alarm's): taken only while the outer
+# one is still the caller's, whose TTL every try renews, so it cannot lapse while its holder waits.
+_NESTED = resources.files(__package__).joinpath("lock_nested.lua").read_text(encoding="utf-8")
 
 # Longest a waiter blocks on the wake-up list before trying again: bounds how late a waiter notices
 # a lock freed without a wake-up (its holder died and the TTL ran out).
@@ -36,6 +44,14 @@ MAX_BLOCK = 0.5
 
 class LockTimeout(Exception):
     """The lock stayed busy for as long as we were willing to wait."""
+
+
+class LockLost(LockTimeout):
+    """While waiting for a lock inside another one, the outer lock stopped being ours.
+
+    Its TTL ran out (Redis lost it, a failover) or it was broken: whoever holds it now may own the
+    request, so the inner lock is not taken. A LockTimeout, since nothing was sent either.
+    """
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,14 @@ class LockInfo:
         return int(tail) if tail.isdigit() else None
 
 
+@dataclass(frozen=True)
+class Held:
+    """A lock its caller holds, with the token it holds it with (the outer lock of a nested wait)."""
+
+    lock: ProcessingLock
+    token: str
+
+
 # How long a lock release that failed on a connection error is tried again (see ProcessingLock.release).
 RELEASE_PATIENCE = 15.0
 
@@ -70,9 +94,17 @@ class ProcessingLock:
         self.timeout = timeout
         self.key = key
         self._release = redis.register_script(_RELEASE)
+        self._nested = redis.register_script(_NESTED)
 
-    def try_acquire(self, instance: str, token: str | None = None) -> str | None:
-        """Take the lock if it is free; returns the holder token (``token`` if given) or None."""
+    def try_acquire(self, instance: str, token: str | None = None, inside: Held | None = None) -> str | None:
+        """Take the lock if it is free; returns the holder token (``token`` if given) or None.
+
+        ``inside``: the outer lock the caller holds. The lock is then taken only if the outer one is
+        still the caller's, and every try renews the outer lock's TTL (one script, one round trip).
+
+        Raises:
+            LockLost: ``inside`` is no longer held with its token.
+        """
         token = token or new_token()
         holder: dict[str, Any] = {
             "token": token,
@@ -84,9 +116,14 @@ class ProcessingLock:
         if node is not None:
             holder["node"] = node
         value = json.dumps(holder)
-        if self.redis.set(self.key, value, nx=True, px=int(self.timeout * 1000)):
-            return token
-        return None
+        ttl_ms = int(self.timeout * 1000)
+        if inside is None:
+            return token if self.redis.set(self.key, value, nx=True, px=ttl_ms) else None
+        outer_ttl_ms = int(inside.lock.timeout * 1000)
+        taken = int(self._nested(keys=[self.key, inside.lock.key], args=[value, ttl_ms, inside.token, outer_ttl_ms]))
+        if taken < 0:
+            raise LockLost(f"{inside.lock.key} is no longer ours while waiting for {self.key}")
+        return token if taken else None
 
     def for_key(self, key: str) -> ProcessingLock:
         """This lock (same class, Redis, TTL) on another key: OCEANE_LOCK_SCOPE=alarm's per-alarm lock."""
@@ -94,11 +131,15 @@ class ProcessingLock:
         other.key = key
         return other
 
-    def acquire(self, instance: str, wait: float, poll: float = 0.05, token: str | None = None) -> str:
+    def acquire(
+        self, instance: str, wait: float, poll: float = 0.05, token: str | None = None, inside: Held | None = None
+    ) -> str:
         """Wait up to ``wait`` seconds for the lock; returns the holder token (``token`` if given).
 
         A caller passes its own ``token`` when it stored it on a request row before taking the lock
-        (the database fence, see worker.processing).
+        (the database fence, see worker.processing). ``inside``: the outer lock the caller holds
+        (see :meth:`try_acquire`); it is renewed at each try, so blocks are kept to a quarter of its
+        TTL, and the wait ends with :class:`LockLost` if it stops being ours.
 
         A waiter blocks on the lock's wake-up list (BLPOP), which the holder's release fills, so the
         lock passes to the next worker within a round trip. Polling instead (the former 50 ms, growing
@@ -107,20 +148,22 @@ class ProcessingLock:
 
         Raises:
             LockTimeout: still busy after ``wait`` seconds.
+            LockLost: ``inside`` stopped being ours meanwhile.
         """
         deadline = time.monotonic() + wait
-        block = poll
+        longest = MAX_BLOCK if inside is None else min(MAX_BLOCK, inside.lock.timeout / 4)
+        block = min(poll, longest)
         wakeup = keys.lock_wakeup(self.key)
         token = token or new_token()
         while True:
-            if self.try_acquire(instance, token):
+            if self.try_acquire(instance, token, inside=inside):
                 return token
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LockTimeout(f"processing lock busy for {wait:g} s")
             # A wake-up left when nobody waited only costs one more SET NX.
             self.redis.blpop([wakeup], timeout=max(0.01, min(block, left)))
-            block = min(block * 2, MAX_BLOCK)
+            block = min(block * 2, longest)
 
     def release(self, token: str) -> bool:
         """Free the lock if ``token`` still holds it, and wake one waiter.
@@ -183,17 +226,16 @@ class ProcessingLock:
                 self.release(token)
 
 
-def scope_locks(redis: Any, timeout: float, scope: str) -> Iterator[ProcessingLock]:
-    """Every processing lock that may be held under OCEANE_LOCK_SCOPE ``scope``.
+def all_locks(redis: Any, timeout: float) -> Iterator[ProcessingLock]:
+    """Every processing lock that may be held: the global one first, then each alarm's present.
 
-    The global lock always (one GET, and a dead holder from before a switch of scope is still
-    found); under ``alarm`` also each alarm's lock present in Redis, found with SCAN: there are at
+    Under either OCEANE_LOCK_SCOPE: a request is held by its alarm's lock from the claim to the
+    record under both (``global`` adds the global lock around the Oceane call), and a dead holder
+    from before a switch of scope is still found. Alarms' locks are found with SCAN: there are at
     most as many as worker processes busy, but their keys are not known in advance.
     """
     lock = ProcessingLock(redis, timeout)
     yield lock
-    if scope != "alarm":
-        return
     for key in redis.scan_iter(match=keys.ALARM_LOCK + "*", count=1000):
         name = key.decode() if isinstance(key, bytes) else str(key)
         if not name.endswith(keys.WAKEUP_SUFFIX):

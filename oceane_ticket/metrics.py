@@ -24,8 +24,10 @@ Metrics (all prefixed ``oceane_``):
 * ``call_duration_seconds{operation, outcome}``: Oceane calls as the worker sees them: ``token``,
   ``create`` and ``find`` (a whole externalId lookup, every page); a create that needs a new token
   includes it. ``outcome`` is ``ok``, ``http_4xx``, ``http_5xx`` or ``no_answer``;
-* ``lock_wait_seconds{outcome}``: waiting for the Ticket Queue Processing Lock (``acquired`` or
-  ``timeout``);
+* ``lock_wait_seconds{lock, outcome}``: waiting for a processing lock: ``lock`` is ``global`` (the
+  Ticket Queue Processing Lock, held around the Oceane call under lock scope global), ``alarm``
+  (the alarm's, held from the claim to the record under both scopes) or ``events`` (a ticket's
+  alarm events); ``outcome`` is ``acquired`` or ``timeout``;
 * gauges: ``queue_messages`` (waiting in the Redis list), ``queue_unacked_messages`` (delivered to
   a worker and not acknowledged: running, or held for a retry's countdown), ``requests{status}``,
   ``requests_writeback{writeback_state}``,
@@ -93,11 +95,11 @@ CALL_DURATION = Histogram(
     ["operation", "outcome"],
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
 )
-# Usually zero; a queue of clicks waits one create call per ticket ahead of it.
+# Usually zero; a queue of clicks waits one create call per ticket ahead of it (on the global lock).
 LOCK_WAIT = Histogram(
     "oceane_lock_wait_seconds",
-    "Waiting for the Ticket Queue Processing Lock",
-    ["outcome"],
+    "Waiting for a processing lock: the global one, an alarm's, or a ticket's events lock",
+    ["lock", "outcome"],
     buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
 

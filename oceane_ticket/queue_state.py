@@ -27,13 +27,17 @@ UNACKED_SCAN_LIMIT = 10_000
 
 def redis_view(settings: Settings) -> dict[str, Any]:
     """The lock and the Redis side of the queue. Raises the Redis client's error when unreachable."""
-    from oceane_ticket.locking import scope_locks
+    from oceane_ticket.locking import all_locks
 
     client = connections.redis_client(settings, purpose="command")
     try:
-        # The global lock first, then (OCEANE_LOCK_SCOPE=alarm) every alarm's lock present.
-        global_lock, *alarm_locks = scope_locks(client, settings.lock_timeout, settings.lock_scope)
-        lock = global_lock.info()
+        # The global lock (under OCEANE_LOCK_SCOPE=global, the one ticket in flight against Oceane),
+        # then under alarm scope every alarm's lock present (each an alarm in flight). Under global
+        # scope alarms' locks are held too (claim to record), but the global one is what the
+        # connector showed, and the SCAN is not paid for them.
+        locks = all_locks(client, settings.lock_timeout)
+        lock = next(locks).info()
+        alarm_locks = locks if settings.lock_scope == "alarm" else iter(())
         alarms_held = sum(1 for alarm_lock in alarm_locks if alarm_lock.info() is not None)
         pipe = client.pipeline(transaction=False)
         for key in keys.queue_lists(settings.queue):

@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from oceane_ticket.locking import ProcessingLock
+from oceane_ticket import keys
+from oceane_ticket.locking import Held, ProcessingLock
 from oceane_ticket.metrics import CALL_DURATION, LOCK_WAIT
 from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import OceaneError
@@ -68,19 +69,36 @@ class MeteredClient(OceaneClient):
             return super().find_tickets(external_id)
 
 
-class MeteredLock(ProcessingLock):
-    """The processing lock, timing each wait into ``oceane_lock_wait_seconds``."""
+KINDS = ("global", "alarm", "events")
 
-    def acquire(self, instance: str, wait: float, poll: float = 0.05, token: str | None = None) -> str:
+
+def lock_kind(key: str) -> str:
+    """The ``lock`` label of a wait: ``global``, ``alarm`` (keys.alarm_lock) or ``events`` (worker.events)."""
+    if key == keys.PROCESSING_LOCK:
+        return "global"
+    return "alarm" if key.startswith(keys.ALARM_LOCK) else "events"
+
+
+class MeteredLock(ProcessingLock):
+    """The processing lock, timing each wait into ``oceane_lock_wait_seconds``.
+
+    Labelled by lock: under OCEANE_LOCK_SCOPE=global a ticket waits twice, for its alarm's lock
+    (a copy of its job ahead of it, rarely) and for the global one (every other alarm's call ahead
+    of it); one histogram for both would mix a near-zero wait with the one that queues.
+    """
+
+    def acquire(
+        self, instance: str, wait: float, poll: float = 0.05, token: str | None = None, inside: Held | None = None
+    ) -> str:
         """See :meth:`ProcessingLock.acquire`."""
         started = time.perf_counter()
         outcome = "timeout"
         try:
-            token = super().acquire(instance, wait, poll, token)
+            token = super().acquire(instance, wait, poll, token, inside)
             outcome = "acquired"
             return token
         finally:
             try:
-                LOCK_WAIT.labels(outcome).observe(time.perf_counter() - started)
+                LOCK_WAIT.labels(lock_kind(self.key), outcome).observe(time.perf_counter() - started)
             except Exception:
                 log.debug("could not observe a lock wait", exc_info=True)

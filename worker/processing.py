@@ -3,13 +3,22 @@
 The steps:
 
 1. claim the request row (queued/processing -> processing, storing the lock token); a request never
-   sent is claimed before the lock is taken (only one worker can win that claim), every other
-   claim happens under the processing lock, as do all the steps below;
-2. if an earlier create may have reached Oceane (``attempts > 0``), look the externalId up and
-   adopt an open ticket instead of creating a second one;
-3. count the attempt (committed before the call, so a crash mid-call is remembered);
-4. create; on 409 look up and adopt; on a lost answer look up and adopt;
-5. commit the result fenced on the lock token.
+   sent is claimed (its attempt counted) before any lock is taken, since only one worker can win
+   that claim; every other claim happens under the alarm's lock (``keys.alarm_lock``), which is
+   held, with the token the row stores, from the claim to step 5;
+2. under OCEANE_LOCK_SCOPE=global take the global lock inside the alarm's (the connector's one
+   ticket in flight against Oceane), for steps 3 and 4 only; under ``alarm`` there is no other lock;
+3. if an earlier create may have reached Oceane (``attempts > 0``), look the externalId up and
+   adopt an open ticket instead of creating a second one; else count the attempt (committed before
+   the call, so a crash mid-call is remembered);
+4. create; on 409 look up and adopt; on a lost answer look up and adopt; release the global lock;
+5. commit the result fenced on the lock token, then release the alarm's lock.
+
+The record (step 5) is outside the global lock, so the next alarm's call starts as soon as Oceane
+answered, but inside the alarm's: a copy of the job (a duplicate message, the sweep's re-send, a
+redelivery after a worker died) waits for it, rather than looking the alarm up in the gap between
+the answer and the record, which on a server whose list lags behind its creates would miss the
+ticket and create a second one (docs/performance.md, "What must be serial").
 
 Failures come back as :class:`RetryLater` (transient: the caller schedules another attempt) or
 are recorded as final. Our own outages (database, Redis) never mark a request failed.
@@ -18,8 +27,8 @@ are recorded as final. Our own outages (database, Redis) never mark a request fa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -30,7 +39,7 @@ import sqlalchemy.exc
 from sqlmodel import Session
 
 from oceane_ticket import keys
-from oceane_ticket.locking import LockTimeout, ProcessingLock, new_token
+from oceane_ticket.locking import Held, LockTimeout, ProcessingLock, new_token
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.oceane.client import OceaneClient
 from oceane_ticket.oceane.errors import Action, CreateAccepted, LookupIncomplete, OceaneError
@@ -79,7 +88,7 @@ def process(ctx: Context, instance: str) -> Outcome:
         with ctx.session_factory() as session:
             return _process(ctx, session, instance)
     except LockTimeout:
-        # Waiting for the lock is not a failure and spends no retry.
+        # Waiting for a lock is not a failure and spends no retry.
         raise RetryLater("processing lock busy", 1.0) from None
     except sqlalchemy.exc.OperationalError as exc:
         log.warning("database unavailable while processing %s: %s", instance, describe_exception(exc))
@@ -89,21 +98,34 @@ def process(ctx: Context, instance: str) -> Outcome:
         raise RetryLater("redis unavailable", our_outage_delay()) from None
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What the conversation with Oceane gave: the alarm's ticket, and whether it was adopted."""
+
+    ticket: OceaneTicket
+    adopted: bool
+
+
+# Gives a claim back when the create was never sent (the global lock stayed busy or the alarm's
+# was lost while waiting for it): claims.unclaim_first_attempt or claims.release_claim.
+_GiveBack = Callable[[Session, str, str, datetime], bool]
+
+
 def _process(ctx: Context, session: Session, instance: str) -> Outcome:
     # The usual case, a request never sent, is claimed and its attempt counted in one statement
-    # before the lock is taken: only one worker can win that claim (queued -> processing), and its
-    # commit, a WAL flush of 3 to 20 ms, is then not paid inside the lock, where every worker
-    # waits for it (bench rows 5 and 6). The lock is taken with the token the claim stored.
+    # before any lock is taken: only one worker can win that claim (queued -> processing), and its
+    # commit, a WAL flush of 3 to 20 ms, is then not paid inside a lock others wait for (bench
+    # rows 5 and 6). The alarm's lock is taken with the token the claim stored.
     token = new_token()
     first = claims.claim_first_attempt(session, instance, token, ctx.now())
     alarm = None if first is None else (first.dma_id, first.element_id, first.alarm_id)
-    lock = _lock_for(ctx, session, instance, alarm)
+    lock = _alarm_lock(ctx, session, instance, alarm)
     if lock is None:
         return Outcome.NOTHING_TO_DO
     wait = ctx.settings.lock_timeout * 2
     if first is None:
         with lock.held(instance, wait=wait, token=token):
-            return _process_locked(ctx, session, instance, token)
+            return _process_locked(ctx, session, instance, Held(lock, token))
     try:
         lock.acquire(instance, wait, token=token)
     except (LockTimeout, redis.exceptions.RedisError):
@@ -112,58 +134,97 @@ def _process(ctx: Context, session: Session, instance: str) -> Outcome:
         claims.unclaim_first_attempt(session, instance, token, ctx.now())
         raise
     with lock.owned(token):
-        return _first_attempt(ctx, session, first, token)
+        return _first_attempt(ctx, session, first, Held(lock, token))
 
 
-def _first_attempt(ctx: Context, session: Session, row: Ticket, token: str) -> Outcome:
-    # Between the claim and the lock another copy of the job may have taken the request over (it
-    # was claimable as interrupted) and even created its ticket: create only if it is still ours.
-    # From here on, every claim needs the lock we hold.
-    if not claims.owns(session, row.instance, token):
-        return Outcome.FENCED
-    try:
-        return _create(ctx, session, row, token, RequestRecord.from_row(row).external_id, row.attempts)
-    except OceaneError as error:
-        return _failed_attempt(ctx, session, row, token, error, attempt=row.attempts)
-
-
-def _lock_for(
+def _alarm_lock(
     ctx: Context, session: Session, instance: str, alarm: tuple[int, int, int] | None
 ) -> ProcessingLock | None:
-    """The lock this request runs under: the global one, or its alarm's (OCEANE_LOCK_SCOPE); None if gone."""
-    if ctx.settings.lock_scope != "alarm":
-        return ctx.lock
+    """The request's alarm's lock (keys.alarm_lock), under either OCEANE_LOCK_SCOPE; None if it is gone.
+
+    It is held from the claim to the record, so that a copy of the job (a duplicate message, the
+    sweep's re-send, a redelivery) never looks the alarm up between Oceane's answer and the record:
+    on a server whose list lags behind its creates, that lookup would miss the ticket and the copy
+    would create a second one, where no fence reaches (docs/performance.md, "What must be serial").
+    """
     if alarm is None:
         alarm = claims.alarm_of(session, instance)
     return None if alarm is None else ctx.lock.for_key(keys.alarm_lock(*alarm))
 
 
-def _process_locked(ctx: Context, session: Session, instance: str, token: str) -> Outcome:
+@contextmanager
+def _oceane_turn(ctx: Context, session: Session, instance: str, held: Held, give_back: _GiveBack) -> Iterator[None]:
+    """The conversation with Oceane (lookups and create): under OCEANE_LOCK_SCOPE=global, in the global lock.
+
+    That lock is the connector's "one ticket in flight against Oceane": it is taken inside the
+    alarm's (never the other way round) and released as soon as Oceane has answered, so the next
+    alarm's call starts while this one is recorded. The alarm's lock is renewed while waiting for
+    it (ProcessingLock.acquire ``inside``). If the wait ends without the lock, nothing was sent: the
+    claim is given back and the LockTimeout (no retry spent) or Redis error goes on up.
+    """
+    if ctx.settings.lock_scope == "alarm":
+        yield  # the alarm's lock is the only one: calls for different alarms go out in parallel
+        return
+    try:
+        token = ctx.lock.acquire(instance, ctx.settings.lock_timeout * 2, token=held.token, inside=held)
+    except (LockTimeout, redis.exceptions.RedisError) as exc:
+        # Fenced on our token: if the alarm's lock was lost and the request taken over, nothing changes.
+        given_back = give_back(session, instance, held.token, ctx.now())
+        log.info("request %s: no global lock (%s), nothing sent; claim given back: %s", instance, exc, given_back)
+        raise
+    with ctx.lock.owned(token):
+        yield
+
+
+def _first_attempt(ctx: Context, session: Session, row: Ticket, held: Held) -> Outcome:
+    # Between the claim and the lock another copy of the job may have taken the request over (it
+    # was claimable as interrupted) and even created its ticket: create only if it is still ours.
+    # From here on, every claim needs the alarm's lock we hold.
+    token = held.token
+    if not claims.owns(session, row.instance, token):
+        return Outcome.FENCED
+    external_id = RequestRecord.from_row(row).external_id
+    try:
+        with _oceane_turn(ctx, session, row.instance, held, claims.unclaim_first_attempt):
+            found = _create(ctx, row, external_id, row.attempts)
+    except OceaneError as error:
+        return _failed_attempt(ctx, session, row, token, error, attempt=row.attempts)
+    return _commit(ctx, session, row, token, found.ticket, adopted=found.adopted)
+
+
+def _process_locked(ctx: Context, session: Session, instance: str, held: Held) -> Outcome:
     # A request already sent once, interrupted, or a copy of a job whose request another worker
-    # holds: claimed under the lock.
+    # holds: claimed under the alarm's lock.
+    token = held.token
     row = claims.claim(session, instance, token, ctx.now())
     if row is None:
         return Outcome.NOTHING_TO_DO
     external_id = RequestRecord.from_row(row).external_id
     attempt = row.attempts
     try:
-        if row.attempts > 0:
-            # An earlier create may have reached Oceane (timeout, crash mid-call): never repeat
-            # it blindly.
-            found = _look_up_before_create(ctx, session, row, external_id)
-            if found is not None:
-                return _commit(ctx, session, row, token, found, adopted=True)
-        counted = claims.count_attempt(session, instance, token, ctx.now())
-        if counted is None:
-            return Outcome.FENCED
-        attempt = counted
-        return _create(ctx, session, row, token, external_id, attempt)
+        with _oceane_turn(ctx, session, instance, held, claims.release_claim):
+            found = None
+            if row.attempts > 0:
+                # An earlier create may have reached Oceane (timeout, crash mid-call): never repeat
+                # it blindly.
+                ticket = _look_up_before_create(ctx, session, row, external_id)
+                found = None if ticket is None else _Found(ticket, adopted=True)
+            if found is None:
+                counted = claims.count_attempt(session, instance, token, ctx.now())
+                if counted is None:
+                    return Outcome.FENCED
+                attempt = counted
+                found = _create(ctx, row, external_id, attempt)
     except OceaneError as error:
         return _failed_attempt(ctx, session, row, token, error, attempt=max(attempt, 1))
+    return _commit(ctx, session, row, token, found.ticket, adopted=found.adopted)
 
 
-def _create(ctx: Context, session: Session, row: Ticket, token: str, external_id: str, attempt: int) -> Outcome:
-    """The create call, its attempt already counted; OceaneError propagates to the caller."""
+def _create(ctx: Context, row: Ticket, external_id: str, attempt: int) -> _Found:
+    """The create call, its attempt already counted; OceaneError propagates to the caller.
+
+    Recording is the caller's, after the global lock is released.
+    """
     ctx.on_event("oceane_call", {"instance": row.instance, "attempt": attempt})
     try:
         ticket = ctx.client.create_ticket(RequestRecord.from_row(row))
@@ -174,9 +235,9 @@ def _create(ctx: Context, session: Session, row: Ticket, token: str, external_id
         if error.action is Action.ADOPT or accepted or (error.may_have_reached and not error.transient):
             found = ctx.client.find_open_ticket(external_id)
             if found is not None:
-                return _commit(ctx, session, row, token, found, adopted=True)
+                return _Found(found, adopted=True)
         raise
-    return _commit(ctx, session, row, token, ticket, adopted=False)
+    return _Found(ticket, adopted=False)
 
 
 def _look_up_before_create(ctx: Context, session: Session, row: Ticket, external_id: str) -> OceaneTicket | None:

@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from oceane_ticket import jobs, keys, metrics
 from oceane_ticket.liveness import holder_dead, node_alive
-from oceane_ticket.locking import scope_locks
+from oceane_ticket.locking import all_locks
 from oceane_ticket.settings import Settings
 from oceane_ticket.storage import claims, clock, db
 
@@ -41,8 +41,9 @@ def sweep(settings: Settings, redis: Any, now: datetime | None = None) -> list[s
         stale = claims.stale_requests(session, now or clock.utcnow(), settings.stale_after)
     if not stale:
         return []
-    # Every lock of the scope: under OCEANE_LOCK_SCOPE=alarm a request is held by its alarm's.
-    locks = scope_locks(redis, settings.lock_timeout, settings.lock_scope)
+    # Every lock: a request is held by its alarm's under both scopes (while it waits for the
+    # global lock, and between Oceane's answer and the record, it holds only that one).
+    locks = all_locks(redis, settings.lock_timeout)
     held = {info.instance for info in (lock.info() for lock in locks) if info is not None}
     sent = []
     for instance in stale:
@@ -74,9 +75,12 @@ def recover_dead_workers(settings: Settings, redis: Any, own_node: str | None) -
     from worker import transport  # kombu, only in worker processes
 
     done = Recovery()
-    # The global lock, and under OCEANE_LOCK_SCOPE=alarm every alarm's: a dead holder of an alarm's
-    # lock would otherwise keep that alarm's request waiting for the lock's TTL.
-    for lock in scope_locks(redis, settings.lock_timeout, settings.lock_scope):
+    # The global lock and every alarm's, under both scopes: a dead holder of an alarm's lock would
+    # otherwise keep that alarm's request waiting for the lock's TTL (under ``global`` a worker
+    # killed between Oceane's answer and the record holds only its alarm's), and a dead holder of
+    # the global lock every request. A worker killed mid-call holds both: both are broken, its
+    # request re-sent once.
+    for lock in all_locks(redis, settings.lock_timeout):
         holder = lock.info()
         # release() deletes the lock only if it still carries that token: a lock re-taken meanwhile
         # by a live worker is left alone.
@@ -85,9 +89,10 @@ def recover_dead_workers(settings: Settings, redis: Any, own_node: str | None) -
         # Re-sent from the lock rather than found in the database: the row may still say queued
         # (killed before the claim) and its message may be gone with Redis's last second of writes.
         # A second copy (the restored unacked message below) finds the request done or owned.
-        jobs.enqueue_create(redis, holder.instance, settings.queue, settings.stale_after)
-        done.resent.append(holder.instance)
         metrics.DEAD_HOLDER_LOCKS_BROKEN.inc()
+        if holder.instance not in done.resent:
+            jobs.enqueue_create(redis, holder.instance, settings.queue, settings.stale_after)
+            done.resent.append(holder.instance)
         log.warning(
             "broke the processing lock of dead worker %s and re-sent request %s (%s)",
             holder.worker,

@@ -91,6 +91,10 @@ class Faults:
     find_ignores_filter: bool = False  # list every ticket, whatever the externalId asked for
     find_ignores_offset: bool = False  # every page starts at the first ticket
     find_newest_first: bool = False  # list newest first (default: oldest first)
+    # Seconds during which a new ticket is missing from the list (and its X-Total-Count), as on a
+    # server whose list is read from a replica or an index that lags behind its creates: TMF621
+    # promises no read-your-writes. The 409 check and GET by id see it at once. A fault: cleared.
+    lookup_lag: float = 0.0
     # A create whose external identifier already has an open ticket is refused with 409 (Oceane, as
     # assumed in docs/oceane-api.md §2); false: stored as a second ticket, as a server that does not
     # check would. Describes the server, like the list settings.
@@ -340,6 +344,10 @@ def _set_token_lifetime(faults: Faults, value: Any) -> None:
     faults.token_lifetime = _integer("token_lifetime", value, 0, 10 * 365 * 86400)
 
 
+def _set_lookup_lag(faults: Faults, value: Any) -> None:
+    faults.lookup_lag = 0.0 if value is None else _number("lookup_lag", value, 0, 3600)
+
+
 def _set_retry_after(faults: Faults, value: Any) -> None:
     faults.retry_after = _integer("retry_after", value, 0, 86400)
 
@@ -358,5 +366,6 @@ _APPLIERS: dict[str, Any] = {
     "find_ignores_filter": _flag("find_ignores_filter"),
     "find_ignores_offset": _flag("find_ignores_offset"),
     "find_newest_first": _flag("find_newest_first"),
+    "lookup_lag": _set_lookup_lag,
     "retry_after": _set_retry_after,
 }

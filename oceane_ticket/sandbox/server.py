@@ -52,7 +52,8 @@ one group)::
       "after_create": {"mode": "hang", "seconds": 30, "count": 1},   # or just "hang"
       "after_update": "reset",              # the same, once a PATCH is applied
       "token_lifetime": 3600, "expires_in_as_string": true, "retry_after": 1,
-      "find_ignores_filter": true, "find_ignores_offset": true, "find_newest_first": true
+      "find_ignores_filter": true, "find_ignores_offset": true, "find_newest_first": true,
+      "lookup_lag": 5.0                     # seconds a new ticket is missing from the list
     }
 
 * ``forced``: answer ``status``/``code`` for the next ``count`` calls (default 1; ``null``: until
@@ -73,6 +74,10 @@ one group)::
   servers that are not Oceane: every ticket whatever the ``externalId`` asked (``X-Total-Count``
   counts them all), every page from the first ticket, newest first. Like the token settings they
   describe the server, so ``DELETE /_sandbox/faults`` returns them to their start-up values.
+* ``lookup_lag`` (seconds, default 0): a ticket is missing from the list (``GET /troubleTicket``,
+  page and ``X-Total-Count`` alike) for that long after it was stored, as on a server whose list
+  lags behind its creates (TMF621 promises no read-your-writes). The 409 on a second create and
+  ``GET /troubleTicket/{id}`` see it at once. A fault: ``DELETE /_sandbox/faults`` clears it.
 * Order on each call: latency, then forced, malformed, error_rate, then the real endpoint.
 
 Malformed requests (bad framing, bodies over ``max_body_bytes``, non-UTF-8, non-JSON) get a 400 with

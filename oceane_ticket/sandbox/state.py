@@ -1,4 +1,8 @@
-"""The sandbox's memory: tickets, tokens, call counters and faults, behind one lock."""
+"""The sandbox's memory: tickets, tokens, call counters and faults, behind one lock.
+
+Over 400 lines on purpose: everything that lock guards is here, so that no state is read or
+changed outside it; split, each part would need the lock from the other.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +72,7 @@ class SandboxState:
         # does not scan every ticket (it was most of the sandbox's own time per call).
         self._by_external: dict[str, list[str]] = {}
         self._tokens: dict[str, float] = {}  # access token -> monotonic expiry
+        self._born: dict[str, float] = {}  # ticket id -> monotonic time stored (the lookup_lag fault)
         self._counters = dict.fromkeys(COUNTERS, 0)
         # Where a test holds a call (their own lock: a held call waits outside this one).
         self.gates = Gates()
@@ -122,6 +127,7 @@ class SandboxState:
         with self._lock:
             self._tickets.clear()
             self._by_external.clear()
+            self._born.clear()
             self._tokens.clear()
             self._counters = dict.fromkeys(COUNTERS, 0)
             self._faults = self._cleared()
@@ -203,6 +209,7 @@ class SandboxState:
 
     def _store(self, ticket: dict[str, Any]) -> None:
         self._tickets[ticket["id"]] = ticket
+        self._born[ticket["id"]] = time.monotonic()
         for external_id in self.dialect.external_ids(ticket):
             self._by_external.setdefault(external_id, []).append(ticket["id"])
 
@@ -270,7 +277,8 @@ class SandboxState:
 
         The list faults change that: ``find_ignores_filter`` matches every ticket (the total
         counts them all), ``find_ignores_offset`` starts every page at the first one, and
-        ``find_newest_first`` reverses the order.
+        ``find_newest_first`` reverses the order; ``lookup_lag`` leaves out the tickets stored in
+        its last seconds, from the page and the total alike (the lag is invisible to the client).
         """
         with self._lock:
             faults = self._faults
@@ -278,6 +286,9 @@ class SandboxState:
                 query = query.unfiltered()
             offset = 0 if faults.find_ignores_offset else query.offset
             tickets = list(self._tickets.values())
+            if faults.lookup_lag:
+                seen_before = time.monotonic() - faults.lookup_lag
+                tickets = [t for t in tickets if self._born.get(t["id"], 0.0) <= seen_before]
             if faults.find_newest_first:
                 tickets.reverse()
             matches = [t for t in tickets if query.matches(t)]

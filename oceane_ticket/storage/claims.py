@@ -50,6 +50,23 @@ _UNCLAIM_FIRST = (
     .values(status=Status.QUEUED.value, lock_token=None, attempts=0, updated_at=sa.bindparam("now"))
 )
 
+# A claim given back without anything sent (worker.processing: the global lock stayed busy): the row
+# no longer names this holder, and one never sent is queued again so that its next run takes the
+# one-statement first claim. Attempts are left as they are: none was counted by this claim.
+_RELEASE_CLAIM = (
+    sa.update(_T)
+    .where(
+        _T.c.instance == sa.bindparam("key"),
+        _T.c.lock_token == sa.bindparam("token"),
+        _T.c.status == Status.PROCESSING.value,
+    )
+    .values(
+        status=sa.case((_T.c.attempts == 0, Status.QUEUED.value), else_=_T.c.status),
+        lock_token=None,
+        updated_at=sa.bindparam("now"),
+    )
+)
+
 # The fence of every write after the claim: the row is still processing under this holder's token,
 # so a worker that outlived its lock (another claimed the request since) changes nothing.
 _FENCE = sa.and_(
@@ -113,6 +130,17 @@ def unclaim_first_attempt(session: Session, instance: str, lock_token: str, now:
     False if the claim is no longer ours (then nothing changes).
     """
     result = session.connection().execute(_UNCLAIM_FIRST, {"key": instance, "token": lock_token, "now": now})
+    session.commit()
+    return bool(result.rowcount == 1)
+
+
+def release_claim(session: Session, instance: str, lock_token: str, now: datetime) -> bool:
+    """Undo :func:`claim` when nothing was sent nor counted (the global lock stayed busy).
+
+    The row keeps its attempts and retries; it stops naming this holder, and a request never sent
+    is queued again. False if the claim is no longer ours (then nothing changes).
+    """
+    result = session.connection().execute(_RELEASE_CLAIM, {"key": instance, "token": lock_token, "now": now})
     session.commit()
     return bool(result.rowcount == 1)
 

@@ -120,12 +120,20 @@ class Stack:
         return settings_env(settings or self.settings)
 
     def lock(self, alarm: int, dma: int = 12, element: int = 345) -> ProcessingLock:
-        """The processing lock a request for ``alarm`` (``kit.alarm_params``) runs under in this scope.
+        """The lock a request for ``alarm`` (``kit.alarm_params``) is held by, from its claim to its record.
 
-        ``global``: the one lock of every request; ``alarm``: that alarm's own (``keys.alarm_lock``).
+        Its alarm's (``keys.alarm_lock``) under both scopes; it carries the token the row stores.
+        Under ``global`` the global lock (:meth:`global_lock`) is taken inside it for the Oceane call.
         """
-        key = keys.alarm_lock(dma, element, alarm) if self.lock_scope == "alarm" else keys.PROCESSING_LOCK
-        return ProcessingLock(self.redis, self.settings.lock_timeout, key)
+        return ProcessingLock(self.redis, self.settings.lock_timeout, keys.alarm_lock(dma, element, alarm))
+
+    def global_lock(self) -> ProcessingLock:
+        """The global lock: under ``global`` scope held around each Oceane call; never taken under ``alarm``."""
+        return ProcessingLock(self.redis, self.settings.lock_timeout, keys.PROCESSING_LOCK)
+
+    def in_call_locks(self, alarm: int) -> list[ProcessingLock]:
+        """The locks a request for ``alarm`` holds in its Oceane call: its alarm's, and under global the global one."""
+        return [self.lock(alarm)] + ([self.global_lock()] if self.lock_scope == "global" else [])
 
     def proxied_database(self) -> tuple[TcpProxy, Any]:
         """A TCP proxy in front of PostgreSQL and settings whose database URL goes through it."""

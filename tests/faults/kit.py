@@ -210,6 +210,11 @@ def unacked_creates(redis: Any, retries: bool = False) -> list[str]:
     return [instance for instance, sent_again in jobs if sent_again or not retries]
 
 
+def lock_waiters(redis: Any) -> int:
+    """Clients blocked waiting for a processing lock, on its wake-up list (``BLPOP``; kombu's wait is ``BRPOP``)."""
+    return sum(1 for c in redis.client_list() if c.get("cmd") == "blpop" and "b" in str(c.get("flags", "")))
+
+
 def signal_delivered(pid: int, sig: int) -> bool:
     """Whether ``sig`` sent to ``pid`` has been delivered (no longer pending), from /proc."""
     bit = 1 << (sig - 1)

@@ -50,6 +50,7 @@ SCENARIOS = {
     "tests/faults/test_failover.py": "i19",  # Redis (Sentinel) and PostgreSQL failovers
     "tests/faults/test_lifecycle.py": "i18",  # alarm events applied once each (notes, resolves)
     "tests/faults/test_rule_cap.py": "i18",  # the rule cap's release killed between marking and sending
+    "tests/faults/test_two_locks.py": "i20",  # the record outside the global lock, inside the alarm's
 }
 UNITS = {
     "tests/unit/test_lock.py": "6",

@@ -103,6 +103,8 @@ class TcpProxy:
     * stall: connections stay open and new ones are accepted, but nothing is forwarded in either
       direction; bytes a client sends meanwhile are counted in :attr:`stalled_bytes`, which tells
       a test that a client is now blocked waiting for the database.
+    * hold: as stall, but what a client sends is kept and forwarded once :meth:`restore` is
+      called, so the held statement then runs (a slow database rather than a lost one).
     """
 
     def __init__(self, target: tuple[str, int]) -> None:
@@ -112,6 +114,7 @@ class TcpProxy:
         self.rejected = 0
         self._mode = "open"
         self._lock = threading.Lock()
+        self._resumed = threading.Condition(self._lock)
         self._pairs: list[tuple[socket.socket, socket.socket | None]] = []
         self._listener: socket.socket | None = None
         self._closing = False
@@ -179,6 +182,11 @@ class TcpProxy:
                 if not data:
                     break
                 with self._lock:
+                    if from_client and self._mode == "hold":
+                        self.stalled_bytes += len(data)
+                        self._resumed.wait_for(lambda: self._mode != "hold")
+                        if self._mode == "cut":
+                            break
                     stalled = self._mode == "stall"
                     if stalled and from_client:
                         self.stalled_bytes += len(data)
@@ -214,10 +222,17 @@ class TcpProxy:
             self._mode = "stall"
             self.stalled_bytes = 0
 
+    def hold(self) -> None:
+        """Keep connections open and hold what clients send until :meth:`restore` forwards it."""
+        with self._lock:
+            self._mode = "hold"
+            self.stalled_bytes = 0
+
     def restore(self) -> None:
-        """Forward again; stalled connections are reset (their clients were killed or gave up)."""
+        """Forward again; stalled connections are reset (their clients were killed or gave up), held bytes go on."""
         with self._lock:
             previous, self._mode = self._mode, "open"
+            self._resumed.notify_all()
         if previous == "stall":
             self._drop_all()
 
@@ -225,6 +240,7 @@ class TcpProxy:
         """Stop listening and drop everything."""
         with self._lock:
             self._mode = "cut"
+            self._resumed.notify_all()
             listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):

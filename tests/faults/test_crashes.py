@@ -9,13 +9,15 @@ proxy before the held answer is let go (after the answer, before the commit: the
 database bytes are what the proxy reports). The worker's HTTP timeout is far longer than any hold
 (``kit.PATIENT``), so nothing but the kill ends its call.
 
-Recovery is the product's own: the dead holder's lock lapses (made to lapse now rather than after
-its TTL, which is all that would happen meanwhile), beat's sweep puts the request the database
+Recovery is the product's own: the dead holder's locks lapse (made to lapse now rather than after
+their TTL, which is all that would happen meanwhile), beat's sweep puts the request the database
 still shows open back on the queue, and the restarted worker looks the externalId up before
 creating. ``create_calls == 1`` proves the ticket was adopted rather than re-created (the sandbox
-would refuse a second create with 409, which the ledger also counts). The lock is the one the
-request runs under in the scenario's scope (``Stack.lock``): the global one, or under
-OCEANE_LOCK_SCOPE=alarm its alarm's.
+would refuse a second create with 409, which the ledger also counts). A request is held by its
+alarm's lock from the claim to the record under both scopes (``Stack.lock``); under
+OCEANE_LOCK_SCOPE=global the global lock is taken inside it for the Oceane call only
+(``Stack.in_call_locks``), so a worker killed between the answer and the record holds only its
+alarm's, and one killed waiting for the global lock holds its alarm's with nothing sent.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ def test_killed_while_waiting_for_the_lock(stack: Any, ledger: Any) -> None:
     stack.configure(**PATIENT)
     stack.beat()
     first = stack.worker()
-    # Another holder is mid-ticket: the worker receives the job and waits for the lock. Under
-    # alarm scope the other holder works on the same alarm (as a copy of the job would).
+    # Another holder is mid-ticket on the same alarm (as a copy of the job would be): the worker
+    # receives the job and waits for the alarm's lock.
     other = stack.lock(100)
     token = other.try_acquire("someone-else")
     assert token
@@ -73,6 +75,36 @@ def test_killed_while_waiting_for_the_lock(stack: Any, ledger: Any) -> None:
     assert stack.row(instance)["attempts"] == 2
 
 
+def test_killed_while_waiting_for_the_global_lock(stack: Any, ledger: Any) -> None:
+    # Under global scope: claimed, its alarm's lock held, queued behind another alarm's call on the
+    # global lock, nothing sent. Under alarm scope the global lock is no lock of its: it goes on.
+    book = ledger("SIGKILL while waiting for the global lock (alarm's lock held, nothing sent)")
+    stack.configure(**PATIENT)
+    stack.beat()
+    first = stack.worker()
+    other = stack.global_lock()
+    token = other.try_acquire("another alarm's request")  # no worker node: only its TTL frees it
+    assert token
+    instance = book.accept(stack.submit(alarm_params(105)))
+    if stack.lock_scope == "alarm":
+        book.finish(timeout=PATIENCE)
+        assert stack.sandbox.state()["create_calls"] == 1 and other.holds(token)
+        return
+    waiting = wait_until(stack.lock(105).info, timeout=PATIENCE, message="the worker never took its alarm's lock")
+    assert waiting.instance == instance and stack.row(instance)["attempts"] == 1
+    first.kill()
+    lapse_lock(stack.lock(105), instance)
+    assert other.release(token)
+    assert stack.sandbox.state()["create_calls"] == 0
+    _recover(stack, book, instance, adopted=False)
+    assert stack.row(instance)["attempts"] == 2  # looked up first: the killed claim counted one
+
+
+def _lapse_in_call_locks(stack: Any, alarm: int, instance: str) -> None:
+    for lock in stack.in_call_locks(alarm):
+        lapse_lock(lock, instance)
+
+
 def test_killed_after_the_claim_before_the_create(stack: Any, ledger: Any) -> None:
     book = ledger("SIGKILL after the claim, before the create is sent")
     stack.configure(**PATIENT)
@@ -84,7 +116,7 @@ def test_killed_after_the_claim_before_the_create(stack: Any, ledger: Any) -> No
     claimed = stack.row(instance)
     assert (claimed["status"], claimed["attempts"]) == ("processing", 1)
     first.kill()
-    lapse_lock(stack.lock(101), instance)
+    _lapse_in_call_locks(stack, 101, instance)
     gate.release()
     assert stack.sandbox.state()["create_calls"] == 0
     _recover(stack, book, instance, adopted=False)
@@ -100,7 +132,7 @@ def test_killed_during_the_create(stack: Any, ledger: Any) -> None:
     gate.wait_held()
     assert stack.sandbox.state()["tickets_created"] == 0
     first.kill()
-    lapse_lock(stack.lock(102), instance)
+    _lapse_in_call_locks(stack, 102, instance)
     # Oceane finishes the create its caller no longer waits for: the ticket exists, unrecorded.
     gate.release()
     wait_until(lambda: stack.sandbox.state()["tickets_created"] == 1, timeout=PATIENCE)
@@ -118,7 +150,7 @@ def test_killed_after_oceane_stored_the_ticket_before_it_answered(stack: Any, le
     gate.wait_held()
     assert stack.sandbox.state()["tickets_created"] == 1
     first.kill()
-    lapse_lock(stack.lock(103), instance)
+    _lapse_in_call_locks(stack, 103, instance)
     gate.release()
     assert stack.row(instance)["status"] == "processing"
     _recover(stack, book, instance, adopted=True)
@@ -140,6 +172,9 @@ def test_killed_after_oceane_answered_before_the_database_commit(stack: Any, led
     wait_until(
         lambda: proxy.stalled_bytes > 0, timeout=PATIENCE, interval=0.01, message="the worker never reached its commit"
     )
+    # The record is outside the global lock: by now it is free for the next alarm's call, and the
+    # request is held by its alarm's lock alone.
+    assert stack.global_lock().info() is None
     first.kill()
     proxy.restore()
     assert stack.row(instance)["status"] == "processing"  # the commit never happened

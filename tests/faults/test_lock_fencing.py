@@ -41,12 +41,13 @@ def test_a_holder_that_outlived_its_lock_cannot_commit(stack: Any, ledger: Any) 
     gate = Gate(stack.sandbox, "after_create").close()
     instance = book.accept(stack.submit(alarm_params(600)))
     gate.wait_held()  # Oceane stored the ticket; A waits for the answer
-    lock = stack.lock(600)  # the global lock, or under alarm scope the alarm's
+    lock = stack.lock(600)  # the alarm's, carrying the row's token (and under global the global one)
     held_by_a = lock.info()
     assert held_by_a is not None and held_by_a.instance == instance
     a.pause()
     try:
-        lapse_lock(lock, instance)
+        for held in stack.in_call_locks(600):
+            lapse_lock(held, instance)
         stack.worker()  # B
         book.finish(timeout=PATIENCE)  # the sweep re-enqueues, B adopts
         taken_over = stack.row(instance)

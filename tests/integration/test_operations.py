@@ -181,5 +181,7 @@ def test_worker_metrics_are_scraped_from_the_multiprocess_directory(
     text = metrics.render(s, path=str(directory)).decode()
     assert "oceane_tickets_created_total 1.0" in text
     assert 'oceane_call_duration_seconds_count{operation="create",outcome="ok"} 1.0' in text
-    assert 'oceane_lock_wait_seconds_count{outcome="acquired"} 1.0' in text
+    # Under lock scope global a ticket waits for its alarm's lock, then for the global one.
+    assert 'oceane_lock_wait_seconds_count{lock="alarm",outcome="acquired"} 1.0' in text
+    assert 'oceane_lock_wait_seconds_count{lock="global",outcome="acquired"} 1.0' in text
     assert 'oceane_requests{status="created"} 1.0' in text

@@ -19,7 +19,7 @@ import pytest
 
 from oceane_ticket import keys, liveness, locking
 from oceane_ticket.liveness import Heartbeat, holder_dead
-from oceane_ticket.locking import ProcessingLock
+from oceane_ticket.locking import Held, ProcessingLock
 from tests.conftest import make_settings, wait_until
 
 
@@ -126,12 +126,14 @@ def test_recovery_breaks_a_dead_holders_lock_and_resends_its_request(redis: Any,
     assert ProcessingLock(redis, settings.lock_timeout).info() is not None
 
 
-def test_under_alarm_scope_recovery_breaks_a_dead_holders_alarm_lock(redis: Any, monkeypatch: Any) -> None:
-    # OCEANE_LOCK_SCOPE=alarm: a request runs under its alarm's lock, which a dead holder would
-    # otherwise keep until its TTL (tests/faults/test_crash_resume.py, alarm scope).
+@pytest.mark.parametrize("scope", ["global", "alarm"])
+def test_recovery_breaks_a_dead_holders_alarm_lock_under_either_scope(redis: Any, monkeypatch: Any, scope: str) -> None:
+    # A request runs under its alarm's lock under both scopes (under global, the global lock only
+    # covers the Oceane call): a worker killed between Oceane's answer and the record holds only
+    # its alarm's, which would otherwise keep the request until its TTL (tests/faults/test_crashes.py).
     from worker import sweep, transport
 
-    settings = make_settings(lock_scope="alarm")
+    settings = make_settings(lock_scope=scope)
     monkeypatch.setattr(transport, "restore_orphans", lambda *a, **k: 0)  # kombu needs a real broker
     base = ProcessingLock(redis, settings.lock_timeout)
     dead, live = base.for_key(keys.alarm_lock(12, 345, 1)), base.for_key(keys.alarm_lock(12, 345, 2))
@@ -150,21 +152,33 @@ def test_under_alarm_scope_recovery_breaks_a_dead_holders_alarm_lock(redis: Any,
     assert dead.info() is None
     live_holder = live.info()
     assert live_holder is not None and live_holder.instance == "req2"
-    # Under global scope only the global lock is looked at: the alarm locks are nobody's then.
+
+
+def test_a_holder_killed_mid_call_has_both_locks_broken_and_its_request_sent_once(redis: Any, monkeypatch: Any) -> None:
+    # Under lock scope global a worker in the Oceane call holds its alarm's lock and the global one.
+    from worker import sweep, transport
+
+    settings = make_settings()
+    monkeypatch.setattr(transport, "restore_orphans", lambda *a, **k: 0)
+    base = ProcessingLock(redis, settings.lock_timeout)
+    alarm = base.for_key(keys.alarm_lock(12, 345, 1))
     liveness.set_node("dead-node")
     try:
-        assert dead.try_acquire("req3")
+        token = alarm.try_acquire("req1")
+        assert token and base.try_acquire("req1", token, inside=Held(alarm, token))
     finally:
         liveness.set_node(None)
-    assert sweep.recover_dead_workers(make_settings(), redis, own_node="other").resent == []
-    assert dead.info() is not None
+    done = sweep.recover_dead_workers(settings, redis, own_node="other")
+    assert done.resent == ["req1"] and redis.llen(settings.queue) == 1
+    assert base.info() is None and alarm.info() is None
 
 
-@pytest.mark.parametrize("scope", ["global", "alarm"])
+@pytest.mark.parametrize(("scope", "holder"), [("global", "global"), ("global", "alarm"), ("alarm", "alarm")])
 def test_the_sweep_leaves_a_request_its_lock_holder_works_on(
-    redis: Any, monkeypatch: Any, sqlite_url: str, scope: str
+    redis: Any, monkeypatch: Any, sqlite_url: str, scope: str, holder: str
 ) -> None:
-    # A request being worked on is not re-sent, whichever lock of the scope holds it.
+    # A request being worked on is not re-sent, whichever lock holds it: under global scope its
+    # alarm's alone while it waits for the global lock or is recorded after Oceane's answer.
     from oceane_ticket.request import AllowedValues, build_alarm, build_details
     from producer import core
     from worker import sweep
@@ -176,7 +190,7 @@ def test_the_sweep_leaves_a_request_its_lock_holder_works_on(
     alarms = [build_alarm({"dma_id": 12, "element_id": 345, "alarm_id": n, "element_name": "E"}) for n in (1, 2)]
     held, idle = (core.submit(settings, alarm, details) for alarm in alarms)
     lock = ProcessingLock(redis, settings.lock_timeout)
-    assert (lock.for_key(keys.alarm_lock(12, 345, 1)) if scope == "alarm" else lock).try_acquire(held.instance)
+    assert (lock.for_key(keys.alarm_lock(12, 345, 1)) if holder == "alarm" else lock).try_acquire(held.instance)
     redis.delete(keys.enqueued_marker(held.instance), keys.enqueued_marker(idle.instance))
     sent = wait_until(lambda: sweep.sweep(settings, redis), timeout=10, message="nothing was ever stale")
     assert sent == [idle.instance]

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from oceane_ticket import keys
-from oceane_ticket.locking import LockTimeout, ProcessingLock
+from oceane_ticket.locking import Held, LockLost, LockTimeout, ProcessingLock
 from oceane_ticket.settings import SettingsError
 from tests.conftest import make_settings, wait_until
 
@@ -177,3 +177,63 @@ def test_a_lock_for_another_key_is_independent(r: Any) -> None:
     assert lock.try_acquire("a") and alarm.try_acquire("b")
     assert alarm.try_acquire("c") is None
     assert type(alarm) is type(lock) and alarm.timeout == lock.timeout and lock.key == keys.PROCESSING_LOCK
+
+
+# --- a lock taken inside another (lock scope global: the alarm's lock, then the global one) ---
+
+
+def test_waiting_inside_another_lock_keeps_the_outer_one_alive(r: Any) -> None:
+    # The alarm's lock must not lapse while its holder queues for the global one, however long:
+    # another copy of the job could then claim the request, and both would call Oceane.
+    outer = ProcessingLock(r, timeout=0.3, key=keys.alarm_lock(12, 345, 7))
+    inner = ProcessingLock(r, timeout=5)
+    token = outer.try_acquire("a")
+    other = inner.try_acquire("someone else")
+    assert token and other
+    got: list[str] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(inner.acquire("a", wait=30, token=token, inside=Held(outer, token)))
+    )
+    waiter.start()
+    # What is checked is time passing: more than three of the outer lock's TTLs.
+    time.sleep(1.0)
+    assert waiter.is_alive() and outer.holds(token)
+    inner.release(other)
+    waiter.join(10)
+    assert got == [token] and inner.holds(token) and outer.holds(token)
+    assert 200 < r.pttl(outer.key) <= 300  # renewed by the try that took the inner lock
+
+
+def test_an_outer_lock_lost_while_waiting_ends_the_wait_without_the_inner_one(r: Any) -> None:
+    outer = ProcessingLock(r, timeout=5, key=keys.alarm_lock(12, 345, 7))
+    inner = ProcessingLock(r, timeout=5)
+    token = outer.try_acquire("a")
+    other = inner.try_acquire("someone else")
+    assert token and other
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            inner.acquire("a", wait=30, token=token, inside=Held(outer, token))
+        except LockTimeout as exc:
+            errors.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    wait_until(lambda: waiter.is_alive(), timeout=2)
+    # The outer lock lapses (or is broken) and the inner one is freed at once: the next try must
+    # see the loss first and leave the inner lock alone.
+    r.delete(outer.key)
+    inner.release(other)
+    waiter.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], LockLost)
+    assert inner.info() is None
+
+
+def test_an_inner_lock_is_not_taken_for_an_outer_one_held_by_another(r: Any) -> None:
+    outer = ProcessingLock(r, timeout=5, key=keys.alarm_lock(12, 345, 7))
+    inner = ProcessingLock(r, timeout=5)
+    assert outer.try_acquire("b")
+    with pytest.raises(LockLost):
+        inner.try_acquire("a", "not-the-outer-holder", inside=Held(outer, "not-the-outer-holder"))
+    assert inner.info() is None

@@ -17,12 +17,13 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from oceane_ticket import connections, jobs, metrics
-from oceane_ticket.locking import LockTimeout, ProcessingLock
+from oceane_ticket import connections, jobs, keys, metrics
+from oceane_ticket.locking import Held, LockTimeout, ProcessingLock
 from oceane_ticket.oceane.errors import OceaneError
 from tests.conftest import ROOT, make_settings
 from tests.unit.test_operations import CLOSED_REDIS, insert, row, run
 from worker import metered
+from worker.events import events_lock_key
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -71,7 +72,7 @@ def test_counters_from_forked_worker_processes_are_summed_at_scrape(tmp_path: Pa
     got = samples(text)
     assert got[("oceane_tickets_created_total", ())] == 3
     assert got[("oceane_tickets_failed_total", ())] == 2
-    assert got[("oceane_lock_wait_seconds_count", (("outcome", "acquired"),))] == 2
+    assert got[("oceane_lock_wait_seconds_count", (("lock", "global"), ("outcome", "acquired")))] == 2
     # The gauges come from the sources at scrape time; a missing source says so, the rest still shows.
     assert got[("oceane_scrape_source_up", (("source", "redis"),))] == 0
     assert got[("oceane_scrape_source_up", (("source", "database"),))] == 1
@@ -137,8 +138,8 @@ def test_the_metered_lock_times_waits_and_timeouts() -> None:
     redis = fakeredis.FakeRedis()
     lock = metered.MeteredLock(redis, 30)
     before = (
-        value("oceane_lock_wait_seconds_count", outcome="timeout"),
-        value("oceane_lock_wait_seconds_count", outcome="acquired"),
+        value("oceane_lock_wait_seconds_count", lock="global", outcome="timeout"),
+        value("oceane_lock_wait_seconds_count", lock="global", outcome="acquired"),
     )
     ProcessingLock(redis, 30).try_acquire("other")
     with pytest.raises(LockTimeout):
@@ -146,9 +147,24 @@ def test_the_metered_lock_times_waits_and_timeouts() -> None:
     redis.flushall()
     with lock.held("mine", wait=1):
         pass
-    assert value("oceane_lock_wait_seconds_count", outcome="timeout") == before[0] + 1
-    assert value("oceane_lock_wait_seconds_count", outcome="acquired") == before[1] + 1
-    assert value("oceane_lock_wait_seconds_sum", outcome="timeout") >= 0.1
+    assert value("oceane_lock_wait_seconds_count", lock="global", outcome="timeout") == before[0] + 1
+    assert value("oceane_lock_wait_seconds_count", lock="global", outcome="acquired") == before[1] + 1
+    assert value("oceane_lock_wait_seconds_sum", lock="global", outcome="timeout") >= 0.1
+
+
+def test_the_metered_lock_labels_each_lock_it_waits_for() -> None:
+    # Under lock scope global a ticket waits for its alarm's lock and then the global one: each has
+    # its own series, so the global lock's queue is not averaged with the alarm's near-zero wait.
+    redis = fakeredis.FakeRedis()
+    base = metered.MeteredLock(redis, 30)
+    alarm = base.for_key(keys.alarm_lock(12, 345, 9))
+    events = base.for_key(events_lock_key("f" * 32))
+    before = {kind: value("oceane_lock_wait_seconds_count", lock=kind, outcome="acquired") for kind in metered.KINDS}
+    token = alarm.acquire("mine", wait=1)
+    base.acquire("mine", wait=1, token=token, inside=Held(alarm, token))
+    events.acquire("mine", wait=1)
+    after = {kind: value("oceane_lock_wait_seconds_count", lock=kind, outcome="acquired") for kind in metered.KINDS}
+    assert {kind: after[kind] - before[kind] for kind in metered.KINDS} == {"global": 1, "alarm": 1, "events": 1}
 
 
 def test_queue_gauges_read_redis_and_the_database_at_scrape(

@@ -5,13 +5,15 @@ retries counted in the database, our own outages never counted or failed, and a 
 outlived its lock fenced out of every write. Every case that takes the ``world`` fixture runs under
 both lock scopes (OCEANE_LOCK_SCOPE global, then alarm: the request's alarm's lock).
 
-Over 400 lines on purpose: one scripted world (fake Oceane, SQLite, fakeredis) for every path of one
-function, worker.processing.process.
+About 700 lines on purpose: one fake Oceane and one world serve every case of the one module they
+test; the two-lock cases (global lock around the call, alarm's lock to the record) are at the end.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -490,14 +492,15 @@ def test_a_copy_that_took_the_request_over_before_the_lock_stops_the_first_claim
     instance = world.request()
     copy_outcome: list[Outcome] = []
     copies = itertools.count()
-    real_acquire = world.ctx.lock.acquire
+    real_acquire = ProcessingLock.acquire
 
-    def acquire_after_a_copy_ran(*args: Any, **kwargs: Any) -> str:
+    def acquire_after_a_copy_ran(lock: ProcessingLock, *args: Any, **kwargs: Any) -> str:
         if next(copies) == 0:  # the copy runs (and takes the lock) while the first one waits
             copy_outcome.append(processing.process(world.ctx, instance))
-        return real_acquire(*args, **kwargs)
+        return real_acquire(lock, *args, **kwargs)
 
-    monkeypatch.setattr(world.ctx.lock, "acquire", acquire_after_a_copy_ran)
+    # On the class: the alarm's lock is a copy of the context's (ProcessingLock.for_key).
+    monkeypatch.setattr(ProcessingLock, "acquire", acquire_after_a_copy_ran)
     assert processing.process(world.ctx, instance) is Outcome.FENCED
     assert copy_outcome == [Outcome.CREATED]  # the claim it saw was interrupted: looked up, none, created
     # Only the copy talked to Oceane: it looked the externalId up (the claim it took over had an
@@ -544,3 +547,149 @@ def test_a_202_whose_ticket_shows_later_is_looked_up_again_never_created_twice(w
     world.oceane.store(RequestRecord.from_row(world.row(instance)).external_id)  # the server stored it since
     assert processing.process(world.ctx, instance) is Outcome.ADOPTED
     assert world.oceane.calls == ["create", "find", "find"] and len(world.oceane.tickets) == 1
+
+
+# --- two locks under lock scope global: the alarm's from the claim to the record, the global one around the call ---
+
+
+def _alarm_lock(world: World, instance: str) -> ProcessingLock:
+    row = world.row(instance)
+    return world.ctx.lock.for_key(keys.alarm_lock(row.dma_id, row.element_id, row.alarm_id))
+
+
+def test_the_global_lock_covers_the_oceane_call_and_the_alarms_the_record(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The record (and the hand-off) happens outside the global lock, so that the next alarm's call
+    # starts once Oceane answered; under alarm scope the global lock is never taken.
+    instance = world.request()
+    alarm = _alarm_lock(world, instance)
+    seen: dict[str, tuple[bool, bool]] = {}
+
+    def during_the_call() -> None:
+        seen["call"] = (world.ctx.lock.info() is not None, alarm.info() is not None)
+
+    real_mark_created = claims.mark_created
+
+    def mark_created(session: Session, key: str, token: str, **values: Any) -> bool:
+        holder = alarm.info()
+        seen["record"] = (world.ctx.lock.info() is not None, holder is not None and holder.token == token)
+        return real_mark_created(session, key, token, **values)
+
+    world.oceane.create_plan = [during_the_call]
+    monkeypatch.setattr(claims, "mark_created", mark_created)
+    assert processing.process(world.ctx, instance) is Outcome.CREATED
+    serial = world.settings.lock_scope == "global"
+    assert seen == {"call": (serial, True), "record": (False, True)}
+    assert world.ctx.lock.info() is None and alarm.info() is None
+
+
+def test_a_copy_arriving_between_the_answer_and_the_record_waits_and_never_asks_oceane(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The gap the global lock no longer covers: a duplicate message, the sweep's re-send or a
+    # redelivery arrives once Oceane answered and before the row says created. It must wait for the
+    # alarm's lock, not look the alarm up: a lagging list would not show the ticket yet.
+    instance = world.request()
+    copies: list[str] = []
+    real_mark_created = claims.mark_created
+    # The copy gives up after 0.4 s (2 x its lock timeout), well within the first worker's lock
+    # (10 s here), which is stalled in the gap for as long as the copy waits.
+    world.ctx.lock.timeout = 10.0
+    copy = dataclasses.replace(world.ctx, settings=make_settings(**{**world.settings.as_dict(), "lock_timeout": 0.2}))
+
+    def mark_created(*args: Any, **kwargs: Any) -> bool:
+        if not copies:
+            with pytest.raises(RetryLater) as later:
+                processing.process(copy, instance)  # the copy, run in the gap
+            copies.append(later.value.reason)
+        return real_mark_created(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "mark_created", mark_created)
+    assert processing.process(world.ctx, instance) is Outcome.CREATED
+    assert copies == ["processing lock busy"]  # it waited for the alarm's lock (no retry spent)
+    assert world.oceane.calls == ["create"]
+    assert processing.process(world.ctx, instance) is Outcome.NOTHING_TO_DO  # its retry finds it done
+    assert world.oceane.calls == ["create"] and len(world.oceane.tickets) == 1
+    assert world.row(instance).retries_used == 0
+
+
+def test_a_busy_global_lock_gives_a_claim_back_and_spends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A request already sent once (a retry): claimed under its alarm's lock, then the global lock
+    # stays busy past the wait. Nothing was sent or counted: the claim is given back, no retry spent.
+    world = World(tmp_path, monkeypatch, lock_scope="global")
+    instance = world.request()
+    world.oceane.create_plan = [status(503, 5)]
+    with pytest.raises(RetryLater):
+        processing.process(world.ctx, instance)
+    before = world.row(instance)
+    assert (before.attempts, before.retries_used) == (1, 1)
+    assert ProcessingLock(world.redis, timeout=120).try_acquire("someone else")  # past every wait here
+    with Session(db.get_engine(world.url)) as s:  # due now
+        s.execute(sa.update(Ticket).where(Ticket.instance == instance).values(not_before=None))  # type: ignore[arg-type]
+        s.commit()
+    with pytest.raises(RetryLater) as later:
+        processing.process(world.ctx, instance)
+    assert later.value.reason == "processing lock busy"
+    after = world.row(instance)
+    assert (after.status, after.attempts, after.retries_used, after.lock_token) == ("processing", 1, 1, None)
+    assert world.oceane.calls == ["create"] and _alarm_lock(world, instance).info() is None
+    world.redis.delete(keys.PROCESSING_LOCK)
+    assert processing.process(world.ctx, instance) is Outcome.CREATED
+    assert world.oceane.calls == ["create", "find", "create"]
+
+
+def test_the_alarms_lock_outlives_a_long_wait_for_the_global_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The alarm's lock (TTL 0.4 s here) is renewed while its holder waits for the global one, so
+    # no copy of the job can claim the request meanwhile; the call goes out under both.
+    world = World(tmp_path, monkeypatch, lock_scope="global", lock_timeout=0.4)
+    instance = world.request()
+    alarm = _alarm_lock(world, instance)
+    other = ProcessingLock(world.redis, timeout=120).try_acquire("someone else")
+    assert other
+    real_try = ProcessingLock.try_acquire
+    started: list[float] = []
+
+    def try_acquire(lock: ProcessingLock, *args: Any, **kwargs: Any) -> str | None:
+        if kwargs.get("inside") is not None:
+            started.append(started[0] if started else time.monotonic())
+            # Freed once more than the alarm lock's TTL has passed, within the wait (2 x 0.4 s).
+            if time.monotonic() - started[0] > 0.6:
+                world.ctx.lock.release(other)
+        return real_try(lock, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessingLock, "try_acquire", try_acquire)
+    held: list[bool] = []
+    world.oceane.create_plan = [lambda: held.append(alarm.holds(world.row(instance).lock_token or ""))]
+    assert processing.process(world.ctx, instance) is Outcome.CREATED
+    assert held == [True] and len(started) > 2
+
+
+def test_an_alarms_lock_lost_while_waiting_for_the_global_one_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(tmp_path, monkeypatch, lock_scope="global")
+    instance = world.request()
+    assert ProcessingLock(world.redis, timeout=120).try_acquire("someone else")  # past every wait here
+    real_try = ProcessingLock.try_acquire
+
+    def try_acquire(lock: ProcessingLock, *args: Any, **kwargs: Any) -> str | None:
+        inside = kwargs.get("inside")
+        if inside is not None:
+            # Lost before this try (a failover, a holder judged dead by mistake).
+            world.redis.delete(inside.lock.key)
+        return real_try(lock, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessingLock, "try_acquire", try_acquire)
+    with pytest.raises(RetryLater) as later:
+        processing.process(world.ctx, instance)
+    assert later.value.reason == "processing lock busy"
+    row = world.row(instance)
+    assert (row.status, row.attempts, row.lock_token) == ("queued", 0, None)  # still ours: given back
+    assert world.oceane.calls == []
+    holder = world.ctx.lock.info()
+    assert holder is not None and holder.instance == "someone else"

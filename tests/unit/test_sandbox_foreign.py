@@ -18,7 +18,7 @@ from oceane_ticket.oceane.errors import LookupIncomplete
 from oceane_ticket.sandbox.faults import FaultSpecError
 from oceane_ticket.sandbox.protocol import ApiError
 from oceane_ticket.sandbox.server import Sandbox, SandboxConfig
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_until
 
 OURS = "12/345/7"
 
@@ -106,3 +106,22 @@ def test_cli_refuses_a_negative_hand_made_count(capsys: pytest.CaptureFixture[st
     cli.configure_parser(parser)
     assert cli.run(parser.parse_args(["--port", "0", "--hand-made-tickets", "-1"])) == 2
     assert "--hand-made-tickets" in capsys.readouterr().err
+
+
+def test_a_list_that_lags_behind_its_creates(sb: Sandbox) -> None:
+    # What the lookup-before-create cannot tell from "none": the list, its total included, does not
+    # show a ticket stored in its last lookup_lag seconds, while a second create is still refused.
+    sb.set_faults(lookup_lag=0.5)
+    body = {"externalId": OURS, "ticketType": "incident", "description": "d", "severity": "Major", "priority": "2"}
+    client = client_for(sb)
+    ticket = client.create_ticket(body)
+    assert listing(sb, externalId=OURS) == ([], "0")
+    assert client.find_open_ticket(OURS) is None  # "saw everything, found none"
+    headers = {"Authorization": f"Bearer {sb.issue_token()}", "Accept": "application/json"}
+    second = requests.post(sb.tickets_url, json=body, headers=headers, timeout=5)
+    assert (second.status_code, second.json()["code"]) == (409, 29)
+    shown = wait_until(lambda: listing(sb, externalId=OURS)[0], timeout=10, message="the ticket never showed")
+    assert [t["id"] for t in shown] == [ticket.id]
+    with pytest.raises(FaultSpecError, match="lookup_lag"):
+        sb.set_faults(lookup_lag=-1)
+    assert sb.clear_faults()["lookup_lag"] == 0
