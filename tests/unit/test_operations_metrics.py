@@ -23,7 +23,6 @@ from oceane_ticket.oceane.errors import OceaneError
 from tests.conftest import ROOT, make_settings
 from tests.unit.test_operations import CLOSED_REDIS, insert, row, run
 from worker import metered
-from worker.events import events_lock_key
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -158,7 +157,7 @@ def test_the_metered_lock_labels_each_lock_it_waits_for() -> None:
     redis = fakeredis.FakeRedis()
     base = metered.MeteredLock(redis, 30)
     alarm = base.for_key(keys.alarm_lock(12, 345, 9))
-    events = base.for_key(events_lock_key("f" * 32))
+    events = base.for_key(keys.events_lock("f" * 32))
     before = {kind: value("oceane_lock_wait_seconds_count", lock=kind, outcome="acquired") for kind in metered.KINDS}
     token = alarm.acquire("mine", wait=1)
     base.acquire("mine", wait=1, token=token, inside=Held(alarm, token))
