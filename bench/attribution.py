@@ -64,11 +64,16 @@ def _py_spy() -> str | None:
 
 
 @contextlib.contextmanager
-def sampled(pid: int) -> Iterator[dict[str, float]]:
+def sampled(pid: int, wall: bool = False) -> Iterator[dict[str, float]]:
     """Sample ``pid`` and its children while the block runs; afterwards the dict holds the shares.
 
     The shares are fractions of the samples, by owner (see :data:`OWNERS`), largest first; empty when
     py-spy could not attach (the block runs regardless: an attribution is an explanation, not a row).
+
+    ``wall``: where the pool children's *time* goes, waiting included (py-spy's ``--idle``), and only
+    theirs (the main process idles in its event loop by design). A child waiting for the sandbox's
+    answer is then charged to the HTTP client, one blocked on a lock's wake-up list to redis-py, one
+    waiting for its next task to Celery's pool, one waiting for a commit to the database driver.
     """
     shares: dict[str, float] = {}
     program = _py_spy()
@@ -91,6 +96,7 @@ def sampled(pid: int) -> Iterator[dict[str, float]]:
                 "raw",
                 "--output",
                 str(out),
+                *(["--idle"] if wall else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -107,17 +113,24 @@ def sampled(pid: int) -> Iterator[dict[str, float]]:
         if out.exists():
             if os.environ.get("OCEANE_BENCH_KEEP_SAMPLES"):
                 shutil.copy(out, os.environ["OCEANE_BENCH_KEEP_SAMPLES"])
-            shares.update(attribute(out.read_text(errors="replace")))
+            shares.update(attribute(out.read_text(errors="replace"), children_only=wall))
 
 
-def attribute(raw: str) -> dict[str, float]:
-    """py-spy's raw (collapsed) output -> share of the samples per owner, largest first."""
+def attribute(raw: str, children_only: bool = False) -> dict[str, float]:
+    """py-spy's raw (collapsed) output -> share of the samples per owner, largest first.
+
+    ``children_only``: only the stacks of the sampled process's children (py-spy's ``--subprocesses``
+    starts a child's stack with two ``process`` frames, its parent's and its own).
+    """
     counts: Counter[str] = Counter()
     for line in raw.splitlines():
         stack, _, number = line.rpartition(" ")
         if not stack or not number.isdigit():
             continue
-        counts[owner(stack.split(";"))] += int(number)
+        frames = stack.split(";")
+        if children_only and sum(1 for f in frames if f.startswith("process ")) < 2:
+            continue
+        counts[owner(frames)] += int(number)
     total = sum(counts.values())
     return {name: count / total for name, count in counts.most_common()} if total else {}
 
@@ -156,14 +169,19 @@ def _package(path: str) -> str | None:
     return None if top in sys.stdlib_module_names else OTHER
 
 
-def summary(shares: dict[str, float], cpu_ms_per_ticket: float | None = None) -> str:
-    """``kombu 31 % (1.8 ms), Celery 22 % (1.3 ms), ...``: the owners above 2 %, largest first."""
+def summary(
+    shares: dict[str, float], ms_per_ticket: float | None = None, label: str = "worker CPU by py-spy samples"
+) -> str:
+    """``kombu 31 % (1.8 ms), Celery 22 % (1.3 ms), ...``: the owners above 2 %, largest first.
+
+    ``ms_per_ticket``: what the shares divide (CPU per ticket, or a pool child's time per ticket).
+    """
     if not shares:
-        return "no CPU attribution (py-spy not installed or could not attach)"
+        return f"no {label} (py-spy not installed or could not attach)"
     parts = []
     for name, share in shares.items():
         if share < 0.02:
             continue
-        cost = f" ({share * cpu_ms_per_ticket:.1f} ms)" if cpu_ms_per_ticket else ""
+        cost = f" ({share * ms_per_ticket:.1f} ms)" if ms_per_ticket else ""
         parts.append(f"{name} {share:.0%}{cost}")
-    return "worker CPU by py-spy samples: " + ", ".join(parts)
+    return f"{label}: " + ", ".join(parts)

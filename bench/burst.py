@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from bench import attribution
 from bench.common import (
@@ -163,12 +163,13 @@ def drain(
     duplicate_every: int = 0,
     timeout: float = 600.0,
     name: str = "w",
-    spy: bool = False,
+    spy: Literal["cpu", "wall"] | None = None,
 ) -> dict[str, Any]:
     """Burst ``n`` requests at a worker of ``procs`` processes; returns rate, checks and memory.
 
     ``spy``: sample the worker with py-spy over the drain (bench/attribution.py) and return the shares
-    of its CPU by package as ``cpu_shares``; the rate of such a drain is not a measurement.
+    by package as ``cpu_shares``: of its CPU (``cpu``), or of its pool children's time, waiting
+    included (``wall``). The rate of such a drain is not a measurement.
     """
     flush_redis()
     import psycopg
@@ -192,7 +193,8 @@ def drain(
         instances = insert_requests(url, n)
         cpu_before = worker.cpu_seconds()
         assert worker.proc is not None
-        with attribution.sampled(worker.proc.pid) if spy else contextlib.nullcontext({}) as shares:
+        spying = attribution.sampled(worker.proc.pid, wall=spy == "wall") if spy else contextlib.nullcontext({})
+        with spying as shares:
             started = enqueue(instances, duplicate_every)
             wait_until(lambda: _done(url)[0] >= n, timeout, 0.25, f"{n} tickets through {procs} process(es)")
         finished = _finish_times(url)

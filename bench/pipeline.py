@@ -21,6 +21,7 @@ protocol-2 message per request LPUSHed), in one burst, so the worker is what is 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from bench import attribution
 from bench.burst import ceiling_row, drain, floor_loop, sequential_latency, sweep_time
@@ -74,7 +75,7 @@ def _row4(url: str, full: bool, rss: list[float]) -> list[Row]:
         burst = drain(url, sb, n4, 1, name="e2e")
         # What the worker's CPU goes to, from a second drain under py-spy (full runs only: the
         # figures above are never taken while sampling).
-        spied = drain(url, sb, n4, 1, name="e2e-spy", spy=True) if full and attribution.available() else None
+        spied = drain(url, sb, n4, 1, name="e2e-spy", spy="cpu") if full and attribution.available() else None
         where = attribution.summary(spied["cpu_shares"] if spied else {}, burst["worker_cpu_ms_per_ticket"])
         per_ticket = 1 / burst["rate"]
         overhead = per_ticket - floor_ticket
@@ -128,6 +129,21 @@ def _row4(url: str, full: bool, rss: list[float]) -> list[Row]:
     return rows
 
 
+def _waits(url: str, sb: Any, full: bool, n: int, procs: int, scope: str = "global") -> str:
+    """Where the pool children's time goes (py-spy, waiting included), from a drain of its own; "" if not run.
+
+    A drain bounded by waiting rather than by the CPU (rows 5, 6 and 9) is explained by what its
+    processes wait for: the sandbox's answer (the HTTP client), the lock (redis-py), their next task
+    (Celery's pool, kombu), a commit (the database driver).
+    """
+    if not (full and attribution.available()):
+        return ""
+    spied = drain(url, sb, n, procs, scope=scope, name=f"waits-{procs}", spy="wall")
+    per_ticket = 1000 * procs / spied["rate"]  # a child's milliseconds per ticket it handled
+    label = f"pool children's time by py-spy samples (waiting included; {per_ticket:.0f} ms per ticket per child)"
+    return "; " + attribution.summary(spied["cpu_shares"], per_ticket, label=label)
+
+
 def _rows5_9(url: str, full: bool, wanted: set[str], rss: list[float]) -> list[Row]:
     rows = []
     with sandbox(0.050) as sb:
@@ -150,7 +166,7 @@ def _rows5_9(url: str, full: bool, wanted: set[str], rss: list[float]) -> list[R
                     better="higher",
                     note=f"{n5} tickets; lost {result['check']['lost']}, dup {result['check']['duplicates']}; "
                     f"worker CPU {result['worker_cpu_ms_per_ticket']:.1f} ms/ticket, load {result['load'][0]:.1f}",
-                    reason=drain_reason(result, plain_rate),
+                    reason=drain_reason(result, plain_rate) + (_waits(url, sb, full, 100, 4) if procs == 4 else ""),
                     extra=result,
                 ).judge()
             )
@@ -173,7 +189,9 @@ def _rows5_9(url: str, full: bool, wanted: set[str], rss: list[float]) -> list[R
                     note=f"exactly once: {'yes' if ok else 'NO'} ({check['oceane_tickets']} Oceane tickets for "
                     f"{n9} alarms, every 10th job sent twice; lost {check['lost']}, dup {check['duplicates']}); "
                     f"worker CPU {result['worker_cpu_ms_per_ticket']:.1f} ms/ticket, load {result['load'][0]:.1f}",
-                    reason=drain_reason(result) if ok else "not exactly once: see the note",
+                    reason=(drain_reason(result) + (_waits(url, sb, full, 200, 4, "alarm") if procs == 4 else ""))
+                    if ok
+                    else "not exactly once: see the note",
                     extra=result,
                 ).judge()
             )
@@ -214,7 +232,9 @@ def _row6(url: str, full: bool, rss: list[float]) -> list[Row]:
                 note=f"lost {check['lost']}, duplicates {check['duplicates']}, "
                 f"{check['oceane_tickets']} Oceane tickets; "
                 f"worker CPU {result['worker_cpu_ms_per_ticket']:.1f} ms/ticket, load {result['load'][0]:.1f}",
-                reason=drain_reason(result, plain_rate) if ok else "not exactly once: see the note",
+                reason=drain_reason(result, plain_rate) + _waits(url, sb, full, 1000, 4)
+                if ok
+                else "not exactly once: see the note",
                 extra=result,
             ).judge()
         )

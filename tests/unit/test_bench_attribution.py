@@ -42,3 +42,18 @@ def test_shares_add_up_and_come_largest_first() -> None:
     assert list(shares) == ["kombu", "our code", "the database driver (psycopg)"]
     assert abs(sum(shares.values()) - 1.0) < 1e-9 and shares["kombu"] == 0.6
     assert "kombu 60% (3.0 ms)" in attribution.summary(shares, 5.0)
+
+
+def test_children_only_leaves_out_the_main_process() -> None:
+    main = 'process 10:"celery worker"'
+    child = 'process 11:"celery worker"'
+    raw = "\n".join(
+        [
+            ";".join([main, frame("poll", "kombu/utils/eventio.py")]) + " 50",
+            ";".join([main, child, frame("recv_into", "urllib3/response.py")]) + " 30",
+            ";".join([main, child, frame("blpop", "redis/commands/core.py")]) + " 10",
+        ]
+    )
+    assert list(attribution.attribute(raw)) == ["kombu", "the HTTP client (requests, urllib3)", "redis-py"]
+    children = attribution.attribute(raw, children_only=True)
+    assert children == {"the HTTP client (requests, urllib3)": 0.75, "redis-py": 0.25}
