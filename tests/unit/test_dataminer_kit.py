@@ -439,7 +439,7 @@ PROPERTY_PARAMS = {
 def test_property_script_sets_the_given_properties(harness: Any) -> None:
     outcome = harness("OceaneSetAlarmProperties.cs", {"entry": "run", "params": PROPERTY_PARAMS})
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     assert outcome["properties"] == [
         [12, 345, 67890, "Oceane Ticket ID", "TT-9"],
         [12, 345, 67890, "Oceane Ticket URL", "http://oceane/t/TT-9"],
@@ -451,7 +451,7 @@ def test_property_script_without_the_optional_status_sets_the_other_two(harness:
     params = {k: v for k, v in PROPERTY_PARAMS.items() if k != "Oceane Ticket Status"}
     outcome = harness("OceaneSetAlarmProperties.cs", {"entry": "run", "params": params})
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     assert [p[3] for p in outcome["properties"]] == ["Oceane Ticket ID", "Oceane Ticket URL"]
 
 
@@ -474,6 +474,9 @@ class FakeIntake:
     answers: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    # (method, path) -> how many of the next such requests get no answer: the connection is closed
+    # once the request is read, as a kept-alive connection the server or a proxy dropped.
+    drops: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def answer(self, method: str, path: str, status: int, body: Any) -> None:
         self.answers[(method, path)] = (status, body)
@@ -497,6 +500,10 @@ def intake() -> Iterator[FakeIntake]:
                     "json": json.loads(body) if body else None,
                 }
             )
+            if fake.drops.get((self.command, parts.path), 0) > 0:
+                fake.drops[(self.command, parts.path)] -= 1
+                self.close_connection = True
+                return
             status, answer = fake.answers.get((self.command, parts.path), (404, {"error": "not found"}))
             if callable(answer):  # answers that depend on the query (a table's pages)
                 status, answer = answer({k: v[0] for k, v in parse_qs(parts.query).items()})
@@ -588,7 +595,7 @@ def test_automatic_script_creates_the_ticket(
 
     outcome = harness("OceaneCreateTicket.cs", scenario)
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     (post,) = _posts(intake)
     assert post["authorization"] == f"Bearer {TOKEN}"
     assert post["query"] == {"wait": "30"}
@@ -680,7 +687,7 @@ def test_interactive_script_shows_the_existing_ticket_without_asking(harness: An
     intake.answer("GET", "/tickets", 200, {**CREATED, "existing": True})
     outcome = harness("OrangeOceaneTicketingSystem.cs", _run(intake, "none"))
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     assert [r["path"] for r in intake.requests] == ["/tickets", "/form"]
     assert intake.requests[0]["query"] == {"dmaId": "12", "elementId": "345", "alarmId": "67890"}
     texts = _dialog_texts(outcome)
@@ -709,7 +716,7 @@ def test_interactive_script_asks_the_details_and_creates_the_ticket(harness: Any
 
     outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     form_dialog = outcome["dialogs"][0]
     assert form_dialog["dropDowns"] == {
         "priority": ["", *FORM["priority"]],
@@ -761,7 +768,7 @@ def test_interactive_script_shows_the_intakes_field_error_in_the_dialog(harness:
 
     outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     assert "description: too long" in _dialog_texts(outcome)[1]
     assert len(_posts(intake)) == 1
     assert outcome["outputs"]["status"] == "cancelled"
@@ -791,7 +798,7 @@ def test_interactive_script_reports_a_created_ticket_it_cannot_write(harness: An
     intake.answer("GET", "/tickets", 200, _answer("created", ticketId=None, ticketUrl=None, existing=True))
     outcome = harness("OrangeOceaneTicketingSystem.cs", _run(intake, "none"))
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     assert "could not write the ticket onto alarm 12/345/67890" in _dialog_texts(outcome)[0]
     assert outcome["properties"] == []
 
@@ -865,7 +872,7 @@ def test_a_selection_gets_one_dialog_and_one_ticket_per_alarm_with_each_result_s
 
     outcome = harness("OrangeOceaneTicketingSystem.cs", scenario)
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     form, result = outcome["dialogs"]  # one dialog for the details, one with every alarm's outcome
     asked = " ".join(form["texts"])
     # Alarm 2 was selected twice (one root alarm: one ticket); alarm 1 already has one: 2 of 3 are asked for.
@@ -883,6 +890,16 @@ def test_the_root_time_is_sent_in_utc_from_the_offset_dataminer_wrote(harness: A
     params = {**DETAILS, "Root Time": "2026-11-29T09:00:00+01:00"}
     harness("OceaneCreateTicket.cs", _run(intake, "udapi", params))
     assert _posts(intake)[0]["json"]["rootTime"] == "2026-11-29T08:00:00Z"
+
+
+def test_a_create_whose_connection_was_dropped_unanswered_is_sent_again_once(
+    harness: Any, intake: FakeIntake
+) -> None:
+    intake.answer("POST", "/tickets", 201, CREATED)
+    intake.drops[("POST", "/tickets")] = 1
+    outcome = harness("OceaneCreateTicket.cs", _run(intake, "udapi", DETAILS))
+    assert outcome["exit"] == "completed", outcome.get("reason")
+    assert len(_posts(intake)) == 2  # the dropped one, then the one answered
 
 
 def test_a_root_time_without_an_offset_is_not_passed_off_as_utc(harness: Any, intake: FakeIntake) -> None:
@@ -1045,7 +1062,7 @@ def test_rule_script_does_nothing_when_the_rule_no_longer_matches(harness: Any, 
     scenario = _rule(intake, RULE_PARAMS, paramsById={"65002": "down", "65006": _alarm_info()})
     outcome = harness("OceaneRuleTicket.cs", scenario)
 
-    assert outcome["exit"] == "completed"
+    assert outcome["exit"] == "completed", outcome.get("reason")
     assert _posts(intake) == []
 
 

@@ -33,6 +33,9 @@ namespace Oceane.DataMiner
 
 		/// <summary>Gets the first field a 422 names (the intake's "field"), or empty.</summary>
 		public string Field { get; private set; }
+
+		/// <summary>Gets a value indicating whether the request got no answer at all (the connection failed).</summary>
+		public bool Unanswered { get; internal set; }
 	}
 
 	/// <summary>The oceane-ticket HTTP intake (POST/GET /tickets, GET /form), bearer-authenticated.</summary>
@@ -197,6 +200,23 @@ namespace Oceane.DataMiner
 
 		private Reply Send(HttpMethod method, string path, string jsonBody)
 		{
+			// One more try, on a new connection, when the request never got an answer: a kept-alive
+			// connection the intake (uvicorn closes idle ones after 5 s) or a proxy closed meanwhile
+			// fails the next request sent on it, typically the create after the operator took a while
+			// over the dialog. Every intake call is safe to repeat: lookups read, a create for an alarm
+			// that has a request answers that request, an event is recorded once per eventId.
+			try
+			{
+				return SendOnce(method, path, jsonBody);
+			}
+			catch (IntakeException e) when (e.Unanswered)
+			{
+				return SendOnce(method, path, jsonBody);
+			}
+		}
+
+		private Reply SendOnce(HttpMethod method, string path, string jsonBody)
+		{
 			using (var message = new HttpRequestMessage(method, baseUrl + path))
 			{
 				if (jsonBody != null)
@@ -214,7 +234,7 @@ namespace Oceane.DataMiner
 				}
 				catch (HttpRequestException e)
 				{
-					throw new IntakeException(0, "the intake at " + baseUrl + " is unreachable: " + Innermost(e).Message);
+					throw new IntakeException(0, "the intake at " + baseUrl + " is unreachable: " + Innermost(e).Message) { Unanswered = true };
 				}
 				catch (OperationCanceledException)
 				{
