@@ -892,9 +892,7 @@ def test_the_root_time_is_sent_in_utc_from_the_offset_dataminer_wrote(harness: A
     assert _posts(intake)[0]["json"]["rootTime"] == "2026-11-29T08:00:00Z"
 
 
-def test_a_create_whose_connection_was_dropped_unanswered_is_sent_again_once(
-    harness: Any, intake: FakeIntake
-) -> None:
+def test_a_create_whose_connection_was_dropped_unanswered_is_sent_again_once(harness: Any, intake: FakeIntake) -> None:
     intake.answer("POST", "/tickets", 201, CREATED)
     intake.drops[("POST", "/tickets")] = 1
     outcome = harness("OceaneCreateTicket.cs", _run(intake, "udapi", DETAILS))
