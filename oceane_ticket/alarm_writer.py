@@ -228,51 +228,34 @@ class WebServicesWriter(_HttpWriter):
             {"ParameterId": index, "Name": name, "Value": value}
             for index, (name, value) in enumerate(values.items(), start=1)
         ]
-        for attempt in (1, 2):
-            connection = self._current()
-            body = {
-                "connection": connection,
-                "script": {
-                    "Name": self.script,
-                    "Folder": "",
-                    "Description": "",
-                    "Parameters": parameters,
-                    "Dummies": [],
-                    "MemoryFiles": [],
-                },
-                "scriptOptions": {"WaitForScript": True},
-            }
-            response = self._post(EXECUTE_PATH, body, "ExecuteAutomationScriptWithOutput")
-            if response.status_code != 200 and NO_CONNECTION in response.text.lower():
-                # The connection lapsed: connect again once and repeat; a second refusal is
-                # DataMiner's problem, for a later attempt.
-                self._drop(connection)
-                if attempt == 1:
-                    log.info("DataMiner connection lapsed; connecting again")
-                    continue
-                raise WritebackError(
-                    "DataMiner refused a fresh connection (No connection available)",
-                    transient=True,
-                    http_status=response.status_code,
-                )
-            if response.status_code != 200:
-                raise self._http_error(response, "ExecuteAutomationScriptWithOutput")
-            self._check_result(_unwrap(response))
-            return
+        script = {
+            "Name": self.script,
+            "Folder": "",
+            "Description": "",
+            "Parameters": parameters,
+            "Dummies": [],
+            "MemoryFiles": [],
+        }
+        options = {"WaitForScript": True}
+        self._check_result(self.call("ExecuteAutomationScriptWithOutput", {"script": script, "scriptOptions": options}))
 
     def call(self, method: str, parameters: Mapping[str, Any]) -> Any:
         """One Web Services v1 method with the kept connection (renewed once if it lapsed); its ``d``.
 
-        For reads beside the write-back (the reconcile's ``GetElement`` and ``GetActiveAlarmsForElement``,
-        oceane_ticket/alarm_state.py). Raises :class:`WritebackError` on any failure, the text safe to show.
+        The write-back's ExecuteAutomationScriptWithOutput goes through here, and so do the reads beside
+        it (the reconcile's ``GetElement`` and ``GetActiveAlarmsForElement``, oceane_ticket/alarm_state.py).
+        Raises :class:`WritebackError` on any failure, the text safe to show.
         """
         path = "/API/v1/Json.asmx/" + method
         for attempt in (1, 2):
             connection = self._current()
             response = self._post(path, {"connection": connection, **parameters}, method)
             if response.status_code != 200 and NO_CONNECTION in response.text.lower():
+                # The connection lapsed (idle timeout, Agent restart): connect again once and
+                # repeat; a second refusal is DataMiner's problem, for a later attempt.
                 self._drop(connection)
                 if attempt == 1:
+                    log.info("DataMiner connection lapsed; connecting again")
                     continue
                 raise WritebackError(
                     "DataMiner refused a fresh connection (No connection available)",
