@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -644,29 +643,33 @@ def test_a_busy_global_lock_gives_a_claim_back_and_spends_nothing(
 def test_the_alarms_lock_outlives_a_long_wait_for_the_global_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The alarm's lock (TTL 0.4 s here) is renewed while its holder waits for the global one, so
-    # no copy of the job can claim the request meanwhile; the call goes out under both.
-    world = World(tmp_path, monkeypatch, lock_scope="global", lock_timeout=0.4)
+    # The alarm's lock is renewed while its holder waits for the global one, so no copy of the job
+    # can claim the request meanwhile; the call goes out under both. The renewals are observed, not
+    # inferred from time passing: before each try the alarm lock's TTL is raised far above its own,
+    # and after it the TTL must be back to OCEANE_LOCK_TIMEOUT.
+    world = World(tmp_path, monkeypatch, lock_scope="global", lock_timeout=4)
     instance = world.request()
     alarm = _alarm_lock(world, instance)
     other = ProcessingLock(world.redis, timeout=120).try_acquire("someone else")
     assert other
     real_try = ProcessingLock.try_acquire
-    started: list[float] = []
+    renewed: list[bool] = []
 
     def try_acquire(lock: ProcessingLock, *args: Any, **kwargs: Any) -> str | None:
-        if kwargs.get("inside") is not None:
-            started.append(started[0] if started else time.monotonic())
-            # Freed once more than the alarm lock's TTL has passed, within the wait (2 x 0.4 s).
-            if time.monotonic() - started[0] > 0.6:
-                world.ctx.lock.release(other)
-        return real_try(lock, *args, **kwargs)
+        if kwargs.get("inside") is None:
+            return real_try(lock, *args, **kwargs)
+        if len(renewed) == 3:
+            world.ctx.lock.release(other)  # three tries waited: the global lock is free for the fourth
+        world.redis.pexpire(alarm.key, 600_000)
+        got = real_try(lock, *args, **kwargs)
+        renewed.append(0 < world.redis.pttl(alarm.key) <= 4000)
+        return got
 
     monkeypatch.setattr(ProcessingLock, "try_acquire", try_acquire)
     held: list[bool] = []
     world.oceane.create_plan = [lambda: held.append(alarm.holds(world.row(instance).lock_token or ""))]
     assert processing.process(world.ctx, instance) is Outcome.CREATED
-    assert held == [True] and len(started) > 2
+    assert held == [True] and renewed == [True] * 4
 
 
 def test_an_alarms_lock_lost_while_waiting_for_the_global_one_sends_nothing(
