@@ -245,9 +245,7 @@ class OceaneClient:
         """
         body = dict(request) if isinstance(request, Mapping) else self.create_body(request)
         sent = self.dialect.sent_external_id(body)
-        response = self.send(
-            "POST", self.settings.ticket_endpoint, what="POST troubleTicket", creates=True, body=body
-        )
+        response = self.send("POST", self.settings.ticket_endpoint, what="POST troubleTicket", creates=True, body=body)
         content = response.content
         try:
             data = parse_json(content) if content.strip() else None
