@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from oceane_ticket import jobs
 from oceane_ticket.logs import describe_exception
 from oceane_ticket.request import external_id
+from oceane_ticket.statuses import Origin
 
 if TYPE_CHECKING:
     from oceane_ticket.settings import Settings
@@ -30,7 +31,8 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
     over. Because ``attempts`` stays above zero, the worker looks the alarm's externalId up in
     Oceane before creating, so a create that did reach Oceane earlier is adopted, not repeated.
     If the alarm got another request meanwhile (not failed), the partial unique index refuses the
-    re-queue: still one ticket per alarm.
+    re-queue: still one ticket per alarm. While the rule cap is set, a Correlation rule's request is
+    held again instead of sent, and the cap's release sends it (no ``task_id`` then).
 
     Returns:
         One dict per instance: ``instance``, ``result`` (``requeued``, ``refused``, ``not_failed``,
@@ -47,7 +49,7 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
         entry: dict[str, Any] = {"instance": instance}
         with Session(engine, expire_on_commit=False) as s:
             try:
-                row = claims.requeue_failed(s, instance, clock.utcnow())
+                row = claims.requeue_failed(s, instance, clock.utcnow(), capped=settings.auto_tickets_per_minute > 0)
             except sqlalchemy.exc.IntegrityError:
                 s.rollback()
                 failed = reads.get(s, instance)
@@ -69,6 +71,13 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
                     entry.update(result=NOT_FAILED, detail=f"it is {current.status}: only failed ones retry")
                 results.append(entry)
                 continue
+        if row.origin == Origin.RULE and row.released_at is None:
+            # Held again under the rule cap: the cap's release sends its job (see claims.requeue_failed).
+            entry.update(
+                result=REQUEUED, detail="held by the rule cap (OCEANE_AUTO_TICKETS_PER_MINUTE) until it is released"
+            )
+            results.append(entry)
+            continue
         try:
             entry["task_id"] = jobs.enqueue_create(redis, instance, settings.queue, settings.stale_after)
         except Exception as exc:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from oceane_ticket.statuses import PENDING_STATUSES, WritebackState
+from oceane_ticket.statuses import PENDING_STATUSES, Origin, WritebackState
 from oceane_ticket.storage.holds import NOT_HELD
 from oceane_ticket.storage.models import FAILURES, TICKETS, Status, Ticket, ticket_from
 
@@ -339,12 +339,21 @@ def stale_requests(session: Session, now: datetime, stale_after: float, limit: i
     return [str(instance) for instance in rows.scalars()]
 
 
-def requeue_failed(session: Session, instance: str, now: datetime) -> Ticket | None:
+def requeue_failed(session: Session, instance: str, now: datetime, capped: bool = False) -> Ticket | None:
     """Give a failed request a new attempt on the same instance (``oceane-ticket retry``).
 
-    The partial unique index refuses it if the alarm got another open request meanwhile;
-    that surfaces as ``IntegrityError`` for the caller to report.
+    ``capped``: the rule cap is set. A Correlation rule's request is then held again (``released_at``
+    cleared) for the cap's release to send, so that retrying a storm's failures (``retry
+    --all-failed`` after an Oceane outage) cannot send past the cap. Its earlier release then leaves
+    the cap's count (the count is of ``released_at``): the cap holds from the retry on, the release
+    to come superseding the one that failed. The row says whether it was held (``released_at`` None). The partial unique index refuses the re-queue if the alarm got
+    another open request meanwhile; that surfaces as ``IntegrityError`` for the caller to report.
     """
-    row = session.connection().execute(_REQUEUE_FAILED, {"key": instance, "now": now}).first()
+    statement = _REQUEUE_FAILED
+    if capped:
+        statement = statement.values(
+            released_at=sa.case((_T.c.origin == Origin.RULE.value, None), else_=_T.c.released_at)
+        )
+    row = session.connection().execute(statement, {"key": instance, "now": now}).first()
     session.commit()
     return ticket_from(row)

@@ -15,11 +15,14 @@ from typing import Any
 
 import fakeredis
 import pytest
+import sqlalchemy as sa
 
 from oceane_ticket import keys, queue_state
 from oceane_ticket.locking import new_token
+from oceane_ticket.statuses import Status
 from oceane_ticket.storage import claims, clock, db, holds, reads
-from producer import core
+from oceane_ticket.storage.models import TICKETS
+from producer import core, retry
 from tests.conftest import make_settings
 from worker import release, sweep
 
@@ -170,6 +173,48 @@ def test_release_died_after_marking_the_sweep_sends_the_job_once(world: Any, red
     assert sorted(sweep.sweep(settings, redis, now=stale)) == sorted(instances)
     assert sweep.sweep(settings, redis, now=stale) == []
     assert sorted(jobs_sent(redis, settings.queue)) == sorted(instances)
+
+
+def fail(settings: Any, *instances: str) -> None:
+    """The worker gave these requests up (their retries spent): what ``retry`` starts from."""
+    with db.session(settings.database_url) as s:
+        s.connection().execute(
+            sa.update(TICKETS).where(TICKETS.c.instance.in_(instances)).values(status=Status.FAILED.value)
+        )
+        s.commit()
+
+
+def test_retrying_a_storms_failures_goes_through_the_cap_again(world: Any, redis: Any) -> None:
+    # Oceane was down during a storm: every released rule request failed. `retry --all-failed` must
+    # not send them all at once; an operator's click retried is sent at once, as ever.
+    settings = world(2)
+    rules = [ask(settings, n, "rule") for n in (1, 2, 3)]
+    click = ask(settings, 4, None)
+    t0 = clock.utcnow()
+    assert release.release(settings, redis, now=t0) == rules[:2]
+    redis.delete(settings.queue)
+    fail(settings, *rules[:2], click)
+
+    results = retry.retry(settings, [*rules[:2], click], redis)
+    assert [r["result"] for r in results] == [retry.REQUEUED] * 3
+    assert [("task_id" in r) for r in results] == [False, False, True]
+    assert jobs_sent(redis, settings.queue) == [click]
+    assert queue_state.database_view(settings)["rule_waiting"] == 3
+    assert origin_and_release(settings, rules[0]) == ("rule", None)
+    # From the retry on the cap holds: two a minute, oldest first (their first release is superseded).
+    assert release.release(settings, redis, now=t0 + timedelta(seconds=30)) == rules[:2]
+    assert release.release(settings, redis, now=t0 + timedelta(seconds=60)) == []
+    assert release.release(settings, redis, now=t0 + timedelta(seconds=90)) == rules[2:]
+    assert jobs_sent(redis, settings.queue) == [click, *rules]
+
+
+def test_without_a_cap_a_retried_rule_request_is_sent_at_once(world: Any, redis: Any) -> None:
+    settings = world(0)
+    instance = ask(settings, 1, "rule")
+    redis.delete(settings.queue)
+    fail(settings, instance)
+    assert "task_id" in retry.retry(settings, [instance], redis)[0]
+    assert jobs_sent(redis, settings.queue) == [instance]
 
 
 def test_the_metrics_show_how_many_rule_requests_wait(world: Any, redis: Any) -> None:
