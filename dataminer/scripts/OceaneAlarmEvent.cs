@@ -20,21 +20,7 @@ namespace OceaneAlarmEvent
 		/// <param name="engine">Link with SLAutomation.</param>
 		public void Run(IEngine engine)
 		{
-			string failure;
-			try
-			{
-				failure = Send(engine);
-			}
-			catch (InputException e)
-			{
-				failure = e.Message;
-			}
-
-			if (failure != null)
-			{
-				engine.Log("Oceane Alarm Event: " + failure);
-				engine.ExitFail(failure);
-			}
+			ScriptRun.Headless(engine, "Oceane Alarm Event", () => Send(engine));
 		}
 
 		/// <summary>Posts the event; the failure text, or null.</summary>

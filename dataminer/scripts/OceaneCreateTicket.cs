@@ -22,25 +22,7 @@ namespace OceaneCreateTicket
 		/// <param name="engine">Link with SLAutomation.</param>
 		public void Run(IEngine engine)
 		{
-			string failure = null;
-			try
-			{
-				failure = Create(engine);
-			}
-			catch (InputException e)
-			{
-				failure = e.Message;
-			}
-			catch (IntakeException e)
-			{
-				failure = e.Message;
-			}
-
-			if (failure != null)
-			{
-				engine.Log("Oceane Create Ticket: " + failure);
-				engine.ExitFail(failure);
-			}
+			ScriptRun.Headless(engine, "Oceane Create Ticket", () => Create(engine));
 		}
 
 		/// <summary>Creates (or finds) the alarm's ticket request; the failure text, or null.</summary>

@@ -39,25 +39,7 @@ namespace OceaneRuleTicket
 		/// <param name="engine">Link with SLAutomation.</param>
 		public void Run(IEngine engine)
 		{
-			string failure;
-			try
-			{
-				failure = Create(engine);
-			}
-			catch (InputException e)
-			{
-				failure = e.Message;
-			}
-			catch (IntakeException e)
-			{
-				failure = e.Message;
-			}
-
-			if (failure != null)
-			{
-				engine.Log("Oceane Rule Ticket: " + failure);
-				engine.ExitFail(failure);
-			}
+			ScriptRun.Headless(engine, "Oceane Rule Ticket", () => Create(engine));
 		}
 
 		/// <summary>

@@ -30,16 +30,24 @@ def _fault(message: str, exception_type: str) -> tuple[int, Any]:
     return 500, {"Message": message, "ExceptionType": exception_type, "StackTrace": ""}
 
 
-def answer(state: Any, method: str, data: dict[str, Any]) -> tuple[int, Any]:
-    """The HTTP status and JSON body of one alarm read (``state``: the server's ``_State``)."""
+def unknown_connection(state: Any, data: dict[str, Any]) -> tuple[int, Any] | None:
+    """Web Services' fault for a call whose ``connection`` is not one ConnectApp gave out, or None."""
     connection = data.get("connection")
     with state.lock:
         known = isinstance(connection, str) and connection in state.connections
-    if not known:
-        return _fault(
-            "No connection available. The connection may have expired; call ConnectApp again.",
-            "Skyline.DataMiner.Web.Common.DataMinerSecurityException",
-        )
+    if known:
+        return None
+    return _fault(
+        "No connection available. The connection may have expired; call ConnectApp again.",
+        "Skyline.DataMiner.Web.Common.DataMinerSecurityException",
+    )
+
+
+def answer(state: Any, method: str, data: dict[str, Any]) -> tuple[int, Any]:
+    """The HTTP status and JSON body of one alarm read (``state``: the server's ``_State``)."""
+    refused = unknown_connection(state, data)
+    if refused is not None:
+        return refused
     ids: list[int] = []
     for name in ("dmaID", "elementID"):
         value = data.get(name)

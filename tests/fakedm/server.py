@@ -541,14 +541,9 @@ def _connect(state: _State, data: Mapping[str, Any]) -> _Answer:
 
 
 def _execute(state: _State, data: Mapping[str, Any]) -> _Answer:
-    connection = data.get("connection")
-    with state.lock:
-        known = isinstance(connection, str) and connection in state.connections
-    if not known:
-        return _fault(
-            "No connection available. The connection may have expired; call ConnectApp again.",
-            "Skyline.DataMiner.Web.Common.DataMinerSecurityException",
-        )
+    refused = alarm_answers.unknown_connection(state, dict(data))
+    if refused is not None:
+        return _Answer(*refused)
     script = data.get("script")
     if not isinstance(script, dict) or script.get("Name") != SCRIPT_NAME:
         name = script.get("Name") if isinstance(script, dict) else None
