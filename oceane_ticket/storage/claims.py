@@ -346,8 +346,10 @@ def requeue_failed(session: Session, instance: str, now: datetime, capped: bool 
     cleared) for the cap's release to send, so that retrying a storm's failures (``retry
     --all-failed`` after an Oceane outage) cannot send past the cap. Its earlier release then leaves
     the cap's count (the count is of ``released_at``): the cap holds from the retry on, the release
-    to come superseding the one that failed. The row says whether it was held (``released_at`` None). The partial unique index refuses the re-queue if the alarm got
-    another open request meanwhile; that surfaces as ``IntegrityError`` for the caller to report.
+    to come superseding the one that failed. The row says whether it was held (``released_at`` None).
+
+    The partial unique index refuses the re-queue if the alarm got another open request meanwhile;
+    that surfaces as ``IntegrityError`` for the caller to report.
     """
     statement = _REQUEUE_FAILED
     if capped:
