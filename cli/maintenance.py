@@ -99,9 +99,7 @@ def run_retry(args: argparse.Namespace, settings: Settings) -> int:
             with db.session(settings.database_url) as s:
                 instances = writebacks.failed_writebacks(s) if args.writeback else reads.retryable_failed(s)
         if args.writeback:
-            from oceane_ticket.writeback_jobs import retry_writeback
-
-            results = retry_writeback(settings, instances, client)
+            results = retry.retry_writeback(settings, instances, client)
         else:
             results = retry.retry(settings, instances, client)
     except Exception as exc:

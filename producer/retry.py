@@ -1,7 +1,8 @@
-"""Re-queue failed requests as a new attempt: record it in the database, then send the job.
+"""Send again what an operator asks to: failed requests, and created tickets' alarm write-backs.
 
-The producer's business because it is the producer's two steps again (record, enqueue) for a
-request that already exists; ``oceane-ticket retry`` calls it.
+``oceane-ticket retry`` and ``oceane-ticket retry --writeback``. Each is recorded in the database first,
+then its job is sent. The producer's business because it is the producer's two steps again (record, enqueue) for a
+request that already exists. The jobs themselves are built in :mod:`oceane_ticket.jobs`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ REFUSED = "refused"
 NOT_FAILED = "not_failed"
 NOT_FOUND = "not_found"
 NOT_QUEUED = "not_queued"
+# Write-backs only: the request has no ticket yet; no worker-side writer is configured.
+NOT_CREATED = "not_created"
+NO_WRITER = "no_writer"
 
 
 def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str, Any]]:
@@ -90,4 +94,59 @@ def retry(settings: Settings, instances: list[str], redis: Any) -> list[dict[str
         else:
             entry.update(result=REQUEUED, detail=f"job {entry['task_id']} on {settings.queue!r}")
         results.append(entry)
+    return results
+
+
+def retry_writeback(settings: Settings, instances: list[str], redis: Any = None) -> list[dict[str, Any]]:
+    """Send created tickets' write-backs again with a fresh budget (``oceane-ticket retry --writeback``).
+
+    Any created ticket qualifies (failed, pending or done: writing the same values again is
+    harmless). The state is pending in the database before the job is sent, so a job that cannot
+    be sent is picked up by the write-back sweep.
+
+    Returns:
+        One dict per instance: ``instance``, ``result`` (``requeued``, ``not_created``, ``not_found``,
+        ``no_writer``, ``not_queued``), ``detail`` and, when queued, ``task_id``.
+    """
+    from sqlmodel import Session
+
+    from oceane_ticket.storage import clock, db, reads, writebacks
+
+    if settings.alarm_writer == "none":
+        detail = "OCEANE_ALARM_WRITER is none: the calling script sets the alarm properties"
+        return [{"instance": i, "result": NO_WRITER, "detail": detail} for i in instances]
+    own_redis = redis is None
+    if own_redis:
+        from oceane_ticket import connections
+
+        redis = connections.redis_client(settings, purpose="command")
+    results = []
+    try:
+        engine = db.get_engine(settings.database_url)
+        for instance in instances:
+            entry: dict[str, Any] = {"instance": instance}
+            with Session(engine, expire_on_commit=False) as s:
+                row = writebacks.request_writeback(s, instance, clock.utcnow())
+                if row is None:
+                    current = reads.get(s, instance)
+                    if current is None:
+                        entry.update(result=NOT_FOUND, detail="no such request (removed by retention?)")
+                    else:
+                        entry.update(result=NOT_CREATED, detail=f"it is {current.status}: no ticket to write back")
+                    results.append(entry)
+                    continue
+            try:
+                entry["task_id"] = jobs.enqueue_writeback(redis, instance, settings.queue, settings.stale_after)
+            except Exception as exc:
+                entry.update(
+                    result=NOT_QUEUED,
+                    detail=f"pending in the database but the job was not sent ({describe_exception(exc)}); "
+                    f"the write-back sweep sends it within {settings.stale_after + settings.sweep_interval:g} s",
+                )
+            else:
+                entry.update(result=REQUEUED, detail=f"write-back job {entry['task_id']} on {settings.queue!r}")
+            results.append(entry)
+    finally:
+        if own_redis:
+            redis.close()
     return results

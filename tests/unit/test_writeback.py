@@ -18,12 +18,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from oceane_ticket import jobs, writeback_jobs
+from oceane_ticket import jobs
 from oceane_ticket.alarm_writer import AlarmRef, WritebackError
 from oceane_ticket.oceane.errors import Action, OceaneError
 from oceane_ticket.oceane.ticket import OceaneTicket, TicketLookup
 from oceane_ticket.storage import db, writebacks
 from oceane_ticket.storage.models import Ticket
+from producer import retry
 from tests.unit.test_processing import World
 from worker import processing, status_sync, writeback
 from worker.processing import RetryLater
@@ -242,7 +243,7 @@ def test_retry_writeback_gives_a_fresh_budget_and_queues_the_job(bench: Bench) -
     row = bench.created()
     bench.set(row.instance, writeback_state="failed", writeback_attempts=3, writeback_error="HTTP 401")
     queued = bench.request()  # not created yet
-    results = writeback_jobs.retry_writeback(bench.settings, [row.instance, queued, "0" * 32], bench.redis)
+    results = retry.retry_writeback(bench.settings, [row.instance, queued, "0" * 32], bench.redis)
     assert [r["result"] for r in results] == ["requeued", "not_created", "not_found"]
     after = bench.row(row.instance)
     assert (after.writeback_state, after.writeback_attempts, after.writeback_error) == ("pending", 0, None)
@@ -254,7 +255,7 @@ def test_retry_writeback_gives_a_fresh_budget_and_queues_the_job(bench: Bench) -
 def test_retry_writeback_without_a_writer_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     world = Bench(tmp_path, monkeypatch, alarm_writer="none")
     row = world.created()
-    results = writeback_jobs.retry_writeback(world.settings, [row.instance], world.redis)
+    results = retry.retry_writeback(world.settings, [row.instance], world.redis)
     assert results[0]["result"] == "no_writer" and "OCEANE_ALARM_WRITER" in results[0]["detail"]
     assert world.row(row.instance).writeback_state == "none"
 
