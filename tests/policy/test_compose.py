@@ -492,6 +492,15 @@ def test_every_dependency_is_pinned_in_the_constraints() -> None:
     assert {"kombu", "redis", "billiard"} <= set(pins)
 
 
+def test_make_install_takes_the_images_versions() -> None:
+    # The tests and lint run against the versions the image ships, not whatever the index has today.
+    makefile = (ROOT / "Makefile").read_text()
+    installs = [line for line in makefile.splitlines() if "pip install" in line and "-e " in line]
+    assert installs and all("-c constraints.txt" in line for line in installs)
+    stamp = re.search(r"^\$\(STAMP\):(.*)$", makefile, re.M)
+    assert stamp and "constraints.txt" in stamp.group(1).split()
+
+
 def test_dockerignore_keeps_dotenv_out_of_the_build() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".env", ".git/", ".venv/"} <= ignored
