@@ -17,6 +17,16 @@ from tests.conftest import wait_until
 CLI = str(Path(sys.executable).with_name("oceane-ticket"))
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the demo's process before it starts: Ctrl-C (SIGINT) does what it does at a terminal.
+
+    A job started in the background of a script (``bash .ci/run &``, nohup) inherits SIGINT ignored, and
+    Python then installs no KeyboardInterrupt for it: the SIGINT these tests send, standing in for the
+    operator's Ctrl-C, would never arrive.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_run_once_creates_the_sample_ticket_and_stops_everything(tmp_path: Path, redis_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCEANE_")} | {"OCEANE_REDIS_URL": redis_url}
     env["XDG_DATA_HOME"] = str(tmp_path / "data")  # where the default SQLite file goes
@@ -61,7 +71,13 @@ def test_two_demos_on_one_redis_never_take_each_others_jobs(tmp_path: Path, redi
     first_err = tmp_path / "first.err"
     with first_err.open("w") as err:
         first = subprocess.Popen(
-            [CLI, "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL
+            [CLI, "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
     try:
         deadline = time.monotonic() + 180
@@ -89,7 +105,13 @@ def test_the_debug_page_it_advertises_has_received_the_demo_ticket(tmp_path: Pat
     out, err = tmp_path / "run.out", tmp_path / "run.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         demo = subprocess.Popen(
-            [CLI, "run"], cwd=tmp_path, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL
+            [CLI, "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
     try:
         deadline = time.monotonic() + 180
