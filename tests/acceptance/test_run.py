@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -25,6 +27,30 @@ def _ctrl_c_as_in_a_terminal() -> None:
     operator's Ctrl-C, would never arrive.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _serving_demo(cwd: Path, env: dict[str, str], err: Path, out: Path | None = None) -> Iterator[None]:
+    """``oceane-ticket run`` until it says it is serving; stopped with Ctrl-C (SIGINT) on the way out."""
+    with err.open("w") as stderr, (out or Path(os.devnull)).open("w") as stdout:
+        demo = subprocess.Popen(
+            [CLI, "run"],
+            cwd=cwd,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "serving; Ctrl-C stops everything" not in err.read_text():
+            assert demo.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.2)
+        yield
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(60)
 
 
 def test_run_once_creates_the_sample_ticket_and_stops_everything(tmp_path: Path, redis_url: str) -> None:
@@ -69,28 +95,11 @@ def test_two_demos_on_one_redis_never_take_each_others_jobs(tmp_path: Path, redi
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCEANE_")} | {"OCEANE_REDIS_URL": redis_url}
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
     first_err = tmp_path / "first.err"
-    with first_err.open("w") as err:
-        first = subprocess.Popen(
-            [CLI, "run"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_ctrl_c_as_in_a_terminal,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while "serving; Ctrl-C stops everything" not in first_err.read_text():
-            assert first.poll() is None and time.monotonic() < deadline, first_err.read_text()
-            time.sleep(0.2)
+    with _serving_demo(tmp_path, env, first_err):
         second = subprocess.run(
             [CLI, "run", "--once"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
-    finally:
-        first.send_signal(signal.SIGINT)
-        first.wait(60)
     assert "None" not in second.stdout
     assert second.returncode == 0, second.stdout + second.stderr
     match = re.search(r"ticket (\d{4}M\d{5}) created: (\S+)", second.stdout)
@@ -103,21 +112,7 @@ def test_the_debug_page_it_advertises_has_received_the_demo_ticket(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCEANE_")} | {"OCEANE_DEBUG_PAGE": "true"}
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
     out, err = tmp_path / "run.out", tmp_path / "run.err"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        demo = subprocess.Popen(
-            [CLI, "run"],
-            cwd=tmp_path,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_ctrl_c_as_in_a_terminal,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while "serving; Ctrl-C stops everything" not in err.read_text():
-            assert demo.poll() is None and time.monotonic() < deadline, err.read_text()
-            time.sleep(0.2)
+    with _serving_demo(tmp_path, env, err, out):
         assert re.search(r"ticket \d{4}M\d{5} created: ", out.read_text()), out.read_text()
         flower = re.search(r"debug page: Flower at (\S+)", err.read_text())
         assert flower, err.read_text()
@@ -131,6 +126,3 @@ def test_the_debug_page_it_advertises_has_received_the_demo_ticket(tmp_path: Pat
             and 'type="task-succeeded"' in line
         ]
         assert sum(succeeded) >= 1, metrics
-    finally:
-        demo.send_signal(signal.SIGINT)
-        demo.wait(60)
